@@ -1,0 +1,35 @@
+"""keras-gates: gated recurrent cells for Keras 3 that Keras does not ship.
+
+Each cell is a `keras.layers.Layer` that wraps in `keras.layers.RNN`; each
+layer beside it is used like `keras.layers.LSTM`:
+
+- `PeepholeLSTMCell` / `PeepholeLSTM`: LSTM whose gates see the cell state.
+- `CoupledLSTMCell` / `CoupledLSTM`: CIFG, forget gate = 1 - input gate.
+- `MinimalGRUCell` / `MinimalGRU`: the one-gate minimal gated unit.
+- `SRUCell` / `SRU`: Simple Recurrent Unit, element-wise recurrence.
+
+Importing the package registers every class for Keras serialization, so a
+`.keras` file that uses them loads with `keras.saving.load_model` alone.
+"""
+
+from keras_gates.cells import CoupledLSTMCell
+from keras_gates.cells import MinimalGRUCell
+from keras_gates.cells import PeepholeLSTMCell
+from keras_gates.cells import SRUCell
+from keras_gates.layers import SRU
+from keras_gates.layers import CoupledLSTM
+from keras_gates.layers import MinimalGRU
+from keras_gates.layers import PeepholeLSTM
+from keras_gates.version import __version__
+
+__all__ = [
+    "CoupledLSTM",
+    "CoupledLSTMCell",
+    "MinimalGRU",
+    "MinimalGRUCell",
+    "PeepholeLSTM",
+    "PeepholeLSTMCell",
+    "SRU",
+    "SRUCell",
+    "__version__",
+]

@@ -1,0 +1,251 @@
+"""Private base classes shared by the keras-gates cells.
+
+`GatedCell` holds what every cell has in common with `keras.layers.LSTMCell`:
+units, activations, the kernel / recurrent kernel / bias triple with their
+initializers, regularizers and constraints, dropout with Keras 3 semantics
+(one mask per sequence, training only, reproducible with `seed`), the zero
+initial state and the config. `LSTMVariantCell` adds the `[h, c]` state,
+the shared step and the optional peephole vectors of the two LSTM variants.
+"""
+
+import keras
+from keras import activations
+from keras import constraints
+from keras import initializers
+from keras import ops
+from keras import regularizers
+
+from keras_gates import _validation as v
+from keras_gates._compat import DropoutRNNCell
+
+
+class GatedCell(keras.layers.Layer, DropoutRNNCell):
+    """Common machinery of the keras-gates cells. Not part of the API."""
+
+    def __init__(
+        self,
+        units,
+        *,
+        activation,
+        recurrent_activation,
+        use_bias,
+        kernel_initializer,
+        recurrent_initializer,
+        bias_initializer,
+        kernel_regularizer,
+        recurrent_regularizer,
+        bias_regularizer,
+        kernel_constraint,
+        recurrent_constraint,
+        bias_constraint,
+        dropout,
+        recurrent_dropout,
+        seed,
+        **kwargs,
+    ):
+        units = v.check_units(units)
+        activation = v.get_activation(activation, "activation")
+        recurrent_activation = v.get_activation(
+            recurrent_activation, "recurrent_activation"
+        )
+        use_bias = v.check_bool(use_bias, "use_bias")
+        kernel_initializer = v.get_initializer(kernel_initializer, "kernel_initializer")
+        recurrent_initializer = v.get_initializer(
+            recurrent_initializer, "recurrent_initializer"
+        )
+        bias_initializer = v.get_initializer(bias_initializer, "bias_initializer")
+        kernel_regularizer = v.get_regularizer(kernel_regularizer, "kernel_regularizer")
+        recurrent_regularizer = v.get_regularizer(
+            recurrent_regularizer, "recurrent_regularizer"
+        )
+        bias_regularizer = v.get_regularizer(bias_regularizer, "bias_regularizer")
+        kernel_constraint = v.get_constraint(kernel_constraint, "kernel_constraint")
+        recurrent_constraint = v.get_constraint(
+            recurrent_constraint, "recurrent_constraint"
+        )
+        bias_constraint = v.get_constraint(bias_constraint, "bias_constraint")
+        dropout = v.check_rate(dropout, "dropout")
+        recurrent_dropout = v.check_rate(recurrent_dropout, "recurrent_dropout")
+        seed = v.check_seed(seed)
+        super().__init__(**kwargs)
+
+        self.units = units
+        self.activation = activation
+        self.recurrent_activation = recurrent_activation
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.recurrent_initializer = recurrent_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.recurrent_regularizer = recurrent_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.recurrent_constraint = recurrent_constraint
+        self.bias_constraint = bias_constraint
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+
+    def _add_kernel(self, input_dim, blocks):
+        return self.add_weight(
+            shape=(input_dim, blocks * self.units),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+
+    def _add_recurrent_kernel(self, shape):
+        return self.add_weight(
+            shape=shape,
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+
+    def _add_bias(self, blocks, ones_block=None):
+        """Adds the fused bias of `blocks` gate blocks, or returns None.
+
+        `ones_block` is the index of a block initialized to ones instead of
+        with `bias_initializer` (the LSTM forget gate with `unit_forget_bias`).
+        """
+        if not self.use_bias:
+            return None
+        initializer = self.bias_initializer
+        if ones_block is not None:
+            units = self.units
+
+            def initializer(shape, dtype=None):
+                parts = [
+                    self.bias_initializer((units,), dtype=dtype)
+                    if i != ones_block
+                    else ops.ones((units,), dtype=dtype)
+                    for i in range(blocks)
+                ]
+                return ops.concatenate(parts)
+
+        return self.add_weight(
+            shape=(blocks * self.units,),
+            name="bias",
+            initializer=initializer,
+            regularizer=self.bias_regularizer,
+            constraint=self.bias_constraint,
+        )
+
+    def _drop_inputs(self, inputs, training):
+        if training and self.dropout > 0.0:
+            return inputs * self.get_dropout_mask(inputs)
+        return inputs
+
+    def _drop_recurrent(self, state, training):
+        if training and self.recurrent_dropout > 0.0:
+            return state * self.get_recurrent_dropout_mask(state)
+        return state
+
+    def get_initial_state(self, batch_size=None):
+        return [
+            ops.zeros((batch_size, size), dtype=self.compute_dtype)
+            for size in self.state_size
+        ]
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+class LSTMVariantCell(GatedCell):
+    """A `GatedCell` with states `[h, c]` and optional peephole vectors.
+
+    Subclasses set `PEEPHOLE_GATES` (the gates that may have one, in canonical
+    order), may set `ABSENT_GATES` (gate name to why the cell lacks it), and
+    implement `_compute_step(z, c_tm1) -> (h, c)` from the fused
+    pre-activations `z = x @ kernel + h @ recurrent_kernel + bias`. Not public.
+    """
+
+    PEEPHOLE_GATES = ()
+    ABSENT_GATES = {}
+
+    def __init__(
+        self,
+        units,
+        *,
+        peepholes,
+        peephole_initializer,
+        peephole_regularizer,
+        peephole_constraint,
+        **kwargs,
+    ):
+        peepholes = v.check_peepholes(
+            peepholes, self.PEEPHOLE_GATES, type(self).__name__, self.ABSENT_GATES
+        )
+        peephole_initializer = v.get_initializer(
+            peephole_initializer, "peephole_initializer"
+        )
+        peephole_regularizer = v.get_regularizer(
+            peephole_regularizer, "peephole_regularizer"
+        )
+        peephole_constraint = v.get_constraint(
+            peephole_constraint, "peephole_constraint"
+        )
+        super().__init__(units, **kwargs)
+        self.peepholes = peepholes
+        self.peephole_initializer = peephole_initializer
+        self.peephole_regularizer = peephole_regularizer
+        self.peephole_constraint = peephole_constraint
+        for gate in self.PEEPHOLE_GATES:
+            setattr(self, f"{gate}_peephole", None)
+
+    def _add_peepholes(self):
+        for gate in self.peepholes:
+            weight = self.add_weight(
+                shape=(self.units,),
+                name=f"{gate}_peephole",
+                initializer=self.peephole_initializer,
+                regularizer=self.peephole_regularizer,
+                constraint=self.peephole_constraint,
+            )
+            setattr(self, f"{gate}_peephole", weight)
+
+    @staticmethod
+    def _peep(pre_activation, peephole, c):
+        if peephole is None:
+            return pre_activation
+        return pre_activation + peephole * c
+
+    def call(self, inputs, states, training=False):
+        h_tm1, c_tm1 = states
+        inputs = self._drop_inputs(inputs, training)
+        h_in = self._drop_recurrent(h_tm1, training)
+        z = ops.matmul(inputs, self.kernel) + ops.matmul(h_in, self.recurrent_kernel)
+        if self.use_bias:
+            z = z + self.bias
+        h, c = self._compute_step(z, c_tm1)
+        return h, [h, c]
+
+    def get_config(self):
+        config = {
+            "peepholes": list(self.peepholes),
+            "peephole_initializer": initializers.serialize(self.peephole_initializer),
+            "peephole_regularizer": regularizers.serialize(self.peephole_regularizer),
+            "peephole_constraint": constraints.serialize(self.peephole_constraint),
+        }
+        return {**super().get_config(), **config}

@@ -1,0 +1,159 @@
+from keras import ops
+
+from keras_gates.api_export import keras_gates_export
+from keras_gates.cells.base_cell import LSTMVariantCell
+
+
+@keras_gates_export
+class CoupledLSTMCell(LSTMVariantCell):
+    """Cell of the coupled input-forget gate LSTM, CIFG (Greff et al., 2015).
+
+    The forget gate is not learned: it is `1 - i_t`, so the cell forgets
+    exactly as much as it writes. That removes one of the four gate blocks: a
+    quarter fewer parameters and multiply-adds than an LSTM of the same size,
+    for an accuracy that Greff et al. found on par with the full LSTM.
+
+    ```
+    z   = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias    # blocks i, c, o
+    i_t = σ(z_i [+ p_i ⊙ c_{t-1}])
+    c_t = (1 - i_t) ⊙ c_{t-1} + i_t ⊙ tanh(z_c)
+    o_t = σ(z_o [+ p_o ⊙ c_t])
+    h_t = o_t ⊙ tanh(c_t)
+    ```
+
+    The states are `[h_t, c_t]` and the output is `h_t`. Weights: `kernel`
+    of shape `(input_dim, 3 * units)`, `recurrent_kernel`
+    `(units, 3 * units)`, `bias` `(3 * units,)`, blocks i, c, o; optional
+    peephole vectors `input_peephole` and `output_peephole` of shape
+    `(units,)` (None when not enabled).
+
+    This is Greff et al.'s direction: the forget gate is derived from the
+    input gate. The TF1 contrib `CoupledInputForgetGateLSTMCell` derived the
+    input gate from the forget gate instead; the two are re-parameterizations
+    of the same family and their weights are not interchangeable.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        peepholes: The gates that get a peephole, from `"input"` and
+            `"output"`; a name, a list, or None. There is no forget-gate
+            peephole, since there is no forget gate. Defaults to `None`.
+        activation: Activation of the candidate and of the cell state in the
+            output. Defaults to `"tanh"`.
+        recurrent_activation: Activation of the gates. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the cell has a bias vector. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`. Defaults to
+            `"glorot_uniform"`.
+        recurrent_initializer: Initializer of `recurrent_kernel`. Defaults to
+            `"orthogonal"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        peephole_initializer: Initializer of the peephole vectors. Defaults to
+            `"zeros"`.
+        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
+        recurrent_regularizer: Regularizer of `recurrent_kernel`. Defaults to
+            `None`.
+        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
+        peephole_regularizer: Regularizer of the peephole vectors. Defaults to
+            `None`.
+        kernel_constraint: Constraint on `kernel`. Defaults to `None`.
+        recurrent_constraint: Constraint on `recurrent_kernel`. Defaults to
+            `None`.
+        bias_constraint: Constraint on `bias`. Defaults to `None`.
+        peephole_constraint: Constraint on the peephole vectors. Defaults to
+            `None`.
+        dropout: Float in [0, 1): fraction of the inputs dropped before the
+            input projection. One mask per sequence, in training only.
+            Defaults to `0.0`.
+        recurrent_dropout: Float in [0, 1): fraction of `h_{t-1}` dropped
+            before the recurrent projection. Defaults to `0.0`.
+        seed: Integer seed of the dropout masks. Defaults to `None`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: A 2D tensor of shape `(batch, input_dim)`, one time step.
+        states: A list `[h_{t-1}, c_{t-1}]`, each of shape `(batch, units)`.
+        training: Whether dropout is active.
+
+    Example:
+
+    >>> import numpy as np, keras, keras_gates
+    >>> rnn = keras.layers.RNN(keras_gates.CoupledLSTMCell(4))
+    >>> rnn(np.zeros((2, 3, 5), "float32")).shape
+    (2, 4)
+
+    Reference:
+        K. Greff, R. K. Srivastava, J. Koutník, B. R. Steunebrink and
+        J. Schmidhuber, "LSTM: A Search Space Odyssey", IEEE TNNLS 2017
+        (arXiv:1503.04069).
+    """
+
+    PEEPHOLE_GATES = ("input", "output")
+    ABSENT_GATES = {"forget": "its forget gate is 1 - input gate, not learned."}
+
+    def __init__(
+        self,
+        units,
+        *,
+        peepholes=None,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        peephole_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        peephole_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        peephole_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            units,
+            peepholes=peepholes,
+            peephole_initializer=peephole_initializer,
+            peephole_regularizer=peephole_regularizer,
+            peephole_constraint=peephole_constraint,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            **kwargs,
+        )
+        self.state_size = [self.units, self.units]
+        self.output_size = self.units
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        self.kernel = self._add_kernel(input_dim, 3)
+        self.recurrent_kernel = self._add_recurrent_kernel((self.units, 3 * self.units))
+        self.bias = self._add_bias(3)
+        self._add_peepholes()
+
+    def _compute_step(self, z, c_tm1):
+        """The gate math of one step from the fused pre-activations `z`."""
+        z_i, z_c, z_o = ops.split(z, 3, axis=-1)
+        i = self.recurrent_activation(self._peep(z_i, self.input_peephole, c_tm1))
+        # (1 - i) * c_tm1 + i * g, written with one product fewer.
+        c = c_tm1 + i * (self.activation(z_c) - c_tm1)
+        o = self.recurrent_activation(self._peep(z_o, self.output_peephole, c))
+        h = o * self.activation(c)
+        return h, c

@@ -1,0 +1,162 @@
+from keras import ops
+
+from keras_gates import _validation as v
+from keras_gates.api_export import keras_gates_export
+from keras_gates.cells.base_cell import GatedCell
+
+
+@keras_gates_export
+class MinimalGRUCell(GatedCell):
+    """Cell of the minimal gated unit, a GRU with one gate (Zhou et al., 2016).
+
+    One gate `f` decides both how much of the state is rewritten and (with
+    `reset=True`, the MGU) how much of the old state the candidate sees. Two
+    gate blocks instead of the GRU's three: a third fewer parameters.
+
+    ```
+    f_t  = σ(x_t @ kernel[:, f] + h_{t-1} @ recurrent_kernel[:, f] + bias[f])
+    reset=True:  h~_t = tanh(x_t @ kernel[:, h] + (f_t ⊙ h_{t-1}) @ recurrent_kernel[:, h] + bias[h])
+    reset=False: h~_t = tanh(x_t @ kernel[:, h] + h_{t-1} @ recurrent_kernel[:, h] + bias[h])
+    h_t  = (1 - f_t) ⊙ h_{t-1} + f_t ⊙ h~_t
+    ```
+
+    Gate convention: `f` weights the NEW candidate (f = 1 rewrites the state,
+    f = 0 keeps it). `keras.layers.GRU` does the opposite: its `z` weights the
+    OLD state (`h = z ⊙ h_{t-1} + (1 - z) ⊙ h~`). Keep this in mind when
+    reading or porting gate values and biases.
+
+    The state is `[h_t]` and the output is `h_t`. Weights: `kernel` of shape
+    `(input_dim, 2 * units)`, `recurrent_kernel` `(units, 2 * units)`, `bias`
+    `(2 * units,)`, blocks f, h.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        reset: If True (the MGU), the gate also scales the state that the
+            candidate sees. If False, the update-gate-only GRU: with `f ≈ 0`
+            over a span of steps the state is carried through unchanged.
+            Defaults to `True`.
+        activation: Activation of the candidate. Defaults to `"tanh"`.
+        recurrent_activation: Activation of the gate. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the cell has a bias vector. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`. Defaults to
+            `"glorot_uniform"`.
+        recurrent_initializer: Initializer of `recurrent_kernel`. Defaults to
+            `"orthogonal"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
+        recurrent_regularizer: Regularizer of `recurrent_kernel`. Defaults to
+            `None`.
+        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
+        kernel_constraint: Constraint on `kernel`. Defaults to `None`.
+        recurrent_constraint: Constraint on `recurrent_kernel`. Defaults to
+            `None`.
+        bias_constraint: Constraint on `bias`. Defaults to `None`.
+        dropout: Float in [0, 1): fraction of the inputs dropped before the
+            input projection. One mask per sequence, in training only.
+            Defaults to `0.0`.
+        recurrent_dropout: Float in [0, 1): fraction of `h_{t-1}` dropped
+            before the recurrent projections (not in the carry term).
+            Defaults to `0.0`.
+        seed: Integer seed of the dropout masks. Defaults to `None`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: A 2D tensor of shape `(batch, input_dim)`, one time step.
+        states: A list `[h_{t-1}]` with a tensor of shape `(batch, units)`.
+        training: Whether dropout is active.
+
+    Example:
+
+    >>> import numpy as np, keras, keras_gates
+    >>> rnn = keras.layers.RNN(keras_gates.MinimalGRUCell(4))
+    >>> rnn(np.zeros((2, 3, 5), "float32")).shape
+    (2, 4)
+
+    Reference:
+        G.-B. Zhou, J. Wu, C.-L. Zhang and Z.-H. Zhou, "Minimal Gated Unit
+        for Recurrent Neural Networks", IJAC 2016 (arXiv:1603.09420).
+    """
+
+    def __init__(
+        self,
+        units,
+        *,
+        reset=True,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        reset = v.check_bool(reset, "reset")
+        super().__init__(
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            **kwargs,
+        )
+        self.reset = reset
+        self.state_size = [self.units]
+        self.output_size = self.units
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        self.kernel = self._add_kernel(input_dim, 2)
+        self.recurrent_kernel = self._add_recurrent_kernel((self.units, 2 * self.units))
+        self.bias = self._add_bias(2)
+
+    def _compute_step(self, x_proj, h_tm1, h_in):
+        """One step from `x_proj = x @ kernel (+ bias)`.
+
+        `h_tm1` is the previous state (carried), `h_in` the same after
+        recurrent dropout (fed to the recurrent projections).
+        """
+        x_f, x_h = ops.split(x_proj, 2, axis=-1)
+        if self.reset:
+            r_f = ops.matmul(h_in, self.recurrent_kernel[:, : self.units])
+            f = self.recurrent_activation(x_f + r_f)
+            r_h = ops.matmul(f * h_in, self.recurrent_kernel[:, self.units :])
+        else:
+            r_f, r_h = ops.split(ops.matmul(h_in, self.recurrent_kernel), 2, axis=-1)
+            f = self.recurrent_activation(x_f + r_f)
+        candidate = self.activation(x_h + r_h)
+        # (1 - f) * h_tm1 + f * candidate, with one product fewer.
+        return h_tm1 + f * (candidate - h_tm1)
+
+    def call(self, inputs, states, training=False):
+        h_tm1 = states[0]
+        inputs = self._drop_inputs(inputs, training)
+        h_in = self._drop_recurrent(h_tm1, training)
+        x_proj = ops.matmul(inputs, self.kernel)
+        if self.use_bias:
+            x_proj = x_proj + self.bias
+        h = self._compute_step(x_proj, h_tm1, h_in)
+        return h, [h]
+
+    def get_config(self):
+        return {**super().get_config(), "reset": self.reset}

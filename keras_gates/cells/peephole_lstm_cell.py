@@ -1,0 +1,177 @@
+from keras import ops
+
+from keras_gates import _validation as v
+from keras_gates.api_export import keras_gates_export
+from keras_gates.cells.base_cell import LSTMVariantCell
+
+ALL_GATES = ("input", "forget", "output")
+
+
+@keras_gates_export
+class PeepholeLSTMCell(LSTMVariantCell):
+    """Cell of the LSTM with peephole connections (Gers & Schmidhuber, 2000).
+
+    The gates also look at the cell state: the input and forget gates at the
+    previous one, the output gate at the new one. With every peephole vector
+    at zero this cell computes exactly what `keras.layers.LSTMCell` computes
+    with the same `kernel`, `recurrent_kernel` and `bias`, so weights of a
+    trained Keras LSTM can be loaded to warm-start it.
+
+    ```
+    z   = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias    # blocks i, f, c, o
+    i_t = σ(z_i + p_i ⊙ c_{t-1})
+    f_t = σ(z_f + p_f ⊙ c_{t-1})
+    c_t = f_t ⊙ c_{t-1} + i_t ⊙ tanh(z_c)        # then clipped to ±cell_clip
+    o_t = σ(z_o + p_o ⊙ c_t)
+    h_t = o_t ⊙ tanh(c_t)
+    ```
+
+    `σ` is `recurrent_activation` and `tanh` is `activation`. The states are
+    `[h_t, c_t]` and the output is `h_t`. Weights: `kernel` of shape
+    `(input_dim, 4 * units)`, `recurrent_kernel` `(units, 4 * units)`, `bias`
+    `(4 * units,)`, gate blocks in Keras' order i, f, c, o; and one vector of
+    shape `(units,)` per enabled peephole, named `input_peephole`,
+    `forget_peephole`, `output_peephole` (None for a gate without one).
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        peepholes: The gates that get a peephole, from `"input"`, `"forget"`
+            and `"output"`; a name, a list, or None for none. Defaults to all
+            three.
+        cell_clip: If set, a positive float: the cell state is clipped to
+            `[-cell_clip, cell_clip]` after each update. Defaults to `None`.
+        unit_forget_bias: If True, the forget-gate block of the bias starts at
+            ones (Jozefowicz et al., 2015). Defaults to `True`.
+        activation: Activation of the candidate and of the cell state in the
+            output. Defaults to `"tanh"`.
+        recurrent_activation: Activation of the gates. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the cell has a bias vector. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`. Defaults to
+            `"glorot_uniform"`.
+        recurrent_initializer: Initializer of `recurrent_kernel`. Defaults to
+            `"orthogonal"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        peephole_initializer: Initializer of the peephole vectors. Defaults to
+            `"zeros"`, so that a fresh cell starts as a plain LSTM.
+        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
+        recurrent_regularizer: Regularizer of `recurrent_kernel`. Defaults to
+            `None`.
+        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
+        peephole_regularizer: Regularizer of the peephole vectors. Defaults to
+            `None`.
+        kernel_constraint: Constraint on `kernel`. Defaults to `None`.
+        recurrent_constraint: Constraint on `recurrent_kernel`. Defaults to
+            `None`.
+        bias_constraint: Constraint on `bias`. Defaults to `None`.
+        peephole_constraint: Constraint on the peephole vectors. Defaults to
+            `None`.
+        dropout: Float in [0, 1): fraction of the inputs dropped before the
+            input projection. One mask per sequence, in training only.
+            Defaults to `0.0`.
+        recurrent_dropout: Float in [0, 1): fraction of `h_{t-1}` dropped
+            before the recurrent projection. Defaults to `0.0`.
+        seed: Integer seed of the dropout masks. Defaults to `None`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: A 2D tensor of shape `(batch, input_dim)`, one time step.
+        states: A list `[h_{t-1}, c_{t-1}]`, each of shape `(batch, units)`.
+        training: Whether dropout is active.
+
+    Example:
+
+    >>> import numpy as np, keras, keras_gates
+    >>> rnn = keras.layers.RNN(keras_gates.PeepholeLSTMCell(4))
+    >>> rnn(np.zeros((2, 3, 5), "float32")).shape
+    (2, 4)
+
+    Reference:
+        F. A. Gers and J. Schmidhuber, "Recurrent nets that time and count",
+        IJCNN 2000.
+    """
+
+    PEEPHOLE_GATES = ALL_GATES
+
+    def __init__(
+        self,
+        units,
+        *,
+        peepholes=ALL_GATES,
+        cell_clip=None,
+        unit_forget_bias=True,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        peephole_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        peephole_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        peephole_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        cell_clip = v.check_cell_clip(cell_clip)
+        unit_forget_bias = v.check_bool(unit_forget_bias, "unit_forget_bias")
+        super().__init__(
+            units,
+            peepholes=peepholes,
+            peephole_initializer=peephole_initializer,
+            peephole_regularizer=peephole_regularizer,
+            peephole_constraint=peephole_constraint,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            **kwargs,
+        )
+        self.cell_clip = cell_clip
+        self.unit_forget_bias = unit_forget_bias
+        self.state_size = [self.units, self.units]
+        self.output_size = self.units
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        self.kernel = self._add_kernel(input_dim, 4)
+        self.recurrent_kernel = self._add_recurrent_kernel((self.units, 4 * self.units))
+        self.bias = self._add_bias(4, ones_block=1 if self.unit_forget_bias else None)
+        self._add_peepholes()
+
+    def _compute_step(self, z, c_tm1):
+        """The gate math of one step from the fused pre-activations `z`."""
+        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+        i = self.recurrent_activation(self._peep(z_i, self.input_peephole, c_tm1))
+        f = self.recurrent_activation(self._peep(z_f, self.forget_peephole, c_tm1))
+        c = f * c_tm1 + i * self.activation(z_c)
+        if self.cell_clip is not None:
+            c = ops.clip(c, -self.cell_clip, self.cell_clip)
+        o = self.recurrent_activation(self._peep(z_o, self.output_peephole, c))
+        h = o * self.activation(c)
+        return h, c
+
+    def get_config(self):
+        config = {
+            "cell_clip": self.cell_clip,
+            "unit_forget_bias": self.unit_forget_bias,
+        }
+        return {**super().get_config(), **config}

@@ -1,0 +1,192 @@
+import math
+
+from keras import initializers
+from keras import ops
+
+from keras_gates import _validation as v
+from keras_gates.api_export import keras_gates_export
+from keras_gates.cells.base_cell import GatedCell
+
+# Zero mean, variance 1/2: the reference implementation's initialization of
+# the recurrent gate vectors v_f and v_r.
+_V_LIMIT = math.sqrt(1.5)
+
+
+@keras_gates_export
+class SRUCell(GatedCell):
+    """Cell of the Simple Recurrent Unit (Lei et al., 2018).
+
+    Every matrix product depends on the input only; the recurrence is
+    element-wise. The gates see the previous cell state through the vectors
+    `v_f` and `v_r`, and a highway connection carries the input (or its
+    projection) to the output.
+
+    ```
+    u   = x_t @ kernel                     # blocks x~, f, r (+ x' if input_dim != units)
+    f_t = σ(u_f + v_f ⊙ c_{t-1} + b_f)
+    r_t = σ(u_r + v_r ⊙ c_{t-1} + b_r)
+    c_t = f_t ⊙ c_{t-1} + (1 - f_t) ⊙ u_x~
+    h_t = r_t ⊙ g(c_t) + (1 - r_t) ⊙ x'_t   # x'_t = x_t if input_dim == units, else u_x'
+    ```
+
+    The state is `[c_t]` and the output is `h_t`. Weights: `kernel` of shape
+    `(input_dim, 3 * units)`, or `(input_dim, 4 * units)` with the highway
+    projection block x' when `input_dim != units`; `recurrent_kernel` of shape
+    `(2, units)` holding the rows `v_f`, `v_r` (None when
+    `recurrent_gates=False`); `bias` `(2 * units,)`, blocks f, r.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        activation: `g`, applied to the cell state in the output. Defaults to
+            `"linear"`, the reference implementation's default; `"tanh"`
+            gives the 2017 paper's form.
+        recurrent_gates: If True, the gates see `c_{t-1}` through `v_f` and
+            `v_r` (the 2018 form). If False (the 2017 form, `v = 0`), there is
+            no `recurrent_kernel` and the recurrence is linear in `c`.
+            Defaults to `True`.
+        recurrent_activation: Activation of the gates. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the gates have a bias vector. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`. Defaults to
+            `"glorot_uniform"`.
+        recurrent_initializer: Initializer of `recurrent_kernel`. Defaults to
+            uniform on `[-sqrt(1.5), sqrt(1.5)]` (zero mean, variance 1/2), as
+            in the reference implementation.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
+        recurrent_regularizer: Regularizer of `recurrent_kernel`. Defaults to
+            `None`.
+        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
+        kernel_constraint: Constraint on `kernel`. Defaults to `None`.
+        recurrent_constraint: Constraint on `recurrent_kernel`. Defaults to
+            `None`.
+        bias_constraint: Constraint on `bias`. Defaults to `None`.
+        dropout: Float in [0, 1): fraction of the inputs dropped before the
+            input projection (the identity highway sees the inputs
+            undropped). One mask per sequence, in training only. Defaults to
+            `0.0`.
+        recurrent_dropout: Float in [0, 1): fraction of `c_{t-1}` dropped
+            where it enters the gates (`v ⊙ c_{t-1}`); the carried state is
+            never dropped. Needs `recurrent_gates=True`. Defaults to `0.0`.
+        seed: Integer seed of the dropout masks. Defaults to `None`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: A 2D tensor of shape `(batch, input_dim)`, one time step.
+        states: A list `[c_{t-1}]` with a tensor of shape `(batch, units)`.
+        training: Whether dropout is active.
+
+    Example:
+
+    >>> import numpy as np, keras, keras_gates
+    >>> rnn = keras.layers.RNN(keras_gates.SRUCell(4))
+    >>> rnn(np.zeros((2, 3, 5), "float32")).shape
+    (2, 4)
+
+    Reference:
+        T. Lei, Y. Zhang, S. I. Wang, H. Dai and Y. Artzi, "Simple Recurrent
+        Units for Highly Parallelizable Recurrence", EMNLP 2018
+        (arXiv:1709.02755).
+    """
+
+    def __init__(
+        self,
+        units,
+        *,
+        activation="linear",
+        recurrent_gates=True,
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer=None,
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        recurrent_gates = v.check_bool(recurrent_gates, "recurrent_gates")
+        if not recurrent_gates and recurrent_dropout:
+            raise ValueError(
+                "SRUCell with `recurrent_gates=False` has no recurrent "
+                "connection for `recurrent_dropout` to act on. Received: "
+                f"recurrent_gates=False, recurrent_dropout={recurrent_dropout}"
+            )
+        if recurrent_initializer is None:
+            recurrent_initializer = initializers.RandomUniform(-_V_LIMIT, _V_LIMIT)
+        super().__init__(
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            **kwargs,
+        )
+        self.recurrent_gates = recurrent_gates
+        self.state_size = [self.units]
+        self.output_size = self.units
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        self.projects_highway = input_dim != self.units
+        self.kernel = self._add_kernel(input_dim, 4 if self.projects_highway else 3)
+        self.recurrent_kernel = (
+            self._add_recurrent_kernel((2, self.units))
+            if self.recurrent_gates
+            else None
+        )
+        self.bias = self._add_bias(2)
+
+    def _compute_step(self, u, c_tm1, c_in, inputs):
+        """One step from `u = x @ kernel`.
+
+        `c_tm1` is the previous state (carried), `c_in` the same after
+        recurrent dropout (seen by the gates), `inputs` the undropped step
+        input (the identity highway).
+        """
+        if self.projects_highway:
+            u_x, u_f, u_r, highway = ops.split(u, 4, axis=-1)
+        else:
+            u_x, u_f, u_r = ops.split(u, 3, axis=-1)
+            highway = inputs
+        if self.recurrent_gates:
+            u_f = u_f + self.recurrent_kernel[0] * c_in
+            u_r = u_r + self.recurrent_kernel[1] * c_in
+        if self.use_bias:
+            b_f, b_r = ops.split(self.bias, 2)
+            u_f = u_f + b_f
+            u_r = u_r + b_r
+        f = self.recurrent_activation(u_f)
+        r = self.recurrent_activation(u_r)
+        # f * c_tm1 + (1 - f) * u_x and r * g(c) + (1 - r) * highway, each
+        # with one product fewer.
+        c = u_x + f * (c_tm1 - u_x)
+        h = highway + r * (self.activation(c) - highway)
+        return h, c
+
+    def call(self, inputs, states, training=False):
+        c_tm1 = states[0]
+        u = ops.matmul(self._drop_inputs(inputs, training), self.kernel)
+        c_in = self._drop_recurrent(c_tm1, training)
+        h, c = self._compute_step(u, c_tm1, c_in, inputs)
+        return h, [c]
+
+    def get_config(self):
+        return {**super().get_config(), "recurrent_gates": self.recurrent_gates}

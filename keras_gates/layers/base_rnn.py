@@ -1,0 +1,141 @@
+"""Private base class of the keras-gates layers."""
+
+import keras
+
+# Keys of a cell's config that belong to the layer, not to the cell.
+_LAYER_KEYS = ("name", "trainable", "dtype")
+
+
+def cell_property(name):
+    """A read-only property of a layer that forwards to `layer.cell.<name>`."""
+    return property(
+        lambda self: getattr(self.cell, name),
+        doc=f"The cell's `{name}` (read-only).",
+    )
+
+
+class GatedRNN(keras.layers.RNN):
+    """A `keras.layers.RNN` over one keras-gates cell. Not part of the API.
+
+    Subclasses build their cell from their own arguments and pass it here with
+    the RNN arguments. The config is flat (the cell's arguments next to the
+    RNN's), so `from_config` is `cls(**config)`, as for `keras.layers.LSTM`.
+    """
+
+    def __init__(
+        self,
+        cell,
+        *,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        activity_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        return super().call(
+            sequences, mask=mask, training=training, initial_state=initial_state
+        )
+
+    units = cell_property("units")
+    activation = cell_property("activation")
+    recurrent_activation = cell_property("recurrent_activation")
+    use_bias = cell_property("use_bias")
+    kernel_initializer = cell_property("kernel_initializer")
+    recurrent_initializer = cell_property("recurrent_initializer")
+    bias_initializer = cell_property("bias_initializer")
+    kernel_regularizer = cell_property("kernel_regularizer")
+    recurrent_regularizer = cell_property("recurrent_regularizer")
+    bias_regularizer = cell_property("bias_regularizer")
+    kernel_constraint = cell_property("kernel_constraint")
+    recurrent_constraint = cell_property("recurrent_constraint")
+    bias_constraint = cell_property("bias_constraint")
+    dropout = cell_property("dropout")
+    recurrent_dropout = cell_property("recurrent_dropout")
+    seed = cell_property("seed")
+
+    def get_config(self):
+        config = super().get_config()
+        del config["cell"]
+        cell_config = {
+            key: value
+            for key, value in self.cell.get_config().items()
+            if key not in _LAYER_KEYS
+        }
+        return {**config, **cell_config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+_COMMON_ARGS_DOC = """\
+        recurrent_activation: Activation of the gates. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the cell has a bias vector. Defaults to `True`.
+        kernel_initializer, recurrent_initializer, bias_initializer:
+            Initializers of `kernel`, `recurrent_kernel` and `bias`.
+            Defaults to the cell's defaults.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer:
+            Regularizers of the same weights. Default to `None`.
+        activity_regularizer: Regularizer of the layer's output. Defaults to
+            `None`.
+        kernel_constraint, recurrent_constraint, bias_constraint: Constraints
+            on the same weights. Default to `None`.
+        dropout: Float in [0, 1): fraction of the inputs dropped before the
+            input projection, with one mask per sequence, in training only.
+            Defaults to `0.0`.
+        recurrent_dropout: Float in [0, 1): fraction of the recurrent state
+            dropped before it enters the recurrent projection (see the cell).
+            Defaults to `0.0`.
+        seed: Integer seed of the dropout masks. Defaults to `None`.
+        return_sequences: Whether to return the whole output sequence rather
+            than the last output. Defaults to `False`.
+        return_state: Whether to return the final states after the output, as
+            `[output, *states]`. Defaults to `False`.
+        go_backwards: Whether to process the sequence backwards and return
+            the reversed output sequence. Defaults to `False`.
+        stateful: Whether the final states of a batch are the initial states
+            of the next one (needs a fixed batch size; `reset_state()` zeroes
+            them). Defaults to `False`.
+        unroll: Whether to unroll the loop over time (faster on short
+            sequences of fixed length, more memory). Defaults to `False`.
+        zero_output_for_mask: Whether masked steps output zeros instead of
+            repeating the previous output. Defaults to `False`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: A 3D tensor of shape `(batch, timesteps, features)`.
+        mask: Optional boolean tensor of shape `(batch, timesteps)`; False
+            marks a step to skip.
+        training: Whether dropout is active.
+        initial_state: Optional list of initial state tensors, in the cell's
+            state order. Defaults to zeros.
+
+    Masking:
+        The layer supports masking (e.g. from `Embedding(mask_zero=True)` or
+        `Masking`), with left or right padding: a masked step keeps the state
+        and repeats the previous output (or outputs zeros with
+        `zero_output_for_mask=True`)."""
+
+
+def with_common_args_doc(cls):
+    """Fills the `{common_args}` marker of a layer's docstring."""
+    cls.__doc__ = cls.__doc__.replace("        {common_args}", _COMMON_ARGS_DOC)
+    return cls

@@ -1,0 +1,131 @@
+from keras_gates.api_export import keras_gates_export
+from keras_gates.cells.peephole_lstm_cell import ALL_GATES
+from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
+from keras_gates.layers.base_rnn import GatedRNN
+from keras_gates.layers.base_rnn import cell_property
+from keras_gates.layers.base_rnn import with_common_args_doc
+
+
+@keras_gates_export
+@with_common_args_doc
+class PeepholeLSTM(GatedRNN):
+    """LSTM layer with peephole connections (Gers & Schmidhuber, 2000).
+
+    A `keras.layers.RNN` over a `PeepholeLSTMCell`, used like
+    `keras.layers.LSTM`. The gates also look at the cell state; with every
+    peephole at zero it is exactly a Keras LSTM. See `PeepholeLSTMCell` for
+    the equations and the weights.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        peepholes: The gates that get a peephole, from `"input"`, `"forget"`
+            and `"output"`; a name, a list, or None. Defaults to all three.
+        cell_clip: If set, a positive float: the cell state is clipped to
+            `[-cell_clip, cell_clip]`. Defaults to `None`.
+        unit_forget_bias: If True, the forget-gate bias starts at ones.
+            Defaults to `True`.
+        activation: Activation of the candidate and of the cell state in the
+            output. Defaults to `"tanh"`.
+        peephole_initializer: Initializer of the peephole vectors. Defaults
+            to `"zeros"` (a fresh layer starts as a plain LSTM).
+        peephole_regularizer: Regularizer of the peephole vectors. Defaults
+            to `None`.
+        peephole_constraint: Constraint on the peephole vectors. Defaults to
+            `None`.
+        {common_args}
+
+    Example:
+
+    >>> import numpy as np, keras, keras_gates
+    >>> model = keras.Sequential([
+    ...     keras.Input((10, 8)),
+    ...     keras_gates.PeepholeLSTM(16),
+    ...     keras.layers.Dense(1),
+    ... ])
+    >>> model(np.zeros((4, 10, 8), "float32")).shape
+    (4, 1)
+    >>> layer = keras_gates.PeepholeLSTM(16, return_sequences=True, return_state=True)
+    >>> outputs, h, c = layer(np.zeros((4, 10, 8), "float32"))
+    >>> outputs.shape, h.shape, c.shape
+    ((4, 10, 16), (4, 16), (4, 16))
+    """
+
+    def __init__(
+        self,
+        units,
+        *,
+        peepholes=ALL_GATES,
+        cell_clip=None,
+        unit_forget_bias=True,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        peephole_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        peephole_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        peephole_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        cell = PeepholeLSTMCell(
+            units,
+            peepholes=peepholes,
+            cell_clip=cell_clip,
+            unit_forget_bias=unit_forget_bias,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            peephole_initializer=peephole_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            peephole_regularizer=peephole_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            peephole_constraint=peephole_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="peephole_lstm_cell",
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+
+    peepholes = cell_property("peepholes")
+    cell_clip = cell_property("cell_clip")
+    unit_forget_bias = cell_property("unit_forget_bias")
+    peephole_initializer = cell_property("peephole_initializer")
+    peephole_regularizer = cell_property("peephole_regularizer")
+    peephole_constraint = cell_property("peephole_constraint")

@@ -1,0 +1,103 @@
+from keras_gates.api_export import keras_gates_export
+from keras_gates.cells.sru_cell import SRUCell
+from keras_gates.layers.base_rnn import GatedRNN
+from keras_gates.layers.base_rnn import cell_property
+from keras_gates.layers.base_rnn import with_common_args_doc
+
+
+@keras_gates_export
+@with_common_args_doc
+class SRU(GatedRNN):
+    """Simple Recurrent Unit layer (Lei et al., 2018).
+
+    A `keras.layers.RNN` over an `SRUCell`, used like `keras.layers.LSTM`:
+    every matrix product depends on the input only and the recurrence is
+    element-wise, with a highway connection from input to output. The state
+    is the cell state `c`. See `SRUCell` for the equations and the weights.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        activation: `g`, applied to the cell state in the output. Defaults
+            to `"linear"`; `"tanh"` gives the 2017 paper's form.
+        recurrent_gates: If True, the gates see `c_{t-1}` through `v_f` and
+            `v_r`; if False (the 2017 form), the recurrence is linear in `c`.
+            Defaults to `True`.
+        {common_args}
+
+    Example:
+
+    >>> import numpy as np, keras, keras_gates
+    >>> model = keras.Sequential([
+    ...     keras.Input((10, 16)),
+    ...     keras_gates.SRU(16, return_sequences=True),
+    ...     keras_gates.SRU(16),
+    ...     keras.layers.Dense(1),
+    ... ])
+    >>> model(np.zeros((4, 10, 16), "float32")).shape
+    (4, 1)
+    """
+
+    def __init__(
+        self,
+        units,
+        *,
+        activation="linear",
+        recurrent_gates=True,
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer=None,
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        cell = SRUCell(
+            units,
+            activation=activation,
+            recurrent_gates=recurrent_gates,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="sru_cell",
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+
+    recurrent_gates = cell_property("recurrent_gates")
