@@ -1,6 +1,10 @@
 """Private base class of the keras-gates layers."""
 
 import keras
+from keras import ops
+from keras import tree
+
+from keras_gates._compat import backend_rnn
 
 # Keys of a cell's config that belong to the layer, not to the cell.
 _LAYER_KEYS = ("name", "trainable", "dtype")
@@ -47,6 +51,48 @@ class GatedRNN(keras.layers.RNN):
             **kwargs,
         )
         self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if mask is None or self.zero_output_for_mask:
+            return super().inner_loop(sequences, initial_state, mask, training)
+        return self._masked_loop(sequences, initial_state, mask, training)
+
+    def _masked_loop(self, sequences, initial_state, mask, training):
+        """The loop over time for masked inputs whose masked steps repeat the
+        previous output.
+
+        Keras' JAX loop (`lax.scan`) takes `states[0]` as the previous output
+        at a masked step, while its TensorFlow loop takes the previous output.
+        They differ when the output is not the first state (the SRU outputs
+        `h` but its state is `c`) and, for the others, when a nonzero initial
+        state meets left padding. Carrying the last output as the first loop
+        state makes every backend repeat the true previous output (zeros
+        before the first valid step), as TensorFlow does.
+        """
+        if tree.is_nested(mask):
+            mask = mask[0]
+        cell_kwargs = {"training": training}
+
+        def step(inputs, states):
+            output, new_states = self.cell(inputs, list(states[1:]), **cell_kwargs)
+            return output, [output, *new_states]
+
+        batch_size = ops.shape(sequences)[0]
+        no_output = ops.zeros(
+            (batch_size, self.cell.output_size), dtype=self.cell.compute_dtype
+        )
+        last_output, outputs, states = backend_rnn(
+            step,
+            sequences,
+            [no_output, *initial_state],
+            go_backwards=self.go_backwards,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            zero_output_for_mask=False,
+            return_all_outputs=self.return_sequences,
+        )
+        return last_output, outputs, list(states[1:])
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         return super().call(

@@ -1,0 +1,90 @@
+"""Shared test helpers: the layer configurations under test and their references."""
+
+import functools
+
+import keras
+import numpy as np
+
+import keras_gates as kg
+from tests import reference as ref
+
+# name: (layer class, constructor kwargs, input_dim). UNITS is the layer size.
+UNITS = 4
+CASES = {
+    "peephole": (kg.PeepholeLSTM, {}, 3),
+    "peephole_io_clip": (
+        kg.PeepholeLSTM,
+        {"peepholes": ["input", "output"], "cell_clip": 0.6},
+        3,
+    ),
+    "peephole_nobias": (kg.PeepholeLSTM, {"peepholes": "forget", "use_bias": False}, 3),
+    "coupled": (kg.CoupledLSTM, {}, 3),
+    "coupled_peepholes": (kg.CoupledLSTM, {"peepholes": ["input", "output"]}, 3),
+    "mgu": (kg.MinimalGRU, {}, 3),
+    "mgu_update_only": (kg.MinimalGRU, {"reset": False}, 3),
+    "sru_projected": (kg.SRU, {}, 3),
+    "sru_identity_tanh": (kg.SRU, {"activation": "tanh"}, UNITS),
+    "sru_2017": (kg.SRU, {"recurrent_gates": False}, 3),
+}
+# One representative per layer class, for the slower feature tests.
+MAIN_CASES = ["peephole", "coupled", "mgu", "sru_projected"]
+
+WEIGHT_NAMES = (
+    "kernel",
+    "recurrent_kernel",
+    "bias",
+    "input_peephole",
+    "forget_peephole",
+    "output_peephole",
+)
+
+
+def make_layer(case, **overrides):
+    cls, kwargs, input_dim = CASES[case]
+    return cls(UNITS, **{**kwargs, **overrides}), input_dim
+
+
+def randomize(layer, seed=0, scale=0.5):
+    """Sets every weight of a built layer to random normal values."""
+    rng = np.random.default_rng(seed)
+    layer.set_weights(
+        [rng.normal(0.0, scale, w.shape).astype("float32") for w in layer.get_weights()]
+    )
+
+
+def cell_weights(cell):
+    """The cell's weights as float64 arrays, keyed by their cells.md names."""
+    weights = {}
+    for name in WEIGHT_NAMES:
+        w = getattr(cell, name, None)
+        if w is not None:
+            weights[name] = keras.ops.convert_to_numpy(w).astype(np.float64)
+    return weights
+
+
+def reference_step(cell, x_mask=None, state_mask=None):
+    """The NumPy step of cells.md for `cell`, with its current weights."""
+    w = cell_weights(cell)
+    masks = {"x_mask": x_mask, "state_mask": state_mask}
+    if isinstance(cell, kg.PeepholeLSTMCell):
+        step = functools.partial(ref.peephole_lstm_step, cell_clip=cell.cell_clip)
+    elif isinstance(cell, kg.CoupledLSTMCell):
+        step = ref.coupled_lstm_step
+    elif isinstance(cell, kg.MinimalGRUCell):
+        step = functools.partial(ref.minimal_gru_step, reset=cell.reset)
+    elif isinstance(cell, kg.SRUCell):
+        activation = {"linear": None, "tanh": np.tanh}[
+            keras.activations.serialize(cell.activation)
+        ]
+        step = functools.partial(ref.sru_step, activation=activation)
+    else:
+        raise TypeError(f"no reference for {type(cell).__name__}")
+    return lambda x, states: step(x, states, w, **masks)
+
+
+def num_states(layer):
+    return len(layer.cell.state_size)
+
+
+def to_numpy(x):
+    return keras.ops.convert_to_numpy(x)

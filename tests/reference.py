@@ -1,0 +1,135 @@
+"""Independent NumPy references of the cells, written from cells.md.
+
+Each `*_step` takes one time step `x` of shape (batch, input_dim), the
+previous states, and the weights as a dict keyed by the names of cells.md
+(`kernel`, `recurrent_kernel`, `bias`, `input_peephole`, ...; a missing key
+means the weight is absent). Optional `x_mask` / `state_mask` are dropout
+masks, already scaled, multiplied into the input of the input projection and
+into the recurrent state where it enters the recurrent projection (or the
+gates, for the SRU). Everything is float64.
+
+`run_rnn` applies a step over a sequence with Keras' semantics for masks
+(a masked step keeps the states and repeats the previous output, zeros before
+the first valid step, or outputs zeros with `zero_output_for_mask`) and for
+`go_backwards` (the sequence is read from the end and the outputs are returned
+in processing order).
+"""
+
+import numpy as np
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _blocks(a, n):
+    return np.split(a, n, axis=-1)
+
+
+def _bias(w, n_blocks, units):
+    b = w.get("bias")
+    return np.zeros(n_blocks * units) if b is None else b
+
+
+def peephole_lstm_step(x, states, w, *, cell_clip=None, x_mask=None, state_mask=None):
+    h, c = states
+    units = h.shape[-1]
+    xin = x if x_mask is None else x * x_mask
+    hin = h if state_mask is None else h * state_mask
+    z = xin @ w["kernel"] + hin @ w["recurrent_kernel"] + _bias(w, 4, units)
+    z_i, z_f, z_c, z_o = _blocks(z, 4)
+    p_i = w.get("input_peephole", np.zeros(units))
+    p_f = w.get("forget_peephole", np.zeros(units))
+    p_o = w.get("output_peephole", np.zeros(units))
+    i = sigmoid(z_i + p_i * c)
+    f = sigmoid(z_f + p_f * c)
+    g = np.tanh(z_c)
+    c_new = f * c + i * g
+    if cell_clip is not None:
+        c_new = np.clip(c_new, -cell_clip, cell_clip)
+    o = sigmoid(z_o + p_o * c_new)
+    h_new = o * np.tanh(c_new)
+    return h_new, [h_new, c_new]
+
+
+def coupled_lstm_step(x, states, w, *, x_mask=None, state_mask=None):
+    h, c = states
+    units = h.shape[-1]
+    xin = x if x_mask is None else x * x_mask
+    hin = h if state_mask is None else h * state_mask
+    z = xin @ w["kernel"] + hin @ w["recurrent_kernel"] + _bias(w, 3, units)
+    z_i, z_c, z_o = _blocks(z, 3)
+    p_i = w.get("input_peephole", np.zeros(units))
+    p_o = w.get("output_peephole", np.zeros(units))
+    i = sigmoid(z_i + p_i * c)
+    f = 1.0 - i
+    c_new = f * c + i * np.tanh(z_c)
+    o = sigmoid(z_o + p_o * c_new)
+    h_new = o * np.tanh(c_new)
+    return h_new, [h_new, c_new]
+
+
+def minimal_gru_step(x, states, w, *, reset=True, x_mask=None, state_mask=None):
+    (h,) = states
+    units = h.shape[-1]
+    xin = x if x_mask is None else x * x_mask
+    hin = h if state_mask is None else h * state_mask
+    k_f, k_h = _blocks(w["kernel"], 2)
+    r_f, r_h = _blocks(w["recurrent_kernel"], 2)
+    b_f, b_h = _blocks(_bias(w, 2, units), 2)
+    f = sigmoid(xin @ k_f + hin @ r_f + b_f)
+    if reset:
+        cand = np.tanh(xin @ k_h + (f * hin) @ r_h + b_h)
+    else:
+        cand = np.tanh(xin @ k_h + hin @ r_h + b_h)
+    h_new = (1.0 - f) * h + f * cand
+    return h_new, [h_new]
+
+
+def sru_step(x, states, w, *, activation=None, x_mask=None, state_mask=None):
+    (c,) = states
+    units = c.shape[-1]
+    g = (lambda a: a) if activation is None else activation
+    xin = x if x_mask is None else x * x_mask
+    u = xin @ w["kernel"]
+    if u.shape[-1] == 4 * units:
+        u_x, u_f, u_r, highway = _blocks(u, 4)
+    else:
+        u_x, u_f, u_r = _blocks(u, 3)
+        highway = x  # the identity highway sees the undropped input
+    v = w.get("recurrent_kernel", np.zeros((2, units)))
+    cin = c if state_mask is None else c * state_mask
+    b_f, b_r = _blocks(_bias(w, 2, units), 2)
+    f = sigmoid(u_f + v[0] * cin + b_f)
+    r = sigmoid(u_r + v[1] * cin + b_r)
+    c_new = f * c + (1.0 - f) * u_x
+    h_new = r * g(c_new) + (1.0 - r) * highway
+    return h_new, [c_new]
+
+
+def run_rnn(
+    step, xs, states, *, mask=None, go_backwards=False, zero_output_for_mask=False
+):
+    """Runs `step` over `xs` of shape (batch, time, features).
+
+    Returns `(outputs, final_states)`, outputs of shape (batch, time, units)
+    in processing order.
+    """
+    xs = np.asarray(xs, np.float64)
+    states = [np.asarray(s, np.float64) for s in states]
+    batch, steps = xs.shape[:2]
+    if mask is None:
+        mask = np.ones((batch, steps), bool)
+    order = range(steps - 1, -1, -1) if go_backwards else range(steps)
+    prev_out = None
+    outputs = []
+    for t in order:
+        out, new_states = step(xs[:, t], states)
+        if prev_out is None:
+            prev_out = np.zeros_like(out)
+        keep = mask[:, t][:, None]
+        states = [np.where(keep, n, s) for n, s in zip(new_states, states, strict=True)]
+        out = np.where(keep, out, 0.0 if zero_output_for_mask else prev_out)
+        prev_out = out
+        outputs.append(out)
+    return np.stack(outputs, axis=1), states

@@ -1,0 +1,260 @@
+"""Every layer against the independent NumPy references of tests/reference.py.
+
+Backend-independent: this module also runs with KERAS_BACKEND=jax.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_gates as kg
+from tests import reference as ref
+from tests.helpers import CASES
+from tests.helpers import MAIN_CASES
+from tests.helpers import UNITS
+from tests.helpers import make_layer
+from tests.helpers import num_states
+from tests.helpers import randomize
+from tests.helpers import reference_step
+from tests.helpers import to_numpy
+
+pytestmark = pytest.mark.numerics
+
+BATCH, STEPS = 5, 7
+ATOL = 1e-5
+
+
+def make_mask():
+    mask = np.ones((BATCH, STEPS), bool)
+    mask[1, -3:] = False  # right padding
+    mask[2, :2] = False  # left padding
+    mask[3, 3] = False  # a gap
+    return mask
+
+
+def make_inputs(input_dim, seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(BATCH, STEPS, input_dim)).astype("float32")
+    states = [rng.normal(size=(BATCH, UNITS)).astype("float32") for _ in range(2)]
+    return x, states
+
+
+def build(case, **overrides):
+    layer, input_dim = make_layer(
+        case, return_sequences=True, return_state=True, **overrides
+    )
+    layer.build((None, STEPS, input_dim))
+    randomize(layer)
+    return layer, input_dim
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+@pytest.mark.parametrize("initial", [False, True], ids=["zero_state", "init_state"])
+@pytest.mark.parametrize("backwards", [False, True], ids=["forward", "backward"])
+def test_matches_reference(case, masked, initial, backwards):
+    layer, input_dim = build(case, go_backwards=backwards)
+    x, states = make_inputs(input_dim)
+    states = states[: num_states(layer)]
+    mask = make_mask() if masked else None
+    out, *final = layer(x, initial_state=states if initial else None, mask=mask)
+    init = states if initial else [np.zeros((BATCH, UNITS))] * num_states(layer)
+    want_out, want_final = ref.run_rnn(
+        reference_step(layer.cell), x, init, mask=mask, go_backwards=backwards
+    )
+    np.testing.assert_allclose(to_numpy(out), want_out, atol=ATOL, rtol=0)
+    assert len(final) == num_states(layer)
+    for got, want in zip(final, want_final, strict=True):
+        np.testing.assert_allclose(to_numpy(got), want, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("case", MAIN_CASES)
+def test_zero_output_for_mask(case):
+    layer, input_dim = build(case, zero_output_for_mask=True)
+    x, _ = make_inputs(input_dim)
+    mask = make_mask()
+    out, *final = layer(x, mask=mask)
+    init = [np.zeros((BATCH, UNITS))] * num_states(layer)
+    want_out, want_final = ref.run_rnn(
+        reference_step(layer.cell), x, init, mask=mask, zero_output_for_mask=True
+    )
+    np.testing.assert_allclose(to_numpy(out), want_out, atol=ATOL, rtol=0)
+    assert np.all(to_numpy(out)[~mask] == 0.0)
+    for got, want in zip(final, want_final, strict=True):
+        np.testing.assert_allclose(to_numpy(got), want, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("case", MAIN_CASES)
+def test_left_and_right_padding_keep_state(case):
+    """Padded steps, whatever their values, leave the final state unchanged."""
+    layer, input_dim = build(case)
+    rng = np.random.default_rng(3)
+    core = rng.normal(size=(1, 4, input_dim)).astype("float32")
+    garbage = rng.normal(scale=5.0, size=(1, 3, input_dim)).astype("float32")
+    _, *want = layer(core)
+    for padded, mask in [
+        (np.concatenate([garbage, core], 1), [[False] * 3 + [True] * 4]),
+        (np.concatenate([core, garbage], 1), [[True] * 4 + [False] * 3]),
+    ]:
+        _, *got = layer(padded, mask=np.array(mask))
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(to_numpy(g), to_numpy(w), atol=1e-6)
+
+
+@pytest.mark.parametrize("case", MAIN_CASES)
+def test_unroll_matches_loop(case):
+    layer, input_dim = build(case)
+    unrolled, _ = build(case, unroll=True)
+    unrolled.set_weights(layer.get_weights())
+    x, _ = make_inputs(input_dim)
+    mask = make_mask()
+    for a, b in zip(layer(x, mask=mask), unrolled(x, mask=mask), strict=True):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-6)
+
+
+@pytest.mark.parametrize("peepholes", [None, ["input", "forget", "output"]])
+def test_peephole_lstm_with_zero_peepholes_is_keras_lstm(peepholes):
+    lstm = keras.layers.LSTM(UNITS, return_sequences=True, return_state=True)
+    peep = kg.PeepholeLSTM(
+        UNITS, peepholes=peepholes, return_sequences=True, return_state=True
+    )
+    x, _ = make_inputs(3)
+    lstm.build(x.shape)
+    peep.build(x.shape)
+    randomize(lstm, seed=5)
+    cell = peep.cell
+    cell.kernel.assign(lstm.cell.kernel)
+    cell.recurrent_kernel.assign(lstm.cell.recurrent_kernel)
+    cell.bias.assign(lstm.cell.bias)
+    for gate in cell.peepholes:
+        assert not np.any(to_numpy(getattr(cell, f"{gate}_peephole")))
+    mask = make_mask()
+    for a, b in zip(lstm(x, mask=mask), peep(x, mask=mask), strict=True):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_minimal_gru_gate_weights_the_new_candidate(reset):
+    """f = 1 rewrites the state with the candidate; f = 0 keeps the old state.
+
+    This pins the convention of cells.md §3, the opposite of Keras' GRU.
+    """
+    layer = kg.MinimalGRU(UNITS, reset=reset, return_state=True)
+    x, states = make_inputs(3)
+    layer.build(x.shape)
+    randomize(layer)
+    cell = layer.cell
+    bias = to_numpy(cell.bias)
+
+    bias[:UNITS] = -60.0  # f = σ(-60) ≈ 0: keep
+    cell.bias.assign(bias)
+    _, h = layer(x, initial_state=[states[0]])
+    np.testing.assert_allclose(to_numpy(h), states[0], atol=1e-6)
+
+    bias[:UNITS] = 60.0  # f ≈ 1: h_t = candidate of the last step
+    cell.bias.assign(bias)
+    x1 = x[:, :1]
+    _, h = layer(x1, initial_state=[states[0]])
+    k_h = to_numpy(cell.kernel)[:, UNITS:]
+    r_h = to_numpy(cell.recurrent_kernel)[:, UNITS:]
+    # With f = 1 the reset (f ⊙ h) and the plain form see the same h.
+    want = np.tanh(x1[:, 0] @ k_h + states[0] @ r_h + bias[UNITS:])
+    np.testing.assert_allclose(to_numpy(h), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", MAIN_CASES)
+def test_stateful_chunks_equal_one_pass(case):
+    cls, kwargs, input_dim = CASES[case]
+    x, _ = make_inputs(input_dim)
+    full = cls(UNITS, **kwargs, return_sequences=True)
+    full.build(x.shape)
+    randomize(full)
+    stateful = cls(UNITS, **kwargs, return_sequences=True, stateful=True)
+    stateful.build(x.shape)
+    stateful.set_weights(full.get_weights())
+    want = to_numpy(full(x))
+    chunks = [to_numpy(stateful(x[:, t : t + 3])) for t in range(0, STEPS, 3)]
+    np.testing.assert_allclose(np.concatenate(chunks, axis=1), want, atol=ATOL)
+    stateful.reset_state()
+    for state in stateful.states:
+        assert not np.any(to_numpy(state))
+    np.testing.assert_allclose(to_numpy(stateful(x[:, :3])), want[:, :3], atol=ATOL)
+
+
+@pytest.mark.parametrize("case", MAIN_CASES)
+def test_stacked_layers_match_composed_references(case):
+    cls, kwargs, input_dim = CASES[case]
+    x, _ = make_inputs(input_dim)
+    first = cls(UNITS, **kwargs, return_sequences=True)
+    second = cls(UNITS, **kwargs)
+    model = keras.Sequential([keras.Input((STEPS, input_dim)), first, second])
+    randomize(model)
+    zeros = [np.zeros((BATCH, UNITS))] * num_states(first)
+    hidden, _ = ref.run_rnn(reference_step(first.cell), x, zeros)
+    want, _ = ref.run_rnn(reference_step(second.cell), hidden, zeros)
+    np.testing.assert_allclose(to_numpy(model(x)), want[:, -1], atol=ATOL)
+
+
+@pytest.mark.parametrize("case", MAIN_CASES)
+@pytest.mark.parametrize("merge_mode", ["concat", "sum"])
+def test_bidirectional_matches_reference(case, merge_mode):
+    cls, kwargs, input_dim = CASES[case]
+    x, _ = make_inputs(input_dim)
+    mask = make_mask()
+    bi = keras.layers.Bidirectional(
+        cls(UNITS, **kwargs, return_sequences=True), merge_mode=merge_mode
+    )
+    bi.build(x.shape)
+    randomize(bi)
+    zeros = [np.zeros((BATCH, UNITS))] * num_states(bi.forward_layer)
+    # Keras' Bidirectional forces zero outputs at masked steps when it returns
+    # sequences, whatever the wrapped layer's zero_output_for_mask.
+    common = {"mask": mask, "zero_output_for_mask": True}
+    fwd, _ = ref.run_rnn(reference_step(bi.forward_layer.cell), x, zeros, **common)
+    bwd, _ = ref.run_rnn(
+        reference_step(bi.backward_layer.cell), x, zeros, go_backwards=True, **common
+    )
+    bwd = bwd[:, ::-1]  # Bidirectional re-aligns the backward outputs in time
+    want = np.concatenate([fwd, bwd], -1) if merge_mode == "concat" else fwd + bwd
+    np.testing.assert_allclose(to_numpy(bi(x, mask=mask)), want, atol=ATOL)
+
+
+@pytest.mark.parametrize("case", MAIN_CASES)
+def test_jit_compile_gives_the_same_numbers(case):
+    cls, kwargs, input_dim = CASES[case]
+    x, _ = make_inputs(input_dim)
+    x[1, -2:] = 0.0
+    model = keras.Sequential(
+        [
+            keras.Input((STEPS, input_dim)),
+            keras.layers.Masking(0.0),
+            cls(UNITS, **kwargs, return_sequences=True),
+        ]
+    )
+    randomize(model)
+    eager = to_numpy(model(x))
+    model.compile(jit_compile=True)
+    compiled = model.predict(x, verbose=0)
+    np.testing.assert_allclose(compiled, eager, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("case", MAIN_CASES)
+@pytest.mark.parametrize(
+    "policy, atol", [("mixed_float16", 1e-2), ("mixed_bfloat16", 6e-2)]
+)
+def test_mixed_precision_close_to_float32(case, policy, atol):
+    cls, kwargs, input_dim = CASES[case]
+    x, _ = make_inputs(input_dim)
+    full = cls(UNITS, **kwargs, return_sequences=True)
+    full.build(x.shape)
+    randomize(full)
+    half = cls(UNITS, **kwargs, return_sequences=True, dtype=policy)
+    half.build(x.shape)
+    half.set_weights(full.get_weights())
+    out = half(x)
+    assert keras.backend.standardize_dtype(out.dtype) == policy.split("_")[1]
+    assert all(
+        keras.backend.standardize_dtype(w.dtype) == "float32" for w in half.weights
+    )
+    got = to_numpy(keras.ops.cast(out, "float32"))
+    np.testing.assert_allclose(got, to_numpy(full(x)), atol=atol, rtol=0)
