@@ -258,3 +258,50 @@ def test_mixed_precision_close_to_float32(case, policy, atol):
     )
     got = to_numpy(keras.ops.cast(out, "float32"))
     np.testing.assert_allclose(got, to_numpy(full(x)), atol=atol, rtol=0)
+
+
+def _dropout_masks(seed, rate, recurrent_rate, input_dim):
+    """The masks Keras draws for one sequence: input mask first, then recurrent."""
+    gen = keras.random.SeedGenerator(seed)
+    x_mask = keras.random.dropout(keras.ops.ones((BATCH, input_dim)), rate, seed=gen)
+    s_mask = keras.random.dropout(
+        keras.ops.ones((BATCH, UNITS)), recurrent_rate, seed=gen
+    )
+    return to_numpy(x_mask).astype(np.float64), to_numpy(s_mask).astype(np.float64)
+
+
+@pytest.mark.parametrize("case", MAIN_CASES + ["sru_identity_tanh", "mgu_update_only"])
+def test_dropout_is_one_mask_per_sequence(case):
+    """In training, each sequence uses one input mask and one recurrent mask for
+    all its steps, drawn from `seed`, exactly where cells.md applies them."""
+    layer, input_dim = build(case, dropout=0.4, recurrent_dropout=0.3, seed=11)
+    x, _ = make_inputs(input_dim)
+    x_mask, s_mask = _dropout_masks(11, 0.4, 0.3, input_dim)
+    assert 0 < x_mask.mean() and np.any(x_mask == 0) and np.any(s_mask == 0)
+    out, *final = layer(x, training=True)
+    zeros = [np.zeros((BATCH, UNITS))] * num_states(layer)
+    step = reference_step(layer.cell, x_mask=x_mask, state_mask=s_mask)
+    want_out, want_final = ref.run_rnn(step, x, zeros)
+    np.testing.assert_allclose(to_numpy(out), want_out, atol=ATOL, rtol=0)
+    for got, want in zip(final, want_final, strict=True):
+        np.testing.assert_allclose(to_numpy(got), want, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("case", MAIN_CASES)
+def test_dropout_only_in_training_and_reproducible(case):
+    layer, input_dim = build(case, dropout=0.4, recurrent_dropout=0.3, seed=7)
+    plain, _ = build(case)
+    plain.set_weights(layer.get_weights())
+    x, _ = make_inputs(input_dim)
+    inference = to_numpy(layer(x, training=False)[0])
+    np.testing.assert_allclose(inference, to_numpy(plain(x)[0]), atol=1e-6)
+
+    first = to_numpy(layer(x, training=True)[0])
+    second = to_numpy(layer(x, training=True)[0])
+    assert not np.allclose(first, inference), "dropout had no effect in training"
+    assert not np.allclose(first, second), "the same mask was reused across calls"
+
+    twin, _ = build(case, dropout=0.4, recurrent_dropout=0.3, seed=7)
+    twin.set_weights(layer.get_weights())
+    twin(x, training=False)  # draws (and discards) masks, like `layer` did
+    np.testing.assert_array_equal(to_numpy(twin(x, training=True)[0]), first)

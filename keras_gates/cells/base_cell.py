@@ -105,23 +105,23 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
             constraint=self.recurrent_constraint,
         )
 
-    def _add_bias(self, blocks, ones_block=None):
+    def _add_bias(self, blocks, constant_block=None, constant=1.0):
         """Adds the fused bias of `blocks` gate blocks, or returns None.
 
-        `ones_block` is the index of a block initialized to ones instead of
-        with `bias_initializer` (the LSTM forget gate with `unit_forget_bias`).
+        Block `constant_block`, if given, starts at `constant` instead of
+        `bias_initializer` (the forget-gate init of `unit_forget_bias`).
         """
         if not self.use_bias:
             return None
         initializer = self.bias_initializer
-        if ones_block is not None:
+        if constant_block is not None:
             units = self.units
 
             def initializer(shape, dtype=None):
                 parts = [
                     self.bias_initializer((units,), dtype=dtype)
-                    if i != ones_block
-                    else ops.ones((units,), dtype=dtype)
+                    if i != constant_block
+                    else ops.full((units,), constant, dtype=dtype)
                     for i in range(blocks)
                 ]
                 return ops.concatenate(parts)

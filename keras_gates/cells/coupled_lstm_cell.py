@@ -1,5 +1,6 @@
 from keras import ops
 
+from keras_gates import _validation as v
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.base_cell import LSTMVariantCell
 
@@ -37,6 +38,12 @@ class CoupledLSTMCell(LSTMVariantCell):
         peepholes: The gates that get a peephole, from `"input"` and
             `"output"`; a name, a list, or None. There is no forget-gate
             peephole, since there is no forget gate. Defaults to `None`.
+        unit_forget_bias: If True, the input-gate block of the bias starts at
+            -1, so the forget gate `1 - i` starts at `σ(1) ≈ 0.73`, as the
+            forget gate of a Keras LSTM with `unit_forget_bias=True`. Without
+            it the cell starts by forgetting half its state at every step,
+            which makes long-range dependencies hard to learn. Defaults to
+            `True`.
         activation: Activation of the candidate and of the cell state in the
             output. Defaults to `"tanh"`.
         recurrent_activation: Activation of the gates. Defaults to
@@ -78,7 +85,7 @@ class CoupledLSTMCell(LSTMVariantCell):
 
     >>> import numpy as np, keras, keras_gates
     >>> rnn = keras.layers.RNN(keras_gates.CoupledLSTMCell(4))
-    >>> rnn(np.zeros((2, 3, 5), "float32")).shape
+    >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
     (2, 4)
 
     Reference:
@@ -95,6 +102,7 @@ class CoupledLSTMCell(LSTMVariantCell):
         units,
         *,
         peepholes=None,
+        unit_forget_bias=True,
         activation="tanh",
         recurrent_activation="sigmoid",
         use_bias=True,
@@ -115,6 +123,7 @@ class CoupledLSTMCell(LSTMVariantCell):
         seed=None,
         **kwargs,
     ):
+        unit_forget_bias = v.check_bool(unit_forget_bias, "unit_forget_bias")
         super().__init__(
             units,
             peepholes=peepholes,
@@ -138,6 +147,7 @@ class CoupledLSTMCell(LSTMVariantCell):
             seed=seed,
             **kwargs,
         )
+        self.unit_forget_bias = unit_forget_bias
         self.state_size = [self.units, self.units]
         self.output_size = self.units
 
@@ -145,7 +155,9 @@ class CoupledLSTMCell(LSTMVariantCell):
         input_dim = input_shape[-1]
         self.kernel = self._add_kernel(input_dim, 3)
         self.recurrent_kernel = self._add_recurrent_kernel((self.units, 3 * self.units))
-        self.bias = self._add_bias(3)
+        self.bias = self._add_bias(
+            3, constant_block=0 if self.unit_forget_bias else None, constant=-1.0
+        )
         self._add_peepholes()
 
     def _compute_step(self, z, c_tm1):
@@ -157,3 +169,6 @@ class CoupledLSTMCell(LSTMVariantCell):
         o = self.recurrent_activation(self._peep(z_o, self.output_peephole, c))
         h = o * self.activation(c)
         return h, c
+
+    def get_config(self):
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}

@@ -70,7 +70,7 @@ class MinimalGRUCell(GatedCell):
 
     >>> import numpy as np, keras, keras_gates
     >>> rnn = keras.layers.RNN(keras_gates.MinimalGRUCell(4))
-    >>> rnn(np.zeros((2, 3, 5), "float32")).shape
+    >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
     (2, 4)
 
     Reference:

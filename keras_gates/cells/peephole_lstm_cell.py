@@ -83,7 +83,7 @@ class PeepholeLSTMCell(LSTMVariantCell):
 
     >>> import numpy as np, keras, keras_gates
     >>> rnn = keras.layers.RNN(keras_gates.PeepholeLSTMCell(4))
-    >>> rnn(np.zeros((2, 3, 5), "float32")).shape
+    >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
     (2, 4)
 
     Reference:
@@ -154,7 +154,9 @@ class PeepholeLSTMCell(LSTMVariantCell):
         input_dim = input_shape[-1]
         self.kernel = self._add_kernel(input_dim, 4)
         self.recurrent_kernel = self._add_recurrent_kernel((self.units, 4 * self.units))
-        self.bias = self._add_bias(4, ones_block=1 if self.unit_forget_bias else None)
+        self.bias = self._add_bias(
+            4, constant_block=1 if self.unit_forget_bias else None
+        )
         self._add_peepholes()
 
     def _compute_step(self, z, c_tm1):

@@ -19,6 +19,9 @@ class CoupledLSTM(GatedRNN):
         units: Positive integer, dimensionality of the output space.
         peepholes: The gates that get a peephole, from `"input"` and
             `"output"`; a name, a list, or None. Defaults to `None`.
+        unit_forget_bias: If True, the input-gate bias starts at -1, so the
+            forget gate `1 - i` starts at `σ(1)`, as in a Keras LSTM with
+            `unit_forget_bias=True`. Defaults to `True`.
         activation: Activation of the candidate and of the cell state in the
             output. Defaults to `"tanh"`.
         peephole_initializer: Initializer of the peephole vectors. Defaults
@@ -37,7 +40,7 @@ class CoupledLSTM(GatedRNN):
     ...     keras_gates.CoupledLSTM(16),
     ...     keras.layers.Dense(1),
     ... ])
-    >>> model(np.zeros((4, 10, 8), "float32")).shape
+    >>> tuple(model(np.zeros((4, 10, 8), "float32")).shape)
     (4, 1)
     >>> model.layers[0].count_params()  # 3 blocks: 3 * (8 * 16 + 16 * 16 + 16)
     1200
@@ -48,6 +51,7 @@ class CoupledLSTM(GatedRNN):
         units,
         *,
         peepholes=None,
+        unit_forget_bias=True,
         activation="tanh",
         recurrent_activation="sigmoid",
         use_bias=True,
@@ -78,6 +82,7 @@ class CoupledLSTM(GatedRNN):
         cell = CoupledLSTMCell(
             units,
             peepholes=peepholes,
+            unit_forget_bias=unit_forget_bias,
             activation=activation,
             recurrent_activation=recurrent_activation,
             use_bias=use_bias,
@@ -113,6 +118,7 @@ class CoupledLSTM(GatedRNN):
         )
 
     peepholes = cell_property("peepholes")
+    unit_forget_bias = cell_property("unit_forget_bias")
     peephole_initializer = cell_property("peephole_initializer")
     peephole_regularizer = cell_property("peephole_regularizer")
     peephole_constraint = cell_property("peephole_constraint")

@@ -32,7 +32,7 @@ class MinimalGRU(GatedRNN):
     ...     keras_gates.MinimalGRU(16),
     ...     keras.layers.Dense(1),
     ... ])
-    >>> model(np.zeros((4, 10, 8), "float32")).shape
+    >>> tuple(model(np.zeros((4, 10, 8), "float32")).shape)
     (4, 1)
     >>> model.layers[0].count_params()  # 2 blocks: 2 * (8 * 16 + 16 * 16 + 16)
     800

@@ -42,11 +42,11 @@ class PeepholeLSTM(GatedRNN):
     ...     keras_gates.PeepholeLSTM(16),
     ...     keras.layers.Dense(1),
     ... ])
-    >>> model(np.zeros((4, 10, 8), "float32")).shape
+    >>> tuple(model(np.zeros((4, 10, 8), "float32")).shape)
     (4, 1)
     >>> layer = keras_gates.PeepholeLSTM(16, return_sequences=True, return_state=True)
     >>> outputs, h, c = layer(np.zeros((4, 10, 8), "float32"))
-    >>> outputs.shape, h.shape, c.shape
+    >>> tuple(outputs.shape), tuple(h.shape), tuple(c.shape)
     ((4, 10, 16), (4, 16), (4, 16))
     """
 

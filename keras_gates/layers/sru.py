@@ -33,7 +33,7 @@ class SRU(GatedRNN):
     ...     keras_gates.SRU(16),
     ...     keras.layers.Dense(1),
     ... ])
-    >>> model(np.zeros((4, 10, 16), "float32")).shape
+    >>> tuple(model(np.zeros((4, 10, 16), "float32")).shape)
     (4, 1)
     """
 

@@ -1,0 +1,167 @@
+"""The reusable harness (keras_gates.testing) over every layer configuration,
+and checks that the harness itself catches broken layers."""
+
+import keras
+import pytest
+
+import keras_gates as kg
+from keras_gates.testing import check_config_round_trip
+from keras_gates.testing import run_layer_test
+from tests.helpers import CASES
+from tests.helpers import UNITS
+
+BATCH, STEPS = 2, 5
+
+
+# Weight count, parameter count for input_dim, units.
+def expected_weights(case, input_dim):
+    cls, kwargs, _ = CASES[case]
+    use_bias = kwargs.get("use_bias", True)
+    n_bias = UNITS if use_bias else 0
+    if cls is kg.PeepholeLSTM:
+        peep = kwargs.get("peepholes", ("input", "forget", "output"))
+        peep = [peep] if isinstance(peep, str) else peep
+        n = 2 + use_bias + len(peep)
+        params = 4 * (input_dim * UNITS + UNITS * UNITS + n_bias) + len(peep) * UNITS
+    elif cls is kg.CoupledLSTM:
+        peep = kwargs.get("peepholes") or []
+        n = 3 + len(peep)
+        params = 3 * (input_dim * UNITS + UNITS * UNITS + UNITS) + len(peep) * UNITS
+    elif cls is kg.MinimalGRU:
+        n = 3
+        params = 2 * (input_dim * UNITS + UNITS * UNITS + UNITS)
+    else:
+        gates = kwargs.get("recurrent_gates", True)
+        blocks = 3 if input_dim == UNITS else 4
+        n = 2 + gates
+        params = blocks * input_dim * UNITS + 2 * UNITS * gates + 2 * UNITS
+    return n, params
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("return_state", [False, True])
+def test_layer_harness(case, return_state, tmp_path):
+    cls, kwargs, input_dim = CASES[case]
+    n_states = 2 if cls in (kg.PeepholeLSTM, kg.CoupledLSTM) else 1
+    shape = [(BATCH, STEPS, UNITS)]
+    if return_state:
+        shape += [(BATCH, UNITS)] * n_states
+    n_weights, n_params = expected_weights(case, input_dim)
+    run_layer_test(
+        cls,
+        {
+            "units": UNITS,
+            "return_sequences": True,
+            "return_state": return_state,
+            **kwargs,
+        },
+        (BATCH, STEPS, input_dim),
+        expected_output_shape=shape if return_state else shape[0],
+        expected_num_trainable_weights=n_weights,
+        expected_num_params=n_params,
+        # The training and mixed-precision checks do not depend on
+        # return_state: run them once per configuration.
+        run_training_check=not return_state,
+        run_mixed_precision_check=not return_state,
+        tmp_dir=str(tmp_path),
+    )
+
+
+@pytest.mark.parametrize("cls", [kg.PeepholeLSTM, kg.SRU])
+def test_harness_on_stateful_and_last_output(cls, tmp_path):
+    input_dim = UNITS if cls is kg.SRU else 3
+    run_layer_test(
+        cls,
+        {"units": UNITS, "stateful": True, "dropout": 0.2, "seed": 3},
+        (BATCH, STEPS, input_dim),
+        expected_output_shape=(BATCH, UNITS),
+        # Keras does not track the state variables of a stateful RNN as weights.
+        expected_num_non_trainable_weights=0,
+        run_mixed_precision_check=False,
+        tmp_dir=str(tmp_path),
+    )
+
+
+def test_cells_serialize_alone():
+    for cell in [
+        kg.PeepholeLSTMCell(3, peepholes=["forget"], cell_clip=2.0),
+        kg.CoupledLSTMCell(3, peepholes="output"),
+        kg.MinimalGRUCell(3, reset=False),
+        kg.SRUCell(3, activation="tanh", recurrent_gates=False),
+    ]:
+        check_config_round_trip(cell)
+        rnn = keras.layers.RNN(cell)
+        check_config_round_trip(rnn)
+
+
+# --- The harness must fail on broken layers. ---------------------------------
+
+
+@keras.saving.register_keras_serializable(package="keras_gates_tests")
+class ForgetsAnArgument(kg.MinimalGRU):
+    """Its config round-trips to an equal config, but reloads as reset=True."""
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("reset")
+        return config
+
+
+class NotRegistered(kg.MinimalGRU):
+    pass
+
+
+@keras.saving.register_keras_serializable(package="keras_gates_tests")
+class FrozenWeight(kg.MinimalGRU):
+    def build(self, sequences_shape, initial_state_shape=None):
+        super().build(sequences_shape, initial_state_shape)
+        self.cell.bias.trainable = False
+
+
+@keras.saving.register_keras_serializable(package="keras_gates_tests")
+class WrongShape(kg.MinimalGRU):
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        return (sequences_shape[0], self.units + 1)
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, message",
+    [
+        (ForgetsAnArgument, {"reset": False}, "outputs changed on reload"),
+        (NotRegistered, {}, "not registered"),
+        (FrozenWeight, {}, "trainable weights"),
+        (WrongShape, {}, "output shapes"),
+    ],
+)
+def test_harness_catches_broken_layers(cls, kwargs, message, tmp_path):
+    with pytest.raises(AssertionError, match=message):
+        run_layer_test(
+            cls,
+            {"units": UNITS, **kwargs},
+            (BATCH, STEPS, 3),
+            expected_output_shape=(BATCH, UNITS),
+            expected_num_trainable_weights=3,
+            tmp_dir=str(tmp_path),
+        )
+
+
+def test_unit_forget_bias_starts_both_lstms_like_keras():
+    """With unit_forget_bias the initial forget gate is σ(1), as in Keras' LSTM:
+    the f block of the peephole LSTM's bias is 1, and the CIFG's input-gate
+    block is -1 (its forget gate is 1 - i)."""
+    peep = kg.PeepholeLSTM(UNITS)
+    peep.build((None, STEPS, 3))
+    bias = keras.ops.convert_to_numpy(peep.cell.bias).reshape(4, UNITS)
+    assert (bias[1] == 1).all() and (bias[[0, 2, 3]] == 0).all()
+
+    cifg = kg.CoupledLSTM(UNITS)
+    cifg.build((None, STEPS, 3))
+    bias = keras.ops.convert_to_numpy(cifg.cell.bias).reshape(3, UNITS)
+    assert (bias[0] == -1).all() and (bias[1:] == 0).all()
+
+    for layer in (
+        kg.PeepholeLSTM(UNITS, unit_forget_bias=False),
+        kg.CoupledLSTM(UNITS, unit_forget_bias=False),
+    ):
+        layer.build((None, STEPS, 3))
+        assert not keras.ops.convert_to_numpy(layer.cell.bias).any()

@@ -1,0 +1,71 @@
+"""The package's public surface and its import-time guarantees."""
+
+import os
+import subprocess
+import sys
+
+import keras
+
+import keras_gates as kg
+
+PUBLIC = [
+    "PeepholeLSTMCell",
+    "PeepholeLSTM",
+    "CoupledLSTMCell",
+    "CoupledLSTM",
+    "MinimalGRUCell",
+    "MinimalGRU",
+    "SRUCell",
+    "SRU",
+]
+
+
+def test_public_classes_are_registered_under_the_package():
+    for name in PUBLIC:
+        cls = getattr(kg, name)
+        assert keras.saving.get_registered_name(cls) == f"keras_gates>{name}"
+        assert keras.saving.get_registered_object(f"keras_gates>{name}") is cls
+
+
+def test_version_has_one_source():
+    from keras_gates.version import __version__
+
+    assert kg.__version__ == __version__
+    assert __version__.count(".") == 2
+
+
+def test_layers_expose_their_cell():
+    for name in PUBLIC[1::2]:
+        layer = getattr(kg, name)(3)
+        assert isinstance(layer, keras.layers.RNN)
+        assert type(layer.cell) is getattr(kg, name + "Cell")
+        assert layer.units == 3
+
+
+def test_import_does_not_need_tensorflow():
+    """Cell math is keras.ops only: under JAX, TensorFlow is never imported."""
+    code = (
+        "import sys, keras_gates, numpy as np\n"
+        "layer = keras_gates.SRU(2)\n"
+        "layer(np.zeros((1, 3, 2), 'float32'))\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_only_compat_touches_keras_src():
+    root = os.path.dirname(kg.__file__)
+    offenders = []
+    for folder, _, files in os.walk(root):
+        for f in files:
+            path = os.path.join(folder, f)
+            if not f.endswith(".py") or f == "_compat.py":
+                continue
+            with open(path) as fh:
+                if "keras.src" in fh.read():
+                    offenders.append(os.path.relpath(path, root))
+    assert not offenders, f"keras.src used outside _compat.py: {offenders}"
