@@ -72,9 +72,13 @@ class GatedRNN(keras.layers.RNN):
         if tree.is_nested(mask):
             mask = mask[0]
         cell_kwargs = {"training": training}
+        # As in keras.layers.RNN: torch's autograd needs fresh state tensors
+        # when a stateful layer later assigns them in place.
+        copy_states = keras.backend.backend() == "torch" and self.stateful
 
         def step(inputs, states):
-            output, new_states = self.cell(inputs, list(states[1:]), **cell_kwargs)
+            states = [ops.copy(s) for s in states] if copy_states else list(states)
+            output, new_states = self.cell(inputs, states[1:], **cell_kwargs)
             return output, [output, *new_states]
 
         batch_size = ops.shape(sequences)[0]
