@@ -176,19 +176,23 @@ class LSTMVariantCell(GatedCell):
     """A `GatedCell` with states `[h, c]` and optional peephole vectors.
 
     Subclasses set `PEEPHOLE_GATES` (the gates that may have one, in canonical
-    order), may set `ABSENT_GATES` (gate name to why the cell lacks it), and
-    implement `_compute_step(z, c_tm1) -> (h, c)` from the fused
-    pre-activations `z = x @ kernel + h @ recurrent_kernel + bias`. Not public.
+    order), may set `ABSENT_GATES` (gate name to why the cell lacks it), set
+    `FORGET_BIAS_INIT = (block, value)`: the bias block and start value that
+    make the initial forget gate σ(1) under `unit_forget_bias`, and implement
+    `_compute_step(z, c_tm1) -> (h, c)` from the fused pre-activations
+    `z = x @ kernel + h @ recurrent_kernel + bias`. Not public.
     """
 
     PEEPHOLE_GATES = ()
     ABSENT_GATES = {}
+    FORGET_BIAS_INIT = None
 
     def __init__(
         self,
         units,
         *,
         peepholes,
+        unit_forget_bias,
         peephole_initializer,
         peephole_regularizer,
         peephole_constraint,
@@ -197,6 +201,7 @@ class LSTMVariantCell(GatedCell):
         peepholes = v.check_peepholes(
             peepholes, self.PEEPHOLE_GATES, type(self).__name__, self.ABSENT_GATES
         )
+        unit_forget_bias = v.check_bool(unit_forget_bias, "unit_forget_bias")
         peephole_initializer = v.get_initializer(
             peephole_initializer, "peephole_initializer"
         )
@@ -208,11 +213,18 @@ class LSTMVariantCell(GatedCell):
         )
         super().__init__(units, **kwargs)
         self.peepholes = peepholes
+        self.unit_forget_bias = unit_forget_bias
         self.peephole_initializer = peephole_initializer
         self.peephole_regularizer = peephole_regularizer
         self.peephole_constraint = peephole_constraint
         for gate in self.PEEPHOLE_GATES:
             setattr(self, f"{gate}_peephole", None)
+
+    def _add_gate_bias(self, blocks):
+        if not self.unit_forget_bias:
+            return self._add_bias(blocks)
+        block, value = self.FORGET_BIAS_INIT
+        return self._add_bias(blocks, constant_block=block, constant=value)
 
     def _add_peepholes(self):
         for gate in self.peepholes:
@@ -244,6 +256,7 @@ class LSTMVariantCell(GatedCell):
     def get_config(self):
         config = {
             "peepholes": list(self.peepholes),
+            "unit_forget_bias": self.unit_forget_bias,
             "peephole_initializer": initializers.serialize(self.peephole_initializer),
             "peephole_regularizer": regularizers.serialize(self.peephole_regularizer),
             "peephole_constraint": constraints.serialize(self.peephole_constraint),

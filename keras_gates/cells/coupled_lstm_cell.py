@@ -1,6 +1,5 @@
 from keras import ops
 
-from keras_gates import _validation as v
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.base_cell import LSTMVariantCell
 
@@ -96,6 +95,7 @@ class CoupledLSTMCell(LSTMVariantCell):
 
     PEEPHOLE_GATES = ("input", "output")
     ABSENT_GATES = {"forget": "its forget gate is 1 - input gate, not learned."}
+    FORGET_BIAS_INIT = (0, -1.0)  # the i block starts at -1: f = 1 - σ(-1) = σ(1)
 
     def __init__(
         self,
@@ -123,10 +123,10 @@ class CoupledLSTMCell(LSTMVariantCell):
         seed=None,
         **kwargs,
     ):
-        unit_forget_bias = v.check_bool(unit_forget_bias, "unit_forget_bias")
         super().__init__(
             units,
             peepholes=peepholes,
+            unit_forget_bias=unit_forget_bias,
             peephole_initializer=peephole_initializer,
             peephole_regularizer=peephole_regularizer,
             peephole_constraint=peephole_constraint,
@@ -147,7 +147,6 @@ class CoupledLSTMCell(LSTMVariantCell):
             seed=seed,
             **kwargs,
         )
-        self.unit_forget_bias = unit_forget_bias
         self.state_size = [self.units, self.units]
         self.output_size = self.units
 
@@ -155,9 +154,7 @@ class CoupledLSTMCell(LSTMVariantCell):
         input_dim = input_shape[-1]
         self.kernel = self._add_kernel(input_dim, 3)
         self.recurrent_kernel = self._add_recurrent_kernel((self.units, 3 * self.units))
-        self.bias = self._add_bias(
-            3, constant_block=0 if self.unit_forget_bias else None, constant=-1.0
-        )
+        self.bias = self._add_gate_bias(3)
         self._add_peepholes()
 
     def _compute_step(self, z, c_tm1):
@@ -169,6 +166,3 @@ class CoupledLSTMCell(LSTMVariantCell):
         o = self.recurrent_activation(self._peep(z_o, self.output_peephole, c))
         h = o * self.activation(c)
         return h, c
-
-    def get_config(self):
-        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}

@@ -92,6 +92,7 @@ class PeepholeLSTMCell(LSTMVariantCell):
     """
 
     PEEPHOLE_GATES = ALL_GATES
+    FORGET_BIAS_INIT = (1, 1.0)  # the f block starts at 1: f = σ(1)
 
     def __init__(
         self,
@@ -121,10 +122,10 @@ class PeepholeLSTMCell(LSTMVariantCell):
         **kwargs,
     ):
         cell_clip = v.check_cell_clip(cell_clip)
-        unit_forget_bias = v.check_bool(unit_forget_bias, "unit_forget_bias")
         super().__init__(
             units,
             peepholes=peepholes,
+            unit_forget_bias=unit_forget_bias,
             peephole_initializer=peephole_initializer,
             peephole_regularizer=peephole_regularizer,
             peephole_constraint=peephole_constraint,
@@ -146,7 +147,6 @@ class PeepholeLSTMCell(LSTMVariantCell):
             **kwargs,
         )
         self.cell_clip = cell_clip
-        self.unit_forget_bias = unit_forget_bias
         self.state_size = [self.units, self.units]
         self.output_size = self.units
 
@@ -154,9 +154,7 @@ class PeepholeLSTMCell(LSTMVariantCell):
         input_dim = input_shape[-1]
         self.kernel = self._add_kernel(input_dim, 4)
         self.recurrent_kernel = self._add_recurrent_kernel((self.units, 4 * self.units))
-        self.bias = self._add_bias(
-            4, constant_block=1 if self.unit_forget_bias else None
-        )
+        self.bias = self._add_gate_bias(4)
         self._add_peepholes()
 
     def _compute_step(self, z, c_tm1):
@@ -172,8 +170,4 @@ class PeepholeLSTMCell(LSTMVariantCell):
         return h, c
 
     def get_config(self):
-        config = {
-            "cell_clip": self.cell_clip,
-            "unit_forget_bias": self.unit_forget_bias,
-        }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), "cell_clip": self.cell_clip}
