@@ -7,17 +7,20 @@ layer beside it is used like `keras.layers.LSTM`:
 - `CoupledLSTMCell` / `CoupledLSTM`: CIFG, forget gate = 1 - input gate.
 - `MinimalGRUCell` / `MinimalGRU`: the one-gate minimal gated unit.
 - `SRUCell` / `SRU`: Simple Recurrent Unit, element-wise recurrence.
+- `MinGRUCell` / `MinGRU`: minimal GRU, computed parallel in time.
 
 Importing the package registers every class for Keras serialization, so a
 `.keras` file that uses them loads with `keras.saving.load_model` alone.
 """
 
 from keras_gates.cells import CoupledLSTMCell
+from keras_gates.cells import MinGRUCell
 from keras_gates.cells import MinimalGRUCell
 from keras_gates.cells import PeepholeLSTMCell
 from keras_gates.cells import SRUCell
 from keras_gates.layers import SRU
 from keras_gates.layers import CoupledLSTM
+from keras_gates.layers import MinGRU
 from keras_gates.layers import MinimalGRU
 from keras_gates.layers import PeepholeLSTM
 from keras_gates.version import __version__
@@ -25,6 +28,8 @@ from keras_gates.version import __version__
 __all__ = [
     "CoupledLSTM",
     "CoupledLSTMCell",
+    "MinGRU",
+    "MinGRUCell",
     "MinimalGRU",
     "MinimalGRUCell",
     "PeepholeLSTM",

@@ -25,9 +25,17 @@ CASES = {
     "sru_projected": (kg.SRU, {}, 3),
     "sru_identity_tanh": (kg.SRU, {"activation": "tanh"}, UNITS),
     "sru_2017": (kg.SRU, {"recurrent_gates": False}, 3),
+    "mingru": (kg.MinGRU, {}, 3),
+    "mingru_steps": (kg.MinGRU, {"fast_path": False}, 3),
 }
 # One representative per layer class, for the slower feature tests.
-MAIN_CASES = ["peephole", "coupled", "mgu", "sru_projected"]
+MAIN_CASES = ["peephole", "coupled", "mgu", "sru_projected", "mingru"]
+
+
+def has_recurrent_dropout(case):
+    """MinGRU has no recurrent connection, hence no recurrent dropout."""
+    return CASES[case][0] is not kg.MinGRU
+
 
 WEIGHT_NAMES = (
     "kernel",
@@ -72,6 +80,8 @@ def reference_step(cell, x_mask=None, state_mask=None):
         step = ref.coupled_lstm_step
     elif isinstance(cell, kg.MinimalGRUCell):
         step = functools.partial(ref.minimal_gru_step, reset=cell.reset)
+    elif isinstance(cell, kg.MinGRUCell):
+        step = ref.min_gru_step
     elif isinstance(cell, kg.SRUCell):
         activation = {"linear": None, "tanh": np.tanh}[
             keras.activations.serialize(cell.activation)

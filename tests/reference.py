@@ -107,6 +107,18 @@ def sru_step(x, states, w, *, activation=None, x_mask=None, state_mask=None):
     return h_new, [c_new]
 
 
+def min_gru_step(x, states, w, *, x_mask=None, state_mask=None):
+    (h,) = states
+    units = h.shape[-1]
+    xin = x if x_mask is None else x * x_mask
+    k_z, k_h = _blocks(w["kernel"], 2)
+    b_z, b_h = _blocks(_bias(w, 2, units), 2)
+    z = sigmoid(xin @ k_z + b_z)
+    candidate = xin @ k_h + b_h
+    h_new = (1.0 - z) * h + z * candidate
+    return h_new, [h_new]
+
+
 def run_rnn(
     step, xs, states, *, mask=None, go_backwards=False, zero_output_for_mask=False
 ):

@@ -30,6 +30,9 @@ def expected_weights(case, input_dim):
     elif cls is kg.MinimalGRU:
         n = 3
         params = 2 * (input_dim * UNITS + UNITS * UNITS + UNITS)
+    elif cls is kg.MinGRU:
+        n = 2
+        params = 2 * (input_dim * UNITS + UNITS)
     else:
         gates = kwargs.get("recurrent_gates", True)
         blocks = 3 if input_dim == UNITS else 4
@@ -67,7 +70,7 @@ def test_layer_harness(case, return_state, tmp_path):
     )
 
 
-@pytest.mark.parametrize("cls", [kg.PeepholeLSTM, kg.SRU])
+@pytest.mark.parametrize("cls", [kg.PeepholeLSTM, kg.SRU, kg.MinGRU])
 def test_harness_on_stateful_and_last_output(cls, tmp_path):
     input_dim = UNITS if cls is kg.SRU else 3
     run_layer_test(
@@ -88,6 +91,7 @@ def test_cells_serialize_alone():
         kg.CoupledLSTMCell(3, peepholes="output"),
         kg.MinimalGRUCell(3, reset=False),
         kg.SRUCell(3, activation="tanh", recurrent_gates=False),
+        kg.MinGRUCell(3, use_bias=False),
     ]:
         check_config_round_trip(cell)
         rnn = keras.layers.RNN(cell)

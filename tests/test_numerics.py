@@ -12,6 +12,7 @@ from tests import reference as ref
 from tests.helpers import CASES
 from tests.helpers import MAIN_CASES
 from tests.helpers import UNITS
+from tests.helpers import has_recurrent_dropout
 from tests.helpers import make_layer
 from tests.helpers import num_states
 from tests.helpers import randomize
@@ -270,14 +271,25 @@ def _dropout_masks(seed, rate, recurrent_rate, input_dim):
     return to_numpy(x_mask).astype(np.float64), to_numpy(s_mask).astype(np.float64)
 
 
-@pytest.mark.parametrize("case", MAIN_CASES + ["sru_identity_tanh", "mgu_update_only"])
+def _dropout_kwargs(case, seed):
+    kwargs = {"dropout": 0.4, "seed": seed}
+    if has_recurrent_dropout(case):
+        kwargs["recurrent_dropout"] = 0.3
+    return kwargs
+
+
+@pytest.mark.parametrize(
+    "case", MAIN_CASES + ["sru_identity_tanh", "mgu_update_only", "mingru_steps"]
+)
 def test_dropout_is_one_mask_per_sequence(case):
     """In training, each sequence uses one input mask and one recurrent mask for
     all its steps, drawn from `seed`, exactly where cells.md applies them."""
-    layer, input_dim = build(case, dropout=0.4, recurrent_dropout=0.3, seed=11)
+    layer, input_dim = build(case, **_dropout_kwargs(case, 11))
     x, _ = make_inputs(input_dim)
     x_mask, s_mask = _dropout_masks(11, 0.4, 0.3, input_dim)
-    assert 0 < x_mask.mean() and np.any(x_mask == 0) and np.any(s_mask == 0)
+    if not has_recurrent_dropout(case):
+        s_mask = None
+    assert 0 < x_mask.mean() and np.any(x_mask == 0)
     out, *final = layer(x, training=True)
     zeros = [np.zeros((BATCH, UNITS))] * num_states(layer)
     step = reference_step(layer.cell, x_mask=x_mask, state_mask=s_mask)
@@ -289,7 +301,7 @@ def test_dropout_is_one_mask_per_sequence(case):
 
 @pytest.mark.parametrize("case", MAIN_CASES)
 def test_dropout_only_in_training_and_reproducible(case):
-    layer, input_dim = build(case, dropout=0.4, recurrent_dropout=0.3, seed=7)
+    layer, input_dim = build(case, **_dropout_kwargs(case, 7))
     plain, _ = build(case)
     plain.set_weights(layer.get_weights())
     x, _ = make_inputs(input_dim)
@@ -301,7 +313,7 @@ def test_dropout_only_in_training_and_reproducible(case):
     assert not np.allclose(first, inference), "dropout had no effect in training"
     assert not np.allclose(first, second), "the same mask was reused across calls"
 
-    twin, _ = build(case, dropout=0.4, recurrent_dropout=0.3, seed=7)
+    twin, _ = build(case, **_dropout_kwargs(case, 7))
     twin.set_weights(layer.get_weights())
     twin(x, training=False)  # draws (and discards) masks, like `layer` did
     np.testing.assert_array_equal(to_numpy(twin(x, training=True)[0]), first)

@@ -17,6 +17,8 @@ PUBLIC = [
     "MinimalGRU",
     "SRUCell",
     "SRU",
+    "MinGRUCell",
+    "MinGRU",
 ]
 
 

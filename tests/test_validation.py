@@ -7,7 +7,7 @@ import pytest
 
 import keras_gates as kg
 
-ALL = [
+RECURRENT = [
     kg.PeepholeLSTMCell,
     kg.PeepholeLSTM,
     kg.CoupledLSTMCell,
@@ -17,6 +17,9 @@ ALL = [
     kg.SRUCell,
     kg.SRU,
 ]
+# MinGRU has no recurrent kernel: no activation, recurrent_* or
+# recurrent_dropout arguments.
+ALL = RECURRENT + [kg.MinGRUCell, kg.MinGRU]
 PEEPHOLED = [kg.PeepholeLSTMCell, kg.PeepholeLSTM, kg.CoupledLSTMCell, kg.CoupledLSTM]
 
 # (classes, kwargs, exception, words the message must contain)
@@ -29,13 +32,18 @@ CASES = [
     (ALL, {"dropout": 1.0}, ValueError, ["dropout", "dropout=1.0"]),
     (ALL, {"dropout": -0.1}, ValueError, ["dropout", "dropout=-0.1"]),
     (ALL, {"dropout": "0.5"}, TypeError, ["dropout", "dropout='0.5'"]),
-    (ALL, {"recurrent_dropout": 1.5}, ValueError, ["recurrent_dropout", "1.5"]),
+    (RECURRENT, {"recurrent_dropout": 1.5}, ValueError, ["recurrent_dropout", "1.5"]),
     (ALL, {"seed": 1.5}, TypeError, ["seed", "seed=1.5"]),
     (ALL, {"use_bias": "yes"}, TypeError, ["use_bias", "use_bias='yes'"]),
-    (ALL, {"activation": "nope"}, ValueError, ["activation", "'nope'"]),
+    (RECURRENT, {"activation": "nope"}, ValueError, ["activation", "'nope'"]),
     (ALL, {"recurrent_activation": "nope"}, ValueError, ["recurrent_activation"]),
     (ALL, {"kernel_initializer": "nope"}, ValueError, ["kernel_initializer", "'nope'"]),
-    (ALL, {"recurrent_initializer": "nope"}, ValueError, ["recurrent_initializer"]),
+    (
+        RECURRENT,
+        {"recurrent_initializer": "nope"},
+        ValueError,
+        ["recurrent_initializer"],
+    ),
     (ALL, {"bias_initializer": 3}, ValueError, ["bias_initializer", "3"]),
     (ALL, {"kernel_regularizer": "nope"}, ValueError, ["kernel_regularizer"]),
     (ALL, {"bias_constraint": "nope"}, ValueError, ["bias_constraint"]),
@@ -97,8 +105,22 @@ def test_bad_argument_raises_at_construction(cls, kwargs, exc, words):
 
 @pytest.mark.parametrize("cls", ALL)
 def test_valid_arguments_are_accepted(cls):
-    cls(1, dropout=0.0, recurrent_dropout=0.999, seed=0)
-    cls(4, activation=None, kernel_initializer="he_normal", bias_regularizer="l2")
+    cls(1, dropout=0.999, seed=0)
+    cls(4, kernel_initializer="he_normal", bias_regularizer="l2", use_bias=False)
+
+
+@pytest.mark.parametrize("cls", RECURRENT)
+def test_valid_recurrent_arguments_are_accepted(cls):
+    cls(1, recurrent_dropout=0.999, activation=None, recurrent_initializer="zeros")
+
+
+@pytest.mark.parametrize("cls", [kg.MinGRUCell, kg.MinGRU])
+@pytest.mark.parametrize("name", ["recurrent_dropout", "recurrent_initializer"])
+def test_min_gru_rejects_recurrent_arguments(cls, name):
+    # The cell's signature raises TypeError; the layer passes unknown keywords
+    # to keras.layers.Layer, which raises ValueError. Both name the argument.
+    with pytest.raises((TypeError, ValueError), match=name):
+        cls(4, **{name: 0.1 if name == "recurrent_dropout" else "zeros"})
 
 
 @pytest.mark.parametrize("cls", [kg.PeepholeLSTM, kg.PeepholeLSTMCell])

@@ -1,6 +1,13 @@
 from keras_gates.cells.coupled_lstm_cell import CoupledLSTMCell
+from keras_gates.cells.min_gru_cell import MinGRUCell
 from keras_gates.cells.minimal_gru_cell import MinimalGRUCell
 from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
 from keras_gates.cells.sru_cell import SRUCell
 
-__all__ = ["CoupledLSTMCell", "MinimalGRUCell", "PeepholeLSTMCell", "SRUCell"]
+__all__ = [
+    "CoupledLSTMCell",
+    "MinGRUCell",
+    "MinimalGRUCell",
+    "PeepholeLSTMCell",
+    "SRUCell",
+]

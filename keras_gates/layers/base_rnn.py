@@ -24,6 +24,14 @@ class GatedRNN(keras.layers.RNN):
     Subclasses build their cell from their own arguments and pass it here with
     the RNN arguments. The config is flat (the cell's arguments next to the
     RNN's), so `from_config` is `cls(**config)`, as for `keras.layers.LSTM`.
+
+    Fast paths: a subclass that can compute the whole sequence faster than
+    the cell step by step implements `_fast_loop` (same contract as
+    `inner_loop`) and overrides `_fast_path_unavailable` to say when it cannot
+    serve a configuration. The choice between the two paths is made here and
+    only here, from the `fast_path` argument: `"auto"` takes the fast path
+    when available, `True` requires it (a `ValueError` at construction when
+    unavailable), `False` always runs the cell step by step.
     """
 
     def __init__(
@@ -36,9 +44,15 @@ class GatedRNN(keras.layers.RNN):
         stateful=False,
         unroll=False,
         zero_output_for_mask=False,
+        fast_path="auto",
         activity_regularizer=None,
         **kwargs,
     ):
+        if not (fast_path is True or fast_path is False or fast_path == "auto"):
+            raise ValueError(
+                "Argument `fast_path` must be one of 'auto', True or False. "
+                f"Received: fast_path={fast_path!r}"
+            )
         super().__init__(
             cell,
             return_sequences=return_sequences,
@@ -51,8 +65,28 @@ class GatedRNN(keras.layers.RNN):
             **kwargs,
         )
         self.input_spec = keras.layers.InputSpec(ndim=3)
+        self.fast_path = fast_path
+        if fast_path is True and self._fast_path_unavailable() is not None:
+            raise ValueError(
+                f"{type(self).__name__} cannot take its fast path here: "
+                f"{self._fast_path_unavailable()} Pass fast_path='auto' to fall "
+                "back to the step-by-step loop. Received: fast_path=True"
+            )
+
+    def _fast_path_unavailable(self):
+        """None if the fast path can serve this layer, else why not."""
+        return f"{type(self).__name__} has no fast path."
+
+    def uses_fast_path(self):
+        """Whether calls run the fast path rather than the cell step by step."""
+        return self.fast_path is not False and self._fast_path_unavailable() is None
+
+    def _fast_loop(self, sequences, initial_state, mask, training):
+        raise NotImplementedError
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
+        if self.uses_fast_path():
+            return self._fast_loop(sequences, initial_state, mask, training)
         if mask is None or self.zero_output_for_mask:
             return super().inner_loop(sequences, initial_state, mask, training)
         return self._masked_loop(sequences, initial_state, mask, training)
@@ -123,6 +157,7 @@ class GatedRNN(keras.layers.RNN):
     def get_config(self):
         config = super().get_config()
         del config["cell"]
+        config["fast_path"] = self.fast_path
         cell_config = {
             key: value
             for key, value in self.cell.get_config().items()
@@ -168,6 +203,10 @@ _COMMON_ARGS_DOC = """\
             sequences of fixed length, more memory). Defaults to `False`.
         zero_output_for_mask: Whether masked steps output zeros instead of
             repeating the previous output. Defaults to `False`.
+        fast_path: `"auto"` computes the sequence with the layer's fast path
+            when it has one for this configuration, `True` requires it (a
+            `ValueError` if unavailable), `False` runs the cell step by step.
+            Both give the same numbers. Defaults to `"auto"`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Call arguments:

@@ -77,6 +77,7 @@ class CoupledLSTM(GatedRNN):
         stateful=False,
         unroll=False,
         zero_output_for_mask=False,
+        fast_path="auto",
         **kwargs,
     ):
         cell = CoupledLSTMCell(
@@ -113,6 +114,7 @@ class CoupledLSTM(GatedRNN):
             stateful=stateful,
             unroll=unroll,
             zero_output_for_mask=zero_output_for_mask,
+            fast_path=fast_path,
             activity_regularizer=activity_regularizer,
             **kwargs,
         )

@@ -65,6 +65,7 @@ class MinimalGRU(GatedRNN):
         stateful=False,
         unroll=False,
         zero_output_for_mask=False,
+        fast_path="auto",
         **kwargs,
     ):
         cell = MinimalGRUCell(
@@ -97,6 +98,7 @@ class MinimalGRU(GatedRNN):
             stateful=stateful,
             unroll=unroll,
             zero_output_for_mask=zero_output_for_mask,
+            fast_path=fast_path,
             activity_regularizer=activity_regularizer,
             **kwargs,
         )

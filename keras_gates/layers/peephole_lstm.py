@@ -82,6 +82,7 @@ class PeepholeLSTM(GatedRNN):
         stateful=False,
         unroll=False,
         zero_output_for_mask=False,
+        fast_path="auto",
         **kwargs,
     ):
         cell = PeepholeLSTMCell(
@@ -119,6 +120,7 @@ class PeepholeLSTM(GatedRNN):
             stateful=stateful,
             unroll=unroll,
             zero_output_for_mask=zero_output_for_mask,
+            fast_path=fast_path,
             activity_regularizer=activity_regularizer,
             **kwargs,
         )

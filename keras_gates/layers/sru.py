@@ -64,6 +64,7 @@ class SRU(GatedRNN):
         stateful=False,
         unroll=False,
         zero_output_for_mask=False,
+        fast_path="auto",
         **kwargs,
     ):
         cell = SRUCell(
@@ -96,6 +97,7 @@ class SRU(GatedRNN):
             stateful=stateful,
             unroll=unroll,
             zero_output_for_mask=zero_output_for_mask,
+            fast_path=fast_path,
             activity_regularizer=activity_regularizer,
             **kwargs,
         )

@@ -1,0 +1,133 @@
+from keras import ops
+
+from keras_gates.api_export import keras_gates_export
+from keras_gates.cells.base_cell import GatedCell
+
+# GatedCell arguments that a cell without a recurrent kernel does not take.
+_NOT_APPLICABLE = (
+    "activation",
+    "recurrent_initializer",
+    "recurrent_regularizer",
+    "recurrent_constraint",
+    "recurrent_dropout",
+)
+
+
+@keras_gates_export
+class MinGRUCell(GatedCell):
+    """Cell of the minimal GRU that is parallel in time (Feng et al., 2024).
+
+    The gate and the candidate see the input only, never the state, so the
+    update is linear in the state: `h_t = a_t ⊙ h_{t-1} + b_t`. Step by step
+    (this cell in `keras.layers.RNN`) it serves streaming and one-step
+    export; the `MinGRU` layer computes the same function for a whole
+    sequence at once with a parallel scan.
+
+    ```
+    z_t  = σ(x_t @ kernel[:, z] + bias[z])
+    h~_t = x_t @ kernel[:, h] + bias[h]
+    h_t  = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h~_t
+    ```
+
+    The state is `[h_t]` and the output is `h_t`. Weights: `kernel` of shape
+    `(input_dim, 2 * units)` and `bias` `(2 * units,)`, blocks z, h; there is
+    no recurrent kernel.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        recurrent_activation: Activation of the gate `z`. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the cell has a bias vector. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`. Defaults to
+            `"glorot_uniform"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
+        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
+        kernel_constraint: Constraint on `kernel`. Defaults to `None`.
+        bias_constraint: Constraint on `bias`. Defaults to `None`.
+        dropout: Float in [0, 1): fraction of the inputs dropped before the
+            input projection. One mask per sequence, in training only.
+            Defaults to `0.0`.
+        seed: Integer seed of the dropout mask. Defaults to `None`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: A 2D tensor of shape `(batch, input_dim)`, one time step.
+        states: A list `[h_{t-1}]` with a tensor of shape `(batch, units)`.
+        training: Whether dropout is active.
+
+    Example:
+
+    >>> import numpy as np, keras, keras_gates
+    >>> rnn = keras.layers.RNN(keras_gates.MinGRUCell(4))
+    >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
+    (2, 4)
+
+    Reference:
+        L. Feng, F. Tung, M. O. Ahmed, Y. Bengio and H. Hajimirsadeghi,
+        "Were RNNs All We Needed?", 2024 (arXiv:2410.01201).
+    """
+
+    def __init__(
+        self,
+        units,
+        *,
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            units,
+            activation=None,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=None,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=None,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=None,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=0.0,
+            seed=seed,
+            **kwargs,
+        )
+        self.state_size = [self.units]
+        self.output_size = self.units
+
+    def build(self, input_shape):
+        self.kernel = self._add_kernel(input_shape[-1], 2)
+        self.bias = self._add_bias(2)
+
+    def _project(self, inputs):
+        """The gate `z` and the candidate `h~` from (dropped) `inputs` of any
+        rank: one step, or a whole sequence in one GEMM."""
+        x = ops.matmul(inputs, self.kernel)
+        if self.use_bias:
+            x = x + self.bias
+        z, candidate = ops.split(x, 2, axis=-1)
+        return self.recurrent_activation(z), candidate
+
+    def call(self, inputs, states, training=False):
+        h_tm1 = states[0]
+        z, candidate = self._project(self._drop_inputs(inputs, training))
+        # (1 - z) * h_tm1 + z * candidate, with one product fewer.
+        h = h_tm1 + z * (candidate - h_tm1)
+        return h, [h]
+
+    def get_config(self):
+        config = super().get_config()
+        for key in _NOT_APPLICABLE:
+            config.pop(key)
+        return config

@@ -1,0 +1,176 @@
+from keras import ops
+from keras import tree
+
+from keras_gates.api_export import keras_gates_export
+from keras_gates.cells.min_gru_cell import MinGRUCell
+from keras_gates.layers.base_rnn import GatedRNN
+from keras_gates.ops import linear_scan
+
+
+def _last_step(sequence, before_first):
+    """`sequence[:, -1]`, or `before_first` when the sequence is empty."""
+    steps = sequence.shape[1]
+    if steps is None:  # unknown until run time: may be 0
+        padded = ops.concatenate([ops.expand_dims(before_first, 1), sequence], 1)
+        return padded[:, -1]
+    return sequence[:, -1] if steps else before_first
+
+
+@keras_gates_export
+class MinGRU(GatedRNN):
+    """Minimal GRU layer, parallel in time (Feng et al., 2024).
+
+    The gate and candidate of a `MinGRUCell` see the input only, so the
+    whole sequence is one GEMM followed by a parallel scan of the linear
+    recurrence `h_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h~_t`: ceil(log2(T))
+    element-wise rounds instead of T sequential steps. It computes the same
+    function as the cell run step by step (`fast_path=False`), from any
+    initial state and with masks. The scan compiles under XLA
+    (`jit_compile=True`) and handles sequences of any length, 0 and 1
+    included. See `MinGRUCell` for the equations and the weights.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        recurrent_activation: Activation of the gate `z`. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the layer has a bias vector. Defaults to `True`.
+        kernel_initializer, bias_initializer: Initializers of `kernel` and
+            `bias`. Default to `"glorot_uniform"` and `"zeros"`.
+        kernel_regularizer, bias_regularizer: Regularizers of the same
+            weights. Default to `None`.
+        activity_regularizer: Regularizer of the layer's output. Defaults to
+            `None`.
+        kernel_constraint, bias_constraint: Constraints on the same weights.
+            Default to `None`.
+        dropout: Float in [0, 1): fraction of the inputs dropped before the
+            input projection, with one mask per sequence, in training only.
+            Defaults to `0.0`.
+        seed: Integer seed of the dropout mask. Defaults to `None`.
+        return_sequences: Whether to return the whole output sequence rather
+            than the last output. Defaults to `False`.
+        return_state: Whether to return the final state after the output, as
+            `[output, h]`. Defaults to `False`.
+        go_backwards: Whether to process the sequence backwards and return
+            the reversed output sequence. Defaults to `False`.
+        stateful: Whether the final state of a batch is the initial state of
+            the next one. Defaults to `False`.
+        unroll: Used only with `fast_path=False`: whether to unroll the
+            step-by-step loop. Defaults to `False`.
+        zero_output_for_mask: Whether masked steps output zeros instead of
+            repeating the previous output. Defaults to `False`.
+        fast_path: `"auto"` or `True`: the parallel scan; `False`: the cell
+            step by step (same numbers, slower). Defaults to `"auto"`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: A 3D tensor of shape `(batch, timesteps, features)`.
+        mask: Optional boolean tensor of shape `(batch, timesteps)`.
+        training: Whether dropout is active.
+        initial_state: Optional list `[h_0]`. Defaults to zeros.
+
+    Masking:
+        A masked step keeps the state and repeats the previous output (zeros
+        before the first valid step), or outputs zeros with
+        `zero_output_for_mask=True`.
+
+    Example:
+
+    >>> import numpy as np, keras, keras_gates
+    >>> model = keras.Sequential([
+    ...     keras.Input((10, 8)),
+    ...     keras_gates.MinGRU(16),
+    ...     keras.layers.Dense(1),
+    ... ])
+    >>> tuple(model(np.zeros((4, 10, 8), "float32")).shape)
+    (4, 1)
+    >>> model.layers[0].count_params()  # 2 blocks: 2 * (8 * 16 + 16)
+    288
+    """
+
+    def __init__(
+        self,
+        units,
+        *,
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        fast_path="auto",
+        **kwargs,
+    ):
+        cell = MinGRUCell(
+            units,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            seed=seed,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="min_gru_cell",
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            fast_path=fast_path,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+
+    def _fast_path_unavailable(self):
+        return None  # the scan serves every configuration
+
+    def _fast_loop(self, sequences, initial_state, mask, training):
+        cell = self.cell
+        if tree.is_nested(mask):
+            mask = mask[0]
+        if training and cell.dropout > 0.0:
+            dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
+            sequences = sequences * ops.expand_dims(dropout_mask, 1)
+        if self.go_backwards:
+            sequences = ops.flip(sequences, axis=1)
+            mask = None if mask is None else ops.flip(mask, axis=1)
+        z, candidate = cell._project(sequences)
+        decay, update = 1.0 - z, z * candidate
+        if mask is not None:
+            valid = ops.expand_dims(ops.cast(mask, "bool"), -1)
+            # A masked step is the identity: h_t = 1 * h_{t-1} + 0, exactly.
+            decay = ops.where(valid, decay, 1.0)
+            update = ops.where(valid, update, 0.0)
+        h0 = initial_state[0]
+        states = linear_scan(decay, update, h0)
+        final_state = _last_step(states, h0)
+        if mask is None:
+            outputs = states
+        else:
+            if self.zero_output_for_mask:
+                shown = valid
+            else:  # repeat the previous output: zeros before the first valid step
+                seen = ops.cumsum(ops.cast(valid, "int32"), axis=1) > 0
+                shown = seen
+            outputs = ops.where(shown, states, 0.0)
+        last_output = _last_step(outputs, ops.zeros_like(h0))
+        return last_output, outputs, [final_state]

@@ -1,0 +1,5 @@
+"""Backend-independent tensor operations used by the layers."""
+
+from keras_gates.ops.linear_scan import linear_scan
+
+__all__ = ["linear_scan"]

@@ -1,0 +1,160 @@
+"""The fast paths: the switch, the parallel scan, and equality with the
+step-by-step loop. Backend-independent except where marked."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_gates as kg
+from keras_gates.ops import linear_scan
+from tests.helpers import randomize
+from tests.helpers import to_numpy
+
+pytestmark = pytest.mark.numerics
+TF_ONLY = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="dynamic shapes in a traced graph exist on the TensorFlow backend only",
+)
+
+
+def loop_reference(a, b, h0):
+    h, out = h0.astype(np.float64), []
+    for t in range(a.shape[1]):
+        h = a[:, t] * h + b[:, t]
+        out.append(h)
+    return np.stack(out, 1) if out else np.zeros(a.shape)
+
+
+def scan_inputs(steps, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.0, 1.0, (2, steps, 3)).astype("float32")
+    b = rng.normal(size=(2, steps, 3)).astype("float32")
+    h0 = rng.normal(size=(2, 3)).astype("float32")
+    return a, b, h0
+
+
+@pytest.mark.parametrize("steps", [0, 1, 2, 3, 8, 9, 100])
+def test_linear_scan_matches_loop(steps):
+    a, b, h0 = scan_inputs(steps)
+    got = to_numpy(linear_scan(a, b, h0))
+    assert got.shape == (2, steps, 3)
+    np.testing.assert_allclose(got, loop_reference(a, b, h0), atol=1e-5)
+
+
+@TF_ONLY
+@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("steps", [0, 1, 2, 5, 33])
+def test_linear_scan_with_dynamic_length(steps, jit_compile):
+    """A time axis unknown when tracing runs the while-loop scan, under XLA too."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, None, 3))
+    scan = tf.function(
+        linear_scan,
+        input_signature=[spec, spec, tf.TensorSpec((None, 3))],
+        jit_compile=jit_compile,
+    )
+    a, b, h0 = scan_inputs(steps)
+    got = scan(a, b, h0).numpy()
+    assert got.shape == (2, steps, 3)
+    np.testing.assert_allclose(got, loop_reference(a, b, h0), atol=1e-5)
+
+
+def test_masked_steps_are_exactly_the_identity():
+    a, b, h0 = scan_inputs(6)
+    a[:, 2:4], b[:, 2:4] = 1.0, 0.0
+    h = to_numpy(linear_scan(a, b, h0))
+    np.testing.assert_array_equal(h[:, 1], h[:, 2])
+    np.testing.assert_array_equal(h[:, 1], h[:, 3])
+
+
+def test_fast_path_switch():
+    assert kg.MinGRU(3).uses_fast_path()
+    assert kg.MinGRU(3, fast_path=True).uses_fast_path()
+    assert not kg.MinGRU(3, fast_path=False).uses_fast_path()
+    for cls in (kg.PeepholeLSTM, kg.CoupledLSTM, kg.MinimalGRU, kg.SRU):
+        assert not cls(3).uses_fast_path()
+        with pytest.raises(ValueError, match="cannot take its fast path"):
+            cls(3, fast_path=True)
+    for bad in ("fast", 1, None):
+        with pytest.raises(ValueError, match="fast_path"):
+            kg.MinGRU(3, fast_path=bad)
+
+
+def test_fast_path_is_serialized():
+    layer = kg.MinGRU(3, fast_path=False)
+    assert layer.get_config()["fast_path"] is False
+    assert not kg.MinGRU.from_config(layer.get_config()).uses_fast_path()
+
+
+def test_fast_path_really_runs(monkeypatch):
+    """With the fast path the cell's step is never called; without, it is."""
+    calls = []
+    original = kg.MinGRUCell.call
+
+    def spy(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(kg.MinGRUCell, "call", spy)
+    x = np.zeros((2, 4, 3), "float32")
+    kg.MinGRU(3)(x)
+    assert not calls
+    kg.MinGRU(3, fast_path=False)(x)
+    assert calls
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("zero_output_for_mask", [False, True])
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_min_gru_scan_equals_steps_in_a_model(
+    go_backwards, zero_output_for_mask, jit_compile
+):
+    """Inside a compiled model whose time axis is unknown (None), with padding."""
+
+    def model(fast_path):
+        return keras.Sequential(
+            [
+                keras.Input((None, 3)),
+                keras.layers.Masking(0.0),
+                kg.MinGRU(
+                    4,
+                    return_sequences=True,
+                    go_backwards=go_backwards,
+                    zero_output_for_mask=zero_output_for_mask,
+                    fast_path=fast_path,
+                ),
+            ]
+        )
+
+    fast, steps = model("auto"), model(False)
+    randomize(fast)
+    steps.set_weights(fast.get_weights())
+    x = np.random.default_rng(2).normal(size=(3, 9, 3)).astype("float32")
+    x[1, -4:] = 0.0
+    x[2, :3] = 0.0
+    for m in (fast, steps):
+        m.compile(jit_compile=jit_compile)
+    np.testing.assert_allclose(
+        fast.predict(x, verbose=0), steps.predict(x, verbose=0), atol=1e-5
+    )
+
+
+def test_min_gru_gradients_match_between_paths():
+    x = np.random.default_rng(3).normal(size=(2, 6, 3)).astype("float32")
+    y = np.random.default_rng(4).normal(size=(2, 4)).astype("float32")
+    weights = None
+    grads = []
+    for fast_path in ("auto", False):
+        model = keras.Sequential(
+            [keras.Input((6, 3)), kg.MinGRU(4, fast_path=fast_path)]
+        )
+        if weights is None:
+            randomize(model)
+            weights = model.get_weights()
+        model.set_weights(weights)
+        model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+        model.train_on_batch(x, y)
+        grads.append([w - n for w, n in zip(weights, model.get_weights(), strict=True)])
+    for fast, slow in zip(*grads, strict=True):
+        np.testing.assert_allclose(fast, slow, atol=1e-5)
