@@ -25,16 +25,28 @@ CASES = {
     "sru_projected": (kg.SRU, {}, 3),
     "sru_identity_tanh": (kg.SRU, {"activation": "tanh"}, UNITS),
     "sru_2017": (kg.SRU, {"recurrent_gates": False}, 3),
+    "sru_2017_identity_steps": (
+        kg.SRU,
+        {"recurrent_gates": False, "activation": "tanh", "fast_path": False},
+        UNITS,
+    ),
+    "sru_2017_identity": (
+        kg.SRU,
+        {"recurrent_gates": False, "activation": "tanh"},
+        UNITS,
+    ),
     "mingru": (kg.MinGRU, {}, 3),
     "mingru_steps": (kg.MinGRU, {"fast_path": False}, 3),
 }
 # One representative per layer class, for the slower feature tests.
-MAIN_CASES = ["peephole", "coupled", "mgu", "sru_projected", "mingru"]
+MAIN_CASES = ["peephole", "coupled", "mgu", "sru_projected", "mingru", "sru_2017"]
 
 
 def has_recurrent_dropout(case):
-    """MinGRU has no recurrent connection, hence no recurrent dropout."""
-    return CASES[case][0] is not kg.MinGRU
+    """MinGRU and the SRU with recurrent_gates=False have no recurrent
+    connection, hence no recurrent dropout."""
+    cls, kwargs, _ = CASES[case]
+    return cls is not kg.MinGRU and kwargs.get("recurrent_gates", True)
 
 
 WEIGHT_NAMES = (

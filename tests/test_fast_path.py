@@ -72,6 +72,8 @@ def test_fast_path_switch():
     assert kg.MinGRU(3).uses_fast_path()
     assert kg.MinGRU(3, fast_path=True).uses_fast_path()
     assert not kg.MinGRU(3, fast_path=False).uses_fast_path()
+    assert kg.SRU(3, recurrent_gates=False).uses_fast_path()
+    assert not kg.SRU(3, recurrent_gates=False, fast_path=False).uses_fast_path()
     for cls in (kg.PeepholeLSTM, kg.CoupledLSTM, kg.MinimalGRU, kg.SRU):
         assert not cls(3).uses_fast_path()
         with pytest.raises(ValueError, match="cannot take its fast path"):
@@ -104,33 +106,43 @@ def test_fast_path_really_runs(monkeypatch):
     assert calls
 
 
+SCAN_LAYERS = {
+    "MinGRU": (kg.MinGRU, {}),
+    "SRU_v0_projected": (kg.SRU, {"recurrent_gates": False}),
+    "SRU_v0_identity": (kg.SRU, {"recurrent_gates": False, "activation": "tanh"}),
+}
+
+
+def scan_model(name, fast_path, **kwargs):
+    cls, cls_kwargs = SCAN_LAYERS[name]
+    units = 4 if "identity" in name else 5
+    return keras.Sequential(
+        [
+            keras.Input((None, 4)),
+            keras.layers.Masking(0.0),
+            cls(units, **cls_kwargs, fast_path=fast_path, **kwargs),
+        ]
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SCAN_LAYERS))
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("zero_output_for_mask", [False, True])
 @pytest.mark.parametrize("jit_compile", [False, True])
-def test_min_gru_scan_equals_steps_in_a_model(
-    go_backwards, zero_output_for_mask, jit_compile
+def test_scan_equals_steps_in_a_model(
+    name, go_backwards, zero_output_for_mask, jit_compile
 ):
     """Inside a compiled model whose time axis is unknown (None), with padding."""
-
-    def model(fast_path):
-        return keras.Sequential(
-            [
-                keras.Input((None, 3)),
-                keras.layers.Masking(0.0),
-                kg.MinGRU(
-                    4,
-                    return_sequences=True,
-                    go_backwards=go_backwards,
-                    zero_output_for_mask=zero_output_for_mask,
-                    fast_path=fast_path,
-                ),
-            ]
-        )
-
-    fast, steps = model("auto"), model(False)
+    kwargs = {
+        "return_sequences": True,
+        "go_backwards": go_backwards,
+        "zero_output_for_mask": zero_output_for_mask,
+    }
+    fast, steps = scan_model(name, "auto", **kwargs), scan_model(name, False, **kwargs)
+    assert fast.layers[-1].uses_fast_path() and not steps.layers[-1].uses_fast_path()
     randomize(fast)
     steps.set_weights(fast.get_weights())
-    x = np.random.default_rng(2).normal(size=(3, 9, 3)).astype("float32")
+    x = np.random.default_rng(2).normal(size=(3, 9, 4)).astype("float32")
     x[1, -4:] = 0.0
     x[2, :3] = 0.0
     for m in (fast, steps):
@@ -140,21 +152,23 @@ def test_min_gru_scan_equals_steps_in_a_model(
     )
 
 
-def test_min_gru_gradients_match_between_paths():
-    x = np.random.default_rng(3).normal(size=(2, 6, 3)).astype("float32")
-    y = np.random.default_rng(4).normal(size=(2, 4)).astype("float32")
-    weights = None
-    grads = []
+@pytest.mark.parametrize("name", sorted(SCAN_LAYERS))
+def test_gradients_match_between_paths(name):
+    x = np.random.default_rng(3).normal(size=(2, 6, 4)).astype("float32")
+    x[1, :2] = 0.0
+    weights, updates = None, []
     for fast_path in ("auto", False):
-        model = keras.Sequential(
-            [keras.Input((6, 3)), kg.MinGRU(4, fast_path=fast_path)]
-        )
+        model = scan_model(name, fast_path)
         if weights is None:
             randomize(model)
             weights = model.get_weights()
         model.set_weights(weights)
         model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
-        model.train_on_batch(x, y)
-        grads.append([w - n for w, n in zip(weights, model.get_weights(), strict=True)])
-    for fast, slow in zip(*grads, strict=True):
+        y = np.random.default_rng(4).normal(size=model.output_shape[1:])
+        model.train_on_batch(x, np.stack([y, y]))
+        updates.append(
+            [w - n for w, n in zip(weights, model.get_weights(), strict=True)]
+        )
+    for fast, slow in zip(*updates, strict=True):
+        assert np.any(fast != 0.0)
         np.testing.assert_allclose(fast, slow, atol=1e-5)

@@ -154,6 +154,25 @@ class SRUCell(GatedCell):
         )
         self.bias = self._add_bias(2)
 
+    def _split_projection(self, u, inputs):
+        """The blocks of `u = x @ kernel` for one step or a whole sequence:
+        `(u_x, gate pre-activations f and r with their bias, highway)`.
+        `inputs` are the undropped inputs (the identity highway)."""
+        if self.projects_highway:
+            u_x, u_f, u_r, highway = ops.split(u, 4, axis=-1)
+        else:
+            u_x, u_f, u_r = ops.split(u, 3, axis=-1)
+            highway = inputs
+        if self.use_bias:
+            b_f, b_r = ops.split(self.bias, 2)
+            u_f = u_f + b_f
+            u_r = u_r + b_r
+        return u_x, u_f, u_r, highway
+
+    def _output(self, c, r, highway):
+        # r * g(c) + (1 - r) * highway, with one product fewer.
+        return highway + r * (self.activation(c) - highway)
+
     def _compute_step(self, u, c_tm1, c_in, inputs):
         """One step from `u = x @ kernel`.
 
@@ -161,25 +180,15 @@ class SRUCell(GatedCell):
         recurrent dropout (seen by the gates), `inputs` the undropped step
         input (the identity highway).
         """
-        if self.projects_highway:
-            u_x, u_f, u_r, highway = ops.split(u, 4, axis=-1)
-        else:
-            u_x, u_f, u_r = ops.split(u, 3, axis=-1)
-            highway = inputs
+        u_x, u_f, u_r, highway = self._split_projection(u, inputs)
         if self.recurrent_gates:
             u_f = u_f + self.recurrent_kernel[0] * c_in
             u_r = u_r + self.recurrent_kernel[1] * c_in
-        if self.use_bias:
-            b_f, b_r = ops.split(self.bias, 2)
-            u_f = u_f + b_f
-            u_r = u_r + b_r
         f = self.recurrent_activation(u_f)
         r = self.recurrent_activation(u_r)
-        # f * c_tm1 + (1 - f) * u_x and r * g(c) + (1 - r) * highway, each
-        # with one product fewer.
+        # f * c_tm1 + (1 - f) * u_x, with one product fewer.
         c = u_x + f * (c_tm1 - u_x)
-        h = highway + r * (self.activation(c) - highway)
-        return h, c
+        return self._output(c, r, highway), c
 
     def call(self, inputs, states, training=False):
         c_tm1 = states[0]

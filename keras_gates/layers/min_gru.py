@@ -1,19 +1,8 @@
-from keras import ops
-from keras import tree
-
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.min_gru_cell import MinGRUCell
+from keras_gates.layers import scan_path
 from keras_gates.layers.base_rnn import GatedRNN
 from keras_gates.ops import linear_scan
-
-
-def _last_step(sequence, before_first):
-    """`sequence[:, -1]`, or `before_first` when the sequence is empty."""
-    steps = sequence.shape[1]
-    if steps is None:  # unknown until run time: may be 0
-        padded = ops.concatenate([ops.expand_dims(before_first, 1), sequence], 1)
-        return padded[:, -1]
-    return sequence[:, -1] if steps else before_first
 
 
 @keras_gates_export
@@ -144,33 +133,8 @@ class MinGRU(GatedRNN):
         return None  # the scan serves every configuration
 
     def _fast_loop(self, sequences, initial_state, mask, training):
-        cell = self.cell
-        if tree.is_nested(mask):
-            mask = mask[0]
-        if training and cell.dropout > 0.0:
-            dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
-            sequences = sequences * ops.expand_dims(dropout_mask, 1)
-        if self.go_backwards:
-            sequences = ops.flip(sequences, axis=1)
-            mask = None if mask is None else ops.flip(mask, axis=1)
-        z, candidate = cell._project(sequences)
-        decay, update = 1.0 - z, z * candidate
-        if mask is not None:
-            valid = ops.expand_dims(ops.cast(mask, "bool"), -1)
-            # A masked step is the identity: h_t = 1 * h_{t-1} + 0, exactly.
-            decay = ops.where(valid, decay, 1.0)
-            update = ops.where(valid, update, 0.0)
-        h0 = initial_state[0]
-        states = linear_scan(decay, update, h0)
-        final_state = _last_step(states, h0)
-        if mask is None:
-            outputs = states
-        else:
-            if self.zero_output_for_mask:
-                shown = valid
-            else:  # repeat the previous output: zeros before the first valid step
-                seen = ops.cumsum(ops.cast(valid, "int32"), axis=1) > 0
-                shown = seen
-            outputs = ops.where(shown, states, 0.0)
-        last_output = _last_step(outputs, ops.zeros_like(h0))
-        return last_output, outputs, [final_state]
+        dropped, _, valid = scan_path.prepare_inputs(self, sequences, mask, training)
+        z, candidate = self.cell._project(dropped)
+        decay, update = scan_path.masked_identity(1.0 - z, z * candidate, valid)
+        h = linear_scan(decay, update, initial_state[0])
+        return scan_path.finish(self, h, h, valid, initial_state[0])

@@ -1,8 +1,12 @@
+from keras import ops
+
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.sru_cell import SRUCell
+from keras_gates.layers import scan_path
 from keras_gates.layers.base_rnn import GatedRNN
 from keras_gates.layers.base_rnn import cell_property
 from keras_gates.layers.base_rnn import with_common_args_doc
+from keras_gates.ops import linear_scan
 
 
 @keras_gates_export
@@ -14,6 +18,11 @@ class SRU(GatedRNN):
     every matrix product depends on the input only and the recurrence is
     element-wise, with a highway connection from input to output. The state
     is the cell state `c`. See `SRUCell` for the equations and the weights.
+
+    With `recurrent_gates=False` the recurrence is linear in `c` and the
+    layer's fast path computes the whole sequence with one GEMM and a
+    parallel scan (`fast_path="auto"`); with `recurrent_gates=True` it runs
+    the cell step by step.
 
     Args:
         units: Positive integer, dimensionality of the output space.
@@ -103,3 +112,25 @@ class SRU(GatedRNN):
         )
 
     recurrent_gates = cell_property("recurrent_gates")
+
+    def _fast_path_unavailable(self):
+        if self.cell.recurrent_gates:
+            return (
+                "with recurrent_gates=True the SRU's gates see c_{t-1}, so its "
+                "recurrence is not linear and has no parallel scan; "
+                "recurrent_gates=False has one."
+            )
+        return None
+
+    def _fast_loop(self, sequences, initial_state, mask, training):
+        cell = self.cell
+        dropped, sequences, valid = scan_path.prepare_inputs(
+            self, sequences, mask, training
+        )
+        u = ops.matmul(dropped, cell.kernel)
+        u_x, u_f, u_r, highway = cell._split_projection(u, sequences)
+        f = cell.recurrent_activation(u_f)
+        decay, update = scan_path.masked_identity(f, (1.0 - f) * u_x, valid)
+        c = linear_scan(decay, update, initial_state[0])
+        h = cell._output(c, cell.recurrent_activation(u_r), highway)
+        return scan_path.finish(self, c, h, valid, initial_state[0])

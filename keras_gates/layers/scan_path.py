@@ -1,0 +1,65 @@
+"""What the parallel-scan fast paths (MinGRU, SRU with v = 0) share: input
+preparation and Keras' masking semantics for the outputs. Not public."""
+
+from keras import ops
+from keras import tree
+
+from keras_gates.ops import linear_scan
+
+
+def last_step(sequence, before_first):
+    """`sequence[:, -1]`, or `before_first` when the sequence is empty."""
+    steps = sequence.shape[1]
+    if steps is None:  # unknown until run time: may be 0
+        padded = ops.concatenate([ops.expand_dims(before_first, 1), sequence], 1)
+        return padded[:, -1]
+    return sequence[:, -1] if steps else before_first
+
+
+def prepare_inputs(layer, sequences, mask, training):
+    """The inputs in processing order.
+
+    Returns `(dropped, sequences, valid)`: the inputs with the layer's input
+    dropout mask applied (one mask per sequence), the inputs as given, and
+    the mask as a boolean tensor of shape `(batch, steps, 1)` or None.
+    """
+    cell = layer.cell
+    if tree.is_nested(mask):
+        mask = mask[0]
+    if layer.go_backwards:
+        sequences = ops.flip(sequences, axis=1)
+        mask = None if mask is None else ops.flip(mask, axis=1)
+    dropped = sequences
+    if training and cell.dropout > 0.0:
+        # Created for this call by keras.layers.RNN from the first step.
+        dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
+        dropped = sequences * ops.expand_dims(dropout_mask, 1)
+    valid = None if mask is None else ops.expand_dims(ops.cast(mask, "bool"), -1)
+    return dropped, sequences, valid
+
+
+def masked_identity(decay, update, valid):
+    """Makes masked steps `h_t = 1 * h_{t-1} + 0`: the state is kept exactly."""
+    if valid is None:
+        return decay, update
+    return ops.where(valid, decay, 1.0), ops.where(valid, update, 0.0)
+
+
+def finish(layer, states, outputs, valid, initial_state):
+    """`(last_output, outputs, [final_state])` with Keras' masking semantics.
+
+    A masked step outputs zeros with `zero_output_for_mask`, else repeats the
+    previous output (zeros before the first valid step). The repeat is itself
+    a linear recurrence, `y_t = (1 - m_t) y_{t-1} + m_t o_t`, so it is one
+    more scan, and exact: its factors are 0 and 1.
+    """
+    if valid is not None:
+        if layer.zero_output_for_mask:
+            outputs = ops.where(valid, outputs, 0.0)
+        else:
+            keep = ops.cast(valid, outputs.dtype)
+            no_output = ops.zeros_like(initial_state)
+            outputs = linear_scan(1.0 - keep, keep * outputs, no_output)
+    final_state = last_step(states, initial_state)
+    last_output = last_step(outputs, ops.zeros_like(initial_state))
+    return last_output, outputs, [final_state]
