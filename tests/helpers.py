@@ -24,7 +24,7 @@ CASES = {
     "mgu_update_only": (kg.MinimalGRU, {"reset": False}, 3),
     "sru_projected": (kg.SRU, {}, 3),
     "sru_identity_tanh": (kg.SRU, {"activation": "tanh"}, UNITS),
-    "sru_2017": (kg.SRU, {"recurrent_gates": False}, 3),
+    "sru_2017": (kg.SRU, {"recurrent_gates": False, "fast_path": True}, 3),
     "sru_2017_identity_steps": (
         kg.SRU,
         {"recurrent_gates": False, "activation": "tanh", "fast_path": False},
@@ -35,7 +35,7 @@ CASES = {
         {"recurrent_gates": False, "activation": "tanh"},
         UNITS,
     ),
-    "mingru": (kg.MinGRU, {}, 3),
+    "mingru": (kg.MinGRU, {"fast_path": True}, 3),
     "mingru_steps": (kg.MinGRU, {"fast_path": False}, 3),
 }
 # One representative per layer class, for the slower feature tests.

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import keras_gates as kg
+from keras_gates.layers import scan_path
 from keras_gates.ops import linear_scan
 from tests.helpers import randomize
 from tests.helpers import to_numpy
@@ -68,12 +69,14 @@ def test_masked_steps_are_exactly_the_identity():
     np.testing.assert_array_equal(h[:, 1], h[:, 3])
 
 
-def test_fast_path_switch():
-    assert kg.MinGRU(3).uses_fast_path()
-    assert kg.MinGRU(3, fast_path=True).uses_fast_path()
-    assert not kg.MinGRU(3, fast_path=False).uses_fast_path()
-    assert kg.SRU(3, recurrent_gates=False).uses_fast_path()
-    assert not kg.SRU(3, recurrent_gates=False, fast_path=False).uses_fast_path()
+@pytest.mark.parametrize("accelerator", [False, True])
+def test_fast_path_switch(monkeypatch, accelerator):
+    """ "auto" scans on accelerators only; True and False force a path."""
+    monkeypatch.setattr(scan_path, "accelerator_available", lambda: accelerator)
+    for make in (kg.MinGRU, lambda u, **kw: kg.SRU(u, recurrent_gates=False, **kw)):
+        assert make(3).uses_fast_path() is accelerator
+        assert make(3, fast_path=True).uses_fast_path()
+        assert not make(3, fast_path=False).uses_fast_path()
     for cls in (kg.PeepholeLSTM, kg.CoupledLSTM, kg.MinimalGRU, kg.SRU):
         assert not cls(3).uses_fast_path()
         with pytest.raises(ValueError, match="cannot take its fast path"):
@@ -100,7 +103,7 @@ def test_fast_path_really_runs(monkeypatch):
 
     monkeypatch.setattr(kg.MinGRUCell, "call", spy)
     x = np.zeros((2, 4, 3), "float32")
-    kg.MinGRU(3)(x)
+    kg.MinGRU(3, fast_path=True)(x)
     assert not calls
     kg.MinGRU(3, fast_path=False)(x)
     assert calls
@@ -138,7 +141,7 @@ def test_scan_equals_steps_in_a_model(
         "go_backwards": go_backwards,
         "zero_output_for_mask": zero_output_for_mask,
     }
-    fast, steps = scan_model(name, "auto", **kwargs), scan_model(name, False, **kwargs)
+    fast, steps = scan_model(name, True, **kwargs), scan_model(name, False, **kwargs)
     assert fast.layers[-1].uses_fast_path() and not steps.layers[-1].uses_fast_path()
     randomize(fast)
     steps.set_weights(fast.get_weights())
@@ -157,7 +160,7 @@ def test_gradients_match_between_paths(name):
     x = np.random.default_rng(3).normal(size=(2, 6, 4)).astype("float32")
     x[1, :2] = 0.0
     weights, updates = None, []
-    for fast_path in ("auto", False):
+    for fast_path in (True, False):
         model = scan_model(name, fast_path)
         if weights is None:
             randomize(model)

@@ -25,13 +25,15 @@ class GatedRNN(keras.layers.RNN):
     the RNN arguments. The config is flat (the cell's arguments next to the
     RNN's), so `from_config` is `cls(**config)`, as for `keras.layers.LSTM`.
 
-    Fast paths: a subclass that can compute the whole sequence faster than
-    the cell step by step implements `_fast_loop` (same contract as
-    `inner_loop`) and overrides `_fast_path_unavailable` to say when it cannot
-    serve a configuration. The choice between the two paths is made here and
-    only here, from the `fast_path` argument: `"auto"` takes the fast path
-    when available, `True` requires it (a `ValueError` at construction when
-    unavailable), `False` always runs the cell step by step.
+    Fast paths: a subclass that can compute the whole sequence another way
+    implements `_fast_loop` (same contract as `inner_loop`), overrides
+    `_fast_path_unavailable` to say when it cannot serve a configuration, and
+    may override `_fast_path_pays_off` to say where it is not faster. The
+    choice between the two paths is made here and only here, in
+    `uses_fast_path`, from the `fast_path` argument: `"auto"` takes the fast
+    path when available and paying off, `True` requires it (a `ValueError`
+    at construction when unavailable), `False` always runs the cell step by
+    step.
     """
 
     def __init__(
@@ -77,9 +79,15 @@ class GatedRNN(keras.layers.RNN):
         """None if the fast path can serve this layer, else why not."""
         return f"{type(self).__name__} has no fast path."
 
+    def _fast_path_pays_off(self):
+        """Whether `"auto"` should take the (available) fast path here."""
+        return True
+
     def uses_fast_path(self):
         """Whether calls run the fast path rather than the cell step by step."""
-        return self.fast_path is not False and self._fast_path_unavailable() is None
+        if self.fast_path is False or self._fast_path_unavailable() is not None:
+            return False
+        return self.fast_path is True or self._fast_path_pays_off()
 
     def _fast_loop(self, sequences, initial_state, mask, training):
         raise NotImplementedError

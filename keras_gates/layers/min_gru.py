@@ -13,10 +13,15 @@ class MinGRU(GatedRNN):
     whole sequence is one GEMM followed by a parallel scan of the linear
     recurrence `h_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h~_t`: ceil(log2(T))
     element-wise rounds instead of T sequential steps. It computes the same
-    function as the cell run step by step (`fast_path=False`), from any
-    initial state and with masks. The scan compiles under XLA
-    (`jit_compile=True`) and handles sequences of any length, 0 and 1
-    included. See `MinGRUCell` for the equations and the weights.
+    function as the cell run step by step, from any initial state and with
+    masks. The scan compiles under XLA (`jit_compile=True`) and handles
+    sequences of any length, 0 and 1 included. See `MinGRUCell` for the
+    equations and the weights.
+
+    The scan does more work than the loop (O(T log T) against O(T)), which
+    pays off on parallel hardware only: with `fast_path="auto"` the layer
+    scans on a GPU or TPU and runs the loop on a CPU, where the loop was
+    measured 2-6x faster than the scan.
 
     Args:
         units: Positive integer, dimensionality of the output space.
@@ -47,8 +52,9 @@ class MinGRU(GatedRNN):
             step-by-step loop. Defaults to `False`.
         zero_output_for_mask: Whether masked steps output zeros instead of
             repeating the previous output. Defaults to `False`.
-        fast_path: `"auto"` or `True`: the parallel scan; `False`: the cell
-            step by step (same numbers, slower). Defaults to `"auto"`.
+        fast_path: `True`: the parallel scan; `False`: the cell step by
+            step (same numbers); `"auto"`: the scan on a GPU or TPU, the
+            steps on a CPU. Defaults to `"auto"`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -131,6 +137,9 @@ class MinGRU(GatedRNN):
 
     def _fast_path_unavailable(self):
         return None  # the scan serves every configuration
+
+    def _fast_path_pays_off(self):
+        return scan_path.scan_pays_off()
 
     def _fast_loop(self, sequences, initial_state, mask, training):
         dropped, _, valid = scan_path.prepare_inputs(self, sequences, mask, training)

@@ -4,7 +4,21 @@ preparation and Keras' masking semantics for the outputs. Not public."""
 from keras import ops
 from keras import tree
 
+from keras_gates._device import accelerator_available
 from keras_gates.ops import linear_scan
+
+
+def scan_pays_off():
+    """Whether `fast_path="auto"` should take the parallel scan.
+
+    The scan does O(T log T) element-wise work in log2(T) rounds, each a
+    memory-bound pass over the whole sequence: that pays off where many cores
+    run each round in parallel, not on a CPU. Measured on a 2-core CPU
+    (`python -m benchmarks.run --preset quick`), the MinGRU train step took
+    0.13-0.20x the time of keras.layers.GRU step by step but 0.79-1.29x with
+    the scan. So "auto" scans on a GPU or TPU only.
+    """
+    return accelerator_available()
 
 
 def last_step(sequence, before_first):

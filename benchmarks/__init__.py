@@ -1,0 +1,1 @@
+"""Benchmarks of keras-gates layers against Keras' LSTM and GRU."""

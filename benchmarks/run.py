@@ -1,0 +1,237 @@
+"""Times keras-gates layers against keras.layers.LSTM and GRU of the same size.
+
+For each shape (batch, steps), every layer is built in the same small model
+(`Input -> layer -> output`, default `model.compile` settings) and timed on a
+train step (`train_on_batch`) and on inference (`predict_on_batch`). Rounds
+are interleaved (round r times every layer before round r + 1) and the
+medians are reported with their ratios to Keras' LSTM and GRU, measured in
+the same run. GFLOP/s counts the matrix products only (3x forward for a
+train step) and is shown next to the machine's single-GEMM GFLOP/s, measured
+in the same run: the ceiling.
+
+    python -m benchmarks.run --preset quick        # the README's table
+    python -m benchmarks.run --preset full --out results/
+    KERAS_BACKEND=jax python -m benchmarks.run      # any Keras backend
+
+Writes `benchmark.json` (every timing) and `benchmark.png` (time against
+sequence length per layer) into `--out`.
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import keras
+import numpy as np
+
+from benchmarks.cases import CASES
+from benchmarks.cases import FEATURES
+from benchmarks.cases import PRESETS
+from benchmarks.cases import TARGET_SHAPES
+from benchmarks.cases import UNITS
+
+PHASES = ("train", "infer")
+
+
+def gemm_gflops(size=2048, repeats=5):
+    """GFLOP/s of one large float32 matrix product on this backend."""
+    rng = np.random.default_rng(0)
+    a = keras.ops.convert_to_tensor(rng.normal(size=(size, size)).astype("float32"))
+    b = keras.ops.convert_to_tensor(rng.normal(size=(size, size)).astype("float32"))
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, b))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, b))
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / np.median(times) / 1e9
+
+
+def build_model(case, steps, features, units):
+    model = keras.Sequential([keras.Input((steps, features)), case.build(units)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def time_shape(names, batch, steps, features, units, rounds):
+    """Medians and all timings of every case at one shape, interleaved."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, steps, features)).astype("float32")
+    y = rng.normal(size=(batch, units)).astype("float32")
+    models = {}
+    for name in names:
+        keras.utils.set_random_seed(0)
+        model = build_model(CASES[name], steps, features, units)
+        model.train_on_batch(x, y)  # compile and warm up both functions
+        model.predict_on_batch(x)
+        models[name] = model
+    times = {(name, phase): [] for name in names for phase in PHASES}
+    bar = keras.utils.Progbar(rounds, unit_name="round")
+    # Round -1 is an untimed warm-up: the first call of each model after the
+    # others were built was seen to cost ~80 ms once, whatever the layer.
+    for r in range(-1, rounds):
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.train_on_batch(x, y)
+            times[name, "train"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            model.predict_on_batch(x)
+            times[name, "infer"].append(time.perf_counter() - start)
+        if r < 0:
+            times = {key: [] for key in times}
+        else:
+            bar.update(r + 1)
+    return times
+
+
+def summarize(times, names, batch, steps, features, units):
+    records = []
+    medians = {key: float(np.median(value)) for key, value in times.items()}
+    for name in names:
+        for phase in PHASES:
+            median = medians[name, phase]
+            flops = 2 * CASES[name].macs(features, units) * batch * steps
+            flops *= 3 if phase == "train" else 1
+            record = {
+                "layer": name,
+                "phase": phase,
+                "batch": batch,
+                "steps": steps,
+                "features": features,
+                "units": units,
+                "median_s": median,
+                "times_s": times[name, phase],
+                "gflops": flops / median / 1e9,
+            }
+            for base in ("keras.LSTM", "keras.GRU"):
+                if (base, phase) in medians:
+                    record[f"ratio_{base}"] = median / medians[base, phase]
+            target = CASES[name].target
+            if target and (target[0], phase) in medians:
+                record["target"] = {"baseline": target[0], "ratio": target[1]}
+                record["target_met"] = record[f"ratio_{target[0]}"] <= target[1]
+            records.append(record)
+    return records
+
+
+def print_table(records, batch, steps, ceiling):
+    print(
+        f"\nbatch {batch} x {steps} steps x {records[0]['features']} features "
+        f"-> {records[0]['units']} units (GEMM ceiling {ceiling:.0f} GFLOP/s)"
+    )
+    header = f"{'layer':<16}"
+    for phase in PHASES:
+        header += f"{phase + ' ms':>10}{'/LSTM':>7}{'/GRU':>6}{'GFLOP/s':>9}"
+    print(header + "  target")
+    by_layer = {}
+    for record in records:
+        by_layer.setdefault(record["layer"], {})[record["phase"]] = record
+    for name, phases in by_layer.items():
+        row = f"{name:<16}"
+        for phase in PHASES:
+            rec = phases[phase]
+            row += f"{1e3 * rec['median_s']:>10.1f}"
+            row += f"{rec.get('ratio_keras.LSTM', float('nan')):>7.2f}"
+            row += f"{rec.get('ratio_keras.GRU', float('nan')):>6.2f}"
+            row += f"{rec['gflops']:>9.1f}"
+        target = phases["train"].get("target")
+        if target:
+            base = target["baseline"]
+            verdicts = [
+                f"{p} {'met' if phases[p]['target_met'] else 'MISSED'}"
+                f" ({phases[p]['ratio_' + base]:.2f})"
+                for p in PHASES
+            ]
+            row += f"  <= {target['ratio']:.2f} x {base}: " + ", ".join(verdicts)
+        print(row)
+
+
+def plot(records, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    batches = sorted({r["batch"] for r in records})
+    fig, axes = plt.subplots(
+        len(PHASES), len(batches), figsize=(5 * len(batches), 7), squeeze=False
+    )
+    for row, phase in enumerate(PHASES):
+        for col, batch in enumerate(batches):
+            ax = axes[row][col]
+            for name in dict.fromkeys(r["layer"] for r in records):
+                points = sorted(
+                    (r["steps"], 1e3 * r["median_s"])
+                    for r in records
+                    if r["layer"] == name
+                    and r["phase"] == phase
+                    and r["batch"] == batch
+                )
+                if points:
+                    style = "--" if name.startswith("keras.") else "-"
+                    steps_ms = np.array(points).T
+                    ax.plot(*steps_ms, style, marker="o", label=name)
+            ax.set(
+                xscale="log",
+                yscale="log",
+                xlabel="sequence length",
+                ylabel="median time (ms)",
+                title=f"{phase}, batch {batch}",
+            )
+            ax.grid(True, which="both", alpha=0.3)
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick")
+    parser.add_argument("--layers", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--rounds", type=int, help="overrides the preset's rounds")
+    parser.add_argument("--out", default="benchmarks/results")
+    args = parser.parse_args(argv)
+    preset = PRESETS[args.preset]
+    rounds = args.rounds or preset["rounds"]
+    features = preset.get("features", FEATURES)
+    units = preset.get("units", UNITS)
+    names = list(dict.fromkeys(["keras.LSTM", "keras.GRU", *args.layers]))
+
+    ceiling = gemm_gflops()
+    print(
+        f"keras {keras.__version__}, backend {keras.backend.backend()}, "
+        f"{os.cpu_count()} CPUs; single GEMM: {ceiling:.0f} GFLOP/s"
+    )
+    records = []
+    for batch, steps in preset["shapes"]:
+        print(f"\nTiming batch {batch} x {steps} steps, {rounds} interleaved rounds")
+        times = time_shape(names, batch, steps, features, units, rounds)
+        shape_records = summarize(times, names, batch, steps, features, units)
+        print_table(shape_records, batch, steps, ceiling)
+        records.extend(shape_records)
+
+    os.makedirs(args.out, exist_ok=True)
+    result = {
+        "preset": args.preset,
+        "rounds": rounds,
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "gemm_gflops": ceiling,
+        "target_shapes": TARGET_SHAPES,
+        "records": records,
+    }
+    json_path = os.path.join(args.out, "benchmark.json")
+    with open(json_path, "w") as f:
+        json.dump(result, f, indent=1)
+    png_path = os.path.join(args.out, "benchmark.png")
+    plot(records, png_path)
+    print(f"\nWrote {json_path} and {png_path}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

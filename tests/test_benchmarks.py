@@ -1,0 +1,29 @@
+"""Smoke test of the benchmark tool (tiny shapes, two rounds, seconds)."""
+
+import json
+
+from benchmarks import run
+from benchmarks.cases import CASES
+
+
+def test_benchmark_smoke(tmp_path, capsys):
+    result = run.main(
+        ["--preset", "smoke", "--layers", "SRU", "MinGRU", "--out", str(tmp_path)]
+    )
+    saved = json.loads((tmp_path / "benchmark.json").read_text())
+    assert saved["gemm_gflops"] > 0 and saved["backend"] == result["backend"]
+    layers = {r["layer"] for r in saved["records"]}
+    assert layers == {"keras.LSTM", "keras.GRU", "SRU", "MinGRU"}
+    for record in saved["records"]:
+        assert len(record["times_s"]) == 2 and record["median_s"] > 0
+        assert record["ratio_keras.LSTM"] > 0 and record["gflops"] > 0
+    assert (tmp_path / "benchmark.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = capsys.readouterr().out
+    assert "GEMM ceiling" in out and "<= 0.25 x keras.GRU" in out
+
+
+def test_every_case_builds_a_layer_of_its_size():
+    for case in CASES.values():
+        layer = case.build(8)
+        assert layer.units == 8
+        assert case.macs(4, 8) > 0
