@@ -144,6 +144,17 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
             return state * self.get_recurrent_dropout_mask(state)
         return state
 
+    def _step_constants(self):
+        """Tensors derived from the weights that every step needs (splits of
+        fused weights), computed once per sequence: the keras-gates layers
+        compute them before their loop over time, `call` for its one step.
+        Slicing a weight inside the loop would also cost, in training, one
+        full-size gradient of that weight per step."""
+        return ()
+
+    def call(self, inputs, states, training=False):
+        return self._step(inputs, states, self._step_constants(), training)
+
     def get_initial_state(self, batch_size=None):
         return [
             ops.zeros((batch_size, size), dtype=self.compute_dtype)
@@ -243,7 +254,7 @@ class LSTMVariantCell(GatedCell):
             return pre_activation
         return pre_activation + peephole * c
 
-    def call(self, inputs, states, training=False):
+    def _step(self, inputs, states, constants, training):
         h_tm1, c_tm1 = states
         inputs = self._drop_inputs(inputs, training)
         h_in = self._drop_recurrent(h_tm1, training)

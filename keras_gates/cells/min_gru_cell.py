@@ -119,7 +119,7 @@ class MinGRUCell(GatedCell):
         z, candidate = ops.split(x, 2, axis=-1)
         return self.recurrent_activation(z), candidate
 
-    def call(self, inputs, states, training=False):
+    def _step(self, inputs, states, constants, training):
         h_tm1 = states[0]
         z, candidate = self._project(self._drop_inputs(inputs, training))
         # (1 - z) * h_tm1 + z * candidate, with one product fewer.

@@ -130,7 +130,12 @@ class MinimalGRUCell(GatedCell):
         self.recurrent_kernel = self._add_recurrent_kernel((self.units, 2 * self.units))
         self.bias = self._add_bias(2)
 
-    def _compute_step(self, x_proj, h_tm1, h_in):
+    def _step_constants(self):
+        if self.reset:  # the two blocks are used in two separate products
+            return tuple(ops.split(self.recurrent_kernel, 2, axis=1))
+        return (self.recurrent_kernel,)
+
+    def _compute_step(self, x_proj, h_tm1, h_in, constants):
         """One step from `x_proj = x @ kernel (+ bias)`.
 
         `h_tm1` is the previous state (carried), `h_in` the same after
@@ -138,24 +143,25 @@ class MinimalGRUCell(GatedCell):
         """
         x_f, x_h = ops.split(x_proj, 2, axis=-1)
         if self.reset:
-            r_f = ops.matmul(h_in, self.recurrent_kernel[:, : self.units])
-            f = self.recurrent_activation(x_f + r_f)
-            r_h = ops.matmul(f * h_in, self.recurrent_kernel[:, self.units :])
+            r_kernel_f, r_kernel_h = constants
+            f = self.recurrent_activation(x_f + ops.matmul(h_in, r_kernel_f))
+            r_h = ops.matmul(f * h_in, r_kernel_h)
         else:
-            r_f, r_h = ops.split(ops.matmul(h_in, self.recurrent_kernel), 2, axis=-1)
+            (r_kernel,) = constants
+            r_f, r_h = ops.split(ops.matmul(h_in, r_kernel), 2, axis=-1)
             f = self.recurrent_activation(x_f + r_f)
         candidate = self.activation(x_h + r_h)
         # (1 - f) * h_tm1 + f * candidate, with one product fewer.
         return h_tm1 + f * (candidate - h_tm1)
 
-    def call(self, inputs, states, training=False):
+    def _step(self, inputs, states, constants, training):
         h_tm1 = states[0]
         inputs = self._drop_inputs(inputs, training)
         h_in = self._drop_recurrent(h_tm1, training)
         x_proj = ops.matmul(inputs, self.kernel)
         if self.use_bias:
             x_proj = x_proj + self.bias
-        h = self._compute_step(x_proj, h_tm1, h_in)
+        h = self._compute_step(x_proj, h_tm1, h_in, constants)
         return h, [h]
 
     def get_config(self):

@@ -154,7 +154,16 @@ class SRUCell(GatedCell):
         )
         self.bias = self._add_bias(2)
 
-    def _split_projection(self, u, inputs):
+    def _step_constants(self):
+        """`(b_f, b_r, v_f, v_r)`, None for the absent ones."""
+        b_f = b_r = v_f = v_r = None
+        if self.use_bias:
+            b_f, b_r = ops.split(self.bias, 2)
+        if self.recurrent_gates:
+            v_f, v_r = self.recurrent_kernel[0], self.recurrent_kernel[1]
+        return b_f, b_r, v_f, v_r
+
+    def _split_projection(self, u, inputs, constants):
         """The blocks of `u = x @ kernel` for one step or a whole sequence:
         `(u_x, gate pre-activations f and r with their bias, highway)`.
         `inputs` are the undropped inputs (the identity highway)."""
@@ -163,8 +172,8 @@ class SRUCell(GatedCell):
         else:
             u_x, u_f, u_r = ops.split(u, 3, axis=-1)
             highway = inputs
+        b_f, b_r, _, _ = constants
         if self.use_bias:
-            b_f, b_r = ops.split(self.bias, 2)
             u_f = u_f + b_f
             u_r = u_r + b_r
         return u_x, u_f, u_r, highway
@@ -173,28 +182,29 @@ class SRUCell(GatedCell):
         # r * g(c) + (1 - r) * highway, with one product fewer.
         return highway + r * (self.activation(c) - highway)
 
-    def _compute_step(self, u, c_tm1, c_in, inputs):
+    def _compute_step(self, u, c_tm1, c_in, inputs, constants):
         """One step from `u = x @ kernel`.
 
         `c_tm1` is the previous state (carried), `c_in` the same after
         recurrent dropout (seen by the gates), `inputs` the undropped step
         input (the identity highway).
         """
-        u_x, u_f, u_r, highway = self._split_projection(u, inputs)
+        u_x, u_f, u_r, highway = self._split_projection(u, inputs, constants)
         if self.recurrent_gates:
-            u_f = u_f + self.recurrent_kernel[0] * c_in
-            u_r = u_r + self.recurrent_kernel[1] * c_in
+            _, _, v_f, v_r = constants
+            u_f = u_f + v_f * c_in
+            u_r = u_r + v_r * c_in
         f = self.recurrent_activation(u_f)
         r = self.recurrent_activation(u_r)
         # f * c_tm1 + (1 - f) * u_x, with one product fewer.
         c = u_x + f * (c_tm1 - u_x)
         return self._output(c, r, highway), c
 
-    def call(self, inputs, states, training=False):
+    def _step(self, inputs, states, constants, training):
         c_tm1 = states[0]
         u = ops.matmul(self._drop_inputs(inputs, training), self.kernel)
         c_in = self._drop_recurrent(c_tm1, training)
-        h, c = self._compute_step(u, c_tm1, c_in, inputs)
+        h, c = self._compute_step(u, c_tm1, c_in, inputs, constants)
         return h, [c]
 
     def get_config(self):

@@ -95,50 +95,56 @@ class GatedRNN(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if self.uses_fast_path():
             return self._fast_loop(sequences, initial_state, mask, training)
-        if mask is None or self.zero_output_for_mask:
-            return super().inner_loop(sequences, initial_state, mask, training)
-        return self._masked_loop(sequences, initial_state, mask, training)
+        return self._step_loop(sequences, initial_state, mask, training)
 
-    def _masked_loop(self, sequences, initial_state, mask, training):
-        """The loop over time for masked inputs whose masked steps repeat the
-        previous output.
+    def _step_loop(self, sequences, initial_state, mask, training):
+        """The cell step by step, its weight-derived constants computed once.
 
-        Keras' JAX loop (`lax.scan`) takes `states[0]` as the previous output
-        at a masked step, while its TensorFlow loop takes the previous output.
-        They differ when the output is not the first state (the SRU outputs
-        `h` but its state is `c`) and, for the others, when a nonzero initial
-        state meets left padding. Carrying the last output as the first loop
-        state makes every backend repeat the true previous output (zeros
-        before the first valid step), as TensorFlow does.
+        When masked steps repeat the previous output, the last output is
+        carried as the first loop state. Keras' JAX loop (`lax.scan`) takes
+        `states[0]` as the previous output at a masked step, while its
+        TensorFlow loop takes the previous output; they differ when the output
+        is not the first state (the SRU outputs `h` but its state is `c`) and,
+        for the others, when a nonzero initial state meets left padding.
+        Carrying the output makes every backend repeat the true previous
+        output (zeros before the first valid step), as TensorFlow does.
         """
         if tree.is_nested(mask):
             mask = mask[0]
-        cell_kwargs = {"training": training}
+        cell = self.cell
+        constants = cell._step_constants()
+        carry_output = mask is not None and not self.zero_output_for_mask
         # As in keras.layers.RNN: torch's autograd needs fresh state tensors
         # when a stateful layer later assigns them in place.
         copy_states = keras.backend.backend() == "torch" and self.stateful
 
         def step(inputs, states):
             states = [ops.copy(s) for s in states] if copy_states else list(states)
-            output, new_states = self.cell(inputs, states[1:], **cell_kwargs)
+            if not carry_output:
+                return cell._step(inputs, states, constants, training)
+            output, new_states = cell._step(inputs, states[1:], constants, training)
             return output, [output, *new_states]
 
-        batch_size = ops.shape(sequences)[0]
-        no_output = ops.zeros(
-            (batch_size, self.cell.output_size), dtype=self.cell.compute_dtype
-        )
+        initial_state = list(initial_state)
+        if carry_output:
+            batch_size = ops.shape(sequences)[0]
+            no_output = ops.zeros(
+                (batch_size, cell.output_size), dtype=cell.compute_dtype
+            )
+            initial_state = [no_output, *initial_state]
         last_output, outputs, states = backend_rnn(
             step,
             sequences,
-            [no_output, *initial_state],
+            initial_state,
             go_backwards=self.go_backwards,
             mask=mask,
             unroll=self.unroll,
             input_length=sequences.shape[1],
-            zero_output_for_mask=False,
+            zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,
         )
-        return last_output, outputs, list(states[1:])
+        states = list(states)
+        return last_output, outputs, states[1:] if carry_output else states
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         return super().call(

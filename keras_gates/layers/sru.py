@@ -132,7 +132,8 @@ class SRU(GatedRNN):
             self, sequences, mask, training
         )
         u = ops.matmul(dropped, cell.kernel)
-        u_x, u_f, u_r, highway = cell._split_projection(u, sequences)
+        constants = cell._step_constants()
+        u_x, u_f, u_r, highway = cell._split_projection(u, sequences, constants)
         f = cell.recurrent_activation(u_f)
         decay, update = scan_path.masked_identity(f, (1.0 - f) * u_x, valid)
         c = linear_scan(decay, update, initial_state[0])
