@@ -29,6 +29,7 @@ LAYERS = {
     "CoupledLSTM": keras_gates.CoupledLSTM,
     "MinimalGRU": keras_gates.MinimalGRU,
     "SRU": keras_gates.SRU,
+    "MinGRU": keras_gates.MinGRU,
     "keras LSTM": keras.layers.LSTM,
     "keras GRU": keras.layers.GRU,
 }
