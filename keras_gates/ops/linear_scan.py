@@ -64,6 +64,7 @@ def linear_scan(a, b, initial):
     Returns:
         Tensor of shape `(batch, steps, units)` holding `h_1 ... h_T`.
     """
+    a, b, initial = (ops.convert_to_tensor(t) for t in (a, b, initial))
     steps = a.shape[1]
     if steps is None:
         a, b = _scan_dynamic(a, b)
