@@ -41,12 +41,19 @@ def make_inputs(input_dim, seed=1):
 
 
 def build(case, **overrides):
-    layer, input_dim = make_layer(
-        case, return_sequences=True, return_state=True, **overrides
-    )
+    defaults = {"return_sequences": True, "return_state": True}
+    layer, input_dim = make_layer(case, **{**defaults, **overrides})
     layer.build((None, STEPS, input_dim))
     randomize(layer)
     return layer, input_dim
+
+
+def weight_twin(layer, input_shape, **overrides):
+    """A layer of the same class and config, but `overrides`, and the same weights."""
+    twin = type(layer).from_config({**layer.get_config(), **overrides})
+    twin.build(input_shape)
+    twin.set_weights(layer.get_weights())
+    return twin
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -105,9 +112,8 @@ def test_left_and_right_padding_keep_state(case):
 @pytest.mark.parametrize("case", MAIN_CASES)
 def test_unroll_matches_loop(case):
     layer, input_dim = build(case)
-    unrolled, _ = build(case, unroll=True)
-    unrolled.set_weights(layer.get_weights())
     x, _ = make_inputs(input_dim)
+    unrolled = weight_twin(layer, x.shape, unroll=True)
     mask = make_mask()
     for a, b in zip(layer(x, mask=mask), unrolled(x, mask=mask), strict=True):
         np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-6)
@@ -165,14 +171,9 @@ def test_minimal_gru_gate_weights_the_new_candidate(reset):
 
 @pytest.mark.parametrize("case", MAIN_CASES)
 def test_stateful_chunks_equal_one_pass(case):
-    cls, kwargs, input_dim = CASES[case]
+    full, input_dim = build(case, return_state=False)
     x, _ = make_inputs(input_dim)
-    full = cls(UNITS, **kwargs, return_sequences=True)
-    full.build(x.shape)
-    randomize(full)
-    stateful = cls(UNITS, **kwargs, return_sequences=True, stateful=True)
-    stateful.build(x.shape)
-    stateful.set_weights(full.get_weights())
+    stateful = weight_twin(full, x.shape, stateful=True)
     want = to_numpy(full(x))
     chunks = [to_numpy(stateful(x[:, t : t + 3])) for t in range(0, STEPS, 3)]
     np.testing.assert_allclose(np.concatenate(chunks, axis=1), want, atol=ATOL)
@@ -244,14 +245,9 @@ def test_jit_compile_gives_the_same_numbers(case):
     "policy, atol", [("mixed_float16", 1e-2), ("mixed_bfloat16", 6e-2)]
 )
 def test_mixed_precision_close_to_float32(case, policy, atol):
-    cls, kwargs, input_dim = CASES[case]
+    full, input_dim = build(case, return_state=False)
     x, _ = make_inputs(input_dim)
-    full = cls(UNITS, **kwargs, return_sequences=True)
-    full.build(x.shape)
-    randomize(full)
-    half = cls(UNITS, **kwargs, return_sequences=True, dtype=policy)
-    half.build(x.shape)
-    half.set_weights(full.get_weights())
+    half = weight_twin(full, x.shape, dtype=policy)
     out = half(x)
     assert keras.backend.standardize_dtype(out.dtype) == policy.split("_")[1]
     assert all(
@@ -302,9 +298,9 @@ def test_dropout_is_one_mask_per_sequence(case):
 @pytest.mark.parametrize("case", MAIN_CASES)
 def test_dropout_only_in_training_and_reproducible(case):
     layer, input_dim = build(case, **_dropout_kwargs(case, 7))
-    plain, _ = build(case)
-    plain.set_weights(layer.get_weights())
     x, _ = make_inputs(input_dim)
+    no_dropout = {k: 0.0 for k in _dropout_kwargs(case, 7) if k != "seed"}
+    plain = weight_twin(layer, x.shape, **no_dropout)
     inference = to_numpy(layer(x, training=False)[0])
     np.testing.assert_allclose(inference, to_numpy(plain(x)[0]), atol=1e-6)
 
@@ -313,7 +309,6 @@ def test_dropout_only_in_training_and_reproducible(case):
     assert not np.allclose(first, inference), "dropout had no effect in training"
     assert not np.allclose(first, second), "the same mask was reused across calls"
 
-    twin, _ = build(case, **_dropout_kwargs(case, 7))
-    twin.set_weights(layer.get_weights())
+    twin = weight_twin(layer, x.shape)  # same seed
     twin(x, training=False)  # draws (and discards) masks, like `layer` did
     np.testing.assert_array_equal(to_numpy(twin(x, training=True)[0]), first)

@@ -1,11 +1,12 @@
 """Private base classes shared by the keras-gates cells.
 
-`GatedCell` holds what every cell has in common with `keras.layers.LSTMCell`:
-units, activations, the kernel / recurrent kernel / bias triple with their
-initializers, regularizers and constraints, dropout with Keras 3 semantics
-(one mask per sequence, training only, reproducible with `seed`), the zero
-initial state and the config. `LSTMVariantCell` adds the `[h, c]` state,
-the shared step and the optional peephole vectors of the two LSTM variants.
+`GatedCell` holds what every cell has: units, the gate activation, the input
+kernel and bias with their initializers, regularizers and constraints, input
+dropout with Keras 3 semantics (one mask per sequence, training only,
+reproducible with `seed`), the zero initial state and the config.
+`RecurrentCell` adds the recurrent side (candidate activation, recurrent
+kernel, recurrent dropout), and `LSTMVariantCell` the `[h, c]` state, the
+shared step and the optional peephole vectors of the two LSTM variants.
 """
 
 import keras
@@ -20,70 +21,59 @@ from keras_gates._compat import DropoutRNNCell
 
 
 class GatedCell(keras.layers.Layer, DropoutRNNCell):
-    """Common machinery of the keras-gates cells. Not part of the API."""
+    """What every keras-gates cell has: the input side. Not part of the API.
+
+    Units, the gate activation, the input `kernel` and the `bias` with their
+    initializers, regularizers and constraints, input dropout with Keras 3
+    semantics (one mask per sequence, training only, reproducible with
+    `seed`), the zero initial state and the config. Cells with a recurrent
+    connection build on `RecurrentCell`; MinGRU, whose gates see the input
+    only, uses this class directly.
+    """
 
     def __init__(
         self,
         units,
         *,
-        activation,
         recurrent_activation,
         use_bias,
         kernel_initializer,
-        recurrent_initializer,
         bias_initializer,
         kernel_regularizer,
-        recurrent_regularizer,
         bias_regularizer,
         kernel_constraint,
-        recurrent_constraint,
         bias_constraint,
         dropout,
-        recurrent_dropout,
         seed,
         **kwargs,
     ):
         units = v.check_units(units)
-        activation = v.get_activation(activation, "activation")
         recurrent_activation = v.get_activation(
             recurrent_activation, "recurrent_activation"
         )
         use_bias = v.check_bool(use_bias, "use_bias")
         kernel_initializer = v.get_initializer(kernel_initializer, "kernel_initializer")
-        recurrent_initializer = v.get_initializer(
-            recurrent_initializer, "recurrent_initializer"
-        )
         bias_initializer = v.get_initializer(bias_initializer, "bias_initializer")
         kernel_regularizer = v.get_regularizer(kernel_regularizer, "kernel_regularizer")
-        recurrent_regularizer = v.get_regularizer(
-            recurrent_regularizer, "recurrent_regularizer"
-        )
         bias_regularizer = v.get_regularizer(bias_regularizer, "bias_regularizer")
         kernel_constraint = v.get_constraint(kernel_constraint, "kernel_constraint")
-        recurrent_constraint = v.get_constraint(
-            recurrent_constraint, "recurrent_constraint"
-        )
         bias_constraint = v.get_constraint(bias_constraint, "bias_constraint")
         dropout = v.check_rate(dropout, "dropout")
-        recurrent_dropout = v.check_rate(recurrent_dropout, "recurrent_dropout")
         seed = v.check_seed(seed)
         super().__init__(**kwargs)
 
         self.units = units
-        self.activation = activation
         self.recurrent_activation = recurrent_activation
         self.use_bias = use_bias
         self.kernel_initializer = kernel_initializer
-        self.recurrent_initializer = recurrent_initializer
         self.bias_initializer = bias_initializer
         self.kernel_regularizer = kernel_regularizer
-        self.recurrent_regularizer = recurrent_regularizer
         self.bias_regularizer = bias_regularizer
         self.kernel_constraint = kernel_constraint
-        self.recurrent_constraint = recurrent_constraint
         self.bias_constraint = bias_constraint
         self.dropout = dropout
-        self.recurrent_dropout = recurrent_dropout
+        # Read by Keras' DropoutRNNCell; RecurrentCell makes it an argument.
+        self.recurrent_dropout = 0.0
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
 
@@ -94,15 +84,6 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
-        )
-
-    def _add_recurrent_kernel(self, shape):
-        return self.add_weight(
-            shape=shape,
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
         )
 
     def _add_bias(self, blocks, constant_block=None, constant=1.0):
@@ -139,11 +120,6 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
             return inputs * self.get_dropout_mask(inputs)
         return inputs
 
-    def _drop_recurrent(self, state, training):
-        if training and self.recurrent_dropout > 0.0:
-            return state * self.get_recurrent_dropout_mask(state)
-        return state
-
     def _step_constants(self):
         """Tensors derived from the weights that every step needs (splits of
         fused weights), computed once per sequence: the keras-gates layers
@@ -164,27 +140,81 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
     def get_config(self):
         config = {
             "units": self.units,
-            "activation": activations.serialize(self.activation),
             "recurrent_activation": activations.serialize(self.recurrent_activation),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
             "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
         }
         return {**super().get_config(), **config}
 
 
-class LSTMVariantCell(GatedCell):
-    """A `GatedCell` with states `[h, c]` and optional peephole vectors.
+class RecurrentCell(GatedCell):
+    """A `GatedCell` whose state feeds back through weights: adds the
+    candidate `activation`, the `recurrent_kernel` with its initializer,
+    regularizer and constraint, and `recurrent_dropout`. Not public."""
+
+    def __init__(
+        self,
+        units,
+        *,
+        activation,
+        recurrent_initializer,
+        recurrent_regularizer,
+        recurrent_constraint,
+        recurrent_dropout,
+        **kwargs,
+    ):
+        activation = v.get_activation(activation, "activation")
+        recurrent_initializer = v.get_initializer(
+            recurrent_initializer, "recurrent_initializer"
+        )
+        recurrent_regularizer = v.get_regularizer(
+            recurrent_regularizer, "recurrent_regularizer"
+        )
+        recurrent_constraint = v.get_constraint(
+            recurrent_constraint, "recurrent_constraint"
+        )
+        recurrent_dropout = v.check_rate(recurrent_dropout, "recurrent_dropout")
+        super().__init__(units, **kwargs)
+        self.activation = activation
+        self.recurrent_initializer = recurrent_initializer
+        self.recurrent_regularizer = recurrent_regularizer
+        self.recurrent_constraint = recurrent_constraint
+        self.recurrent_dropout = recurrent_dropout
+
+    def _add_recurrent_kernel(self, shape):
+        return self.add_weight(
+            shape=shape,
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+
+    def _drop_recurrent(self, state, training):
+        if training and self.recurrent_dropout > 0.0:
+            return state * self.get_recurrent_dropout_mask(state)
+        return state
+
+    def get_config(self):
+        config = {
+            "activation": activations.serialize(self.activation),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "recurrent_dropout": self.recurrent_dropout,
+        }
+        return {**super().get_config(), **config}
+
+
+class LSTMVariantCell(RecurrentCell):
+    """A `RecurrentCell` with states `[h, c]` and optional peephole vectors.
 
     Subclasses set `PEEPHOLE_GATES` (the gates that may have one, in canonical
     order), may set `ABSENT_GATES` (gate name to why the cell lacks it), set

@@ -3,15 +3,6 @@ from keras import ops
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.base_cell import GatedCell
 
-# GatedCell arguments that a cell without a recurrent kernel does not take.
-_NOT_APPLICABLE = (
-    "activation",
-    "recurrent_initializer",
-    "recurrent_regularizer",
-    "recurrent_constraint",
-    "recurrent_dropout",
-)
-
 
 @keras_gates_export
 class MinGRUCell(GatedCell):
@@ -86,20 +77,15 @@ class MinGRUCell(GatedCell):
     ):
         super().__init__(
             units,
-            activation=None,
             recurrent_activation=recurrent_activation,
             use_bias=use_bias,
             kernel_initializer=kernel_initializer,
-            recurrent_initializer=None,
             bias_initializer=bias_initializer,
             kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=None,
             bias_regularizer=bias_regularizer,
             kernel_constraint=kernel_constraint,
-            recurrent_constraint=None,
             bias_constraint=bias_constraint,
             dropout=dropout,
-            recurrent_dropout=0.0,
             seed=seed,
             **kwargs,
         )
@@ -125,9 +111,3 @@ class MinGRUCell(GatedCell):
         # (1 - z) * h_tm1 + z * candidate, with one product fewer.
         h = h_tm1 + z * (candidate - h_tm1)
         return h, [h]
-
-    def get_config(self):
-        config = super().get_config()
-        for key in _NOT_APPLICABLE:
-            config.pop(key)
-        return config

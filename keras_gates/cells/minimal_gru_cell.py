@@ -2,11 +2,11 @@ from keras import ops
 
 from keras_gates import _validation as v
 from keras_gates.api_export import keras_gates_export
-from keras_gates.cells.base_cell import GatedCell
+from keras_gates.cells.base_cell import RecurrentCell
 
 
 @keras_gates_export
-class MinimalGRUCell(GatedCell):
+class MinimalGRUCell(RecurrentCell):
     """Cell of the minimal gated unit, a GRU with one gate (Zhou et al., 2016).
 
     One gate `f` decides both how much of the state is rewritten and (with

@@ -5,7 +5,7 @@ from keras import ops
 
 from keras_gates import _validation as v
 from keras_gates.api_export import keras_gates_export
-from keras_gates.cells.base_cell import GatedCell
+from keras_gates.cells.base_cell import RecurrentCell
 
 # Zero mean, variance 1/2: the reference implementation's initialization of
 # the recurrent gate vectors v_f and v_r.
@@ -13,7 +13,7 @@ _V_LIMIT = math.sqrt(1.5)
 
 
 @keras_gates_export
-class SRUCell(GatedCell):
+class SRUCell(RecurrentCell):
     """Cell of the Simple Recurrent Unit (Lei et al., 2018).
 
     Every matrix product depends on the input only; the recurrence is

@@ -152,20 +152,15 @@ class GatedRNN(keras.layers.RNN):
         )
 
     units = cell_property("units")
-    activation = cell_property("activation")
     recurrent_activation = cell_property("recurrent_activation")
     use_bias = cell_property("use_bias")
     kernel_initializer = cell_property("kernel_initializer")
-    recurrent_initializer = cell_property("recurrent_initializer")
     bias_initializer = cell_property("bias_initializer")
     kernel_regularizer = cell_property("kernel_regularizer")
-    recurrent_regularizer = cell_property("recurrent_regularizer")
     bias_regularizer = cell_property("bias_regularizer")
     kernel_constraint = cell_property("kernel_constraint")
-    recurrent_constraint = cell_property("recurrent_constraint")
     bias_constraint = cell_property("bias_constraint")
     dropout = cell_property("dropout")
-    recurrent_dropout = cell_property("recurrent_dropout")
     seed = cell_property("seed")
 
     def get_config(self):
@@ -182,6 +177,17 @@ class GatedRNN(keras.layers.RNN):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+class RecurrentGatedRNN(GatedRNN):
+    """A `GatedRNN` over a cell with a recurrent kernel (a `RecurrentCell`):
+    also forwards the recurrent side of the cell's arguments. Not public."""
+
+    activation = cell_property("activation")
+    recurrent_initializer = cell_property("recurrent_initializer")
+    recurrent_regularizer = cell_property("recurrent_regularizer")
+    recurrent_constraint = cell_property("recurrent_constraint")
+    recurrent_dropout = cell_property("recurrent_dropout")
 
 
 _COMMON_ARGS_DOC = """\

@@ -1,13 +1,13 @@
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.coupled_lstm_cell import CoupledLSTMCell
-from keras_gates.layers.base_rnn import GatedRNN
+from keras_gates.layers.base_rnn import RecurrentGatedRNN
 from keras_gates.layers.base_rnn import cell_property
 from keras_gates.layers.base_rnn import with_common_args_doc
 
 
 @keras_gates_export
 @with_common_args_doc
-class CoupledLSTM(GatedRNN):
+class CoupledLSTM(RecurrentGatedRNN):
     """Coupled input-forget gate LSTM layer, CIFG (Greff et al., 2015).
 
     A `keras.layers.RNN` over a `CoupledLSTMCell`, used like

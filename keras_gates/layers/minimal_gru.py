@@ -1,13 +1,13 @@
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.minimal_gru_cell import MinimalGRUCell
-from keras_gates.layers.base_rnn import GatedRNN
+from keras_gates.layers.base_rnn import RecurrentGatedRNN
 from keras_gates.layers.base_rnn import cell_property
 from keras_gates.layers.base_rnn import with_common_args_doc
 
 
 @keras_gates_export
 @with_common_args_doc
-class MinimalGRU(GatedRNN):
+class MinimalGRU(RecurrentGatedRNN):
     """Minimal gated unit layer, a GRU with one gate (Zhou et al., 2016).
 
     A `keras.layers.RNN` over a `MinimalGRUCell`, used like

@@ -1,14 +1,14 @@
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.peephole_lstm_cell import ALL_GATES
 from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
-from keras_gates.layers.base_rnn import GatedRNN
+from keras_gates.layers.base_rnn import RecurrentGatedRNN
 from keras_gates.layers.base_rnn import cell_property
 from keras_gates.layers.base_rnn import with_common_args_doc
 
 
 @keras_gates_export
 @with_common_args_doc
-class PeepholeLSTM(GatedRNN):
+class PeepholeLSTM(RecurrentGatedRNN):
     """LSTM layer with peephole connections (Gers & Schmidhuber, 2000).
 
     A `keras.layers.RNN` over a `PeepholeLSTMCell`, used like

@@ -3,7 +3,7 @@ from keras import ops
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.sru_cell import SRUCell
 from keras_gates.layers import scan_path
-from keras_gates.layers.base_rnn import GatedRNN
+from keras_gates.layers.base_rnn import RecurrentGatedRNN
 from keras_gates.layers.base_rnn import cell_property
 from keras_gates.layers.base_rnn import with_common_args_doc
 from keras_gates.ops import linear_scan
@@ -11,7 +11,7 @@ from keras_gates.ops import linear_scan
 
 @keras_gates_export
 @with_common_args_doc
-class SRU(GatedRNN):
+class SRU(RecurrentGatedRNN):
     """Simple Recurrent Unit layer (Lei et al., 2018).
 
     A `keras.layers.RNN` over an `SRUCell`, used like `keras.layers.LSTM`:
