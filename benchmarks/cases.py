@@ -13,7 +13,9 @@ class Case:
 
     Cases named after a layer alone build it with its defaults
     (`fast_path="auto"`), which is what a user gets; a "scan" case forces
-    the parallel scan (`fast_path=True`) for comparison.
+    the parallel scan (`fast_path=True`) for comparison, a "hoisted" case the
+    fast path of the recurrent layers (`x @ kernel` for all steps before the
+    loop).
 
     `macs(d, u)` is the number of multiply-adds of the matrix products of one
     time step for one sequence, with `d` input features and `u` units. The
@@ -57,6 +59,26 @@ CASES = {
             lambda u: kg.SRU(u),
             lambda d, u: (3 if d == u else 4) * u * d,
             ("keras.LSTM", 0.25),
+        ),
+        Case(
+            "PeepholeLSTM hoisted",
+            lambda u: kg.PeepholeLSTM(u, fast_path=True),
+            lambda d, u: 4 * u * (d + u),
+        ),
+        Case(
+            "CoupledLSTM hoisted",
+            lambda u: kg.CoupledLSTM(u, fast_path=True),
+            lambda d, u: 3 * u * (d + u),
+        ),
+        Case(
+            "MinimalGRU hoisted",
+            lambda u: kg.MinimalGRU(u, fast_path=True),
+            lambda d, u: 2 * u * (d + u),
+        ),
+        Case(
+            "SRU hoisted",
+            lambda u: kg.SRU(u, fast_path=True),
+            lambda d, u: (3 if d == u else 4) * u * d,
         ),
         Case(
             "SRU(v=0)",

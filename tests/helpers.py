@@ -32,14 +32,44 @@ CASES = {
     ),
     "sru_2017_identity": (
         kg.SRU,
-        {"recurrent_gates": False, "activation": "tanh"},
+        {"recurrent_gates": False, "activation": "tanh", "fast_path": True},
         UNITS,
     ),
     "mingru": (kg.MinGRU, {"fast_path": True}, 3),
     "mingru_steps": (kg.MinGRU, {"fast_path": False}, 3),
+    # The hoisted fast path (x @ kernel for all steps before the loop).
+    "peephole_hoisted": (kg.PeepholeLSTM, {"fast_path": True}, 3),
+    "peephole_io_clip_hoisted": (
+        kg.PeepholeLSTM,
+        {"peepholes": ["input", "output"], "cell_clip": 0.6, "fast_path": True},
+        3,
+    ),
+    "coupled_hoisted": (kg.CoupledLSTM, {"fast_path": True}, 3),
+    "mgu_hoisted": (kg.MinimalGRU, {"fast_path": True}, 3),
+    "mgu_update_only_hoisted": (
+        kg.MinimalGRU,
+        {"reset": False, "use_bias": False, "fast_path": True},
+        3,
+    ),
+    "sru_projected_hoisted": (kg.SRU, {"fast_path": True}, 3),
+    "sru_identity_hoisted": (kg.SRU, {"activation": "tanh", "fast_path": True}, UNITS),
 }
-# One representative per layer class, for the slower feature tests.
-MAIN_CASES = ["peephole", "coupled", "mgu", "sru_projected", "mingru", "sru_2017"]
+# The cases without an explicit fast_path take the step-by-step loop.
+for _cls, _kwargs, _ in CASES.values():
+    _kwargs.setdefault("fast_path", False)
+# One representative per layer class and path, for the slower feature tests.
+MAIN_CASES = [
+    "peephole",
+    "coupled",
+    "mgu",
+    "sru_projected",
+    "mingru",
+    "sru_2017",
+    "peephole_hoisted",
+    "coupled_hoisted",
+    "mgu_hoisted",
+    "sru_identity_hoisted",
+]
 
 
 def has_recurrent_dropout(case):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import keras_gates as kg
+from keras_gates.layers import base_rnn
 from keras_gates.layers import scan_path
 from keras_gates.ops import linear_scan
 from tests.helpers import randomize
@@ -69,21 +70,41 @@ def test_masked_steps_are_exactly_the_identity():
     np.testing.assert_array_equal(h[:, 1], h[:, 3])
 
 
+ALL_LAYERS = [
+    kg.PeepholeLSTM,
+    kg.CoupledLSTM,
+    kg.MinimalGRU,
+    kg.SRU,
+    kg.MinGRU,
+    lambda units, **kw: kg.SRU(units, recurrent_gates=False, **kw),
+]
+
+
 @pytest.mark.parametrize("accelerator", [False, True])
 def test_fast_path_switch(monkeypatch, accelerator):
-    """ "auto" scans on accelerators only; True and False force a path."""
+    """ "auto" takes the fast path on accelerators only; True and False force
+    a path; every configuration has a fast path."""
     monkeypatch.setattr(scan_path, "accelerator_available", lambda: accelerator)
-    for make in (kg.MinGRU, lambda u, **kw: kg.SRU(u, recurrent_gates=False, **kw)):
+    monkeypatch.setattr(base_rnn, "accelerator_available", lambda: accelerator)
+    for make in ALL_LAYERS:
         assert make(3).uses_fast_path() is accelerator
         assert make(3, fast_path=True).uses_fast_path()
         assert not make(3, fast_path=False).uses_fast_path()
-    for cls in (kg.PeepholeLSTM, kg.CoupledLSTM, kg.MinimalGRU, kg.SRU):
-        assert not cls(3).uses_fast_path()
-        with pytest.raises(ValueError, match="cannot take its fast path"):
-            cls(3, fast_path=True)
     for bad in ("fast", 1, None):
         with pytest.raises(ValueError, match="fast_path"):
             kg.MinGRU(3, fast_path=bad)
+
+
+def test_fast_path_true_raises_when_unavailable():
+    """The one place that chooses refuses True for a layer without a path."""
+
+    class NoFastPath(kg.MinimalGRU):
+        def _fast_path_unavailable(self):
+            return "Not in this test."
+
+    with pytest.raises(ValueError, match="cannot take its fast path here: Not in"):
+        NoFastPath(3, fast_path=True)
+    assert not NoFastPath(3).uses_fast_path()
 
 
 def test_fast_path_is_serialized():
@@ -92,33 +113,43 @@ def test_fast_path_is_serialized():
     assert not kg.MinGRU.from_config(layer.get_config()).uses_fast_path()
 
 
-def test_fast_path_really_runs(monkeypatch):
+@pytest.mark.parametrize("make", ALL_LAYERS)
+def test_fast_path_really_runs(monkeypatch, make):
     """With the fast path the cell's step is never called; without, it is."""
     calls = []
-    original = kg.MinGRUCell._step
+    cell_class = type(make(3).cell)
+    original = cell_class._step
 
     def spy(self, *args, **kwargs):
         calls.append(1)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(kg.MinGRUCell, "_step", spy)
+    monkeypatch.setattr(cell_class, "_step", spy)
     x = np.zeros((2, 4, 3), "float32")
-    kg.MinGRU(3, fast_path=True)(x)
+    make(3, fast_path=True)(x)
     assert not calls
-    kg.MinGRU(3, fast_path=False)(x)
+    make(3, fast_path=False)(x)
     assert calls
 
 
-SCAN_LAYERS = {
-    "MinGRU": (kg.MinGRU, {}),
-    "SRU_v0_projected": (kg.SRU, {"recurrent_gates": False}),
-    "SRU_v0_identity": (kg.SRU, {"recurrent_gates": False, "activation": "tanh"}),
+# name: (layer class, kwargs, units); every layer's fast path, the scans and
+# the hoisted loops (input dimension 4: units 4 gives the SRU's identity
+# highway).
+FAST_LAYERS = {
+    "MinGRU": (kg.MinGRU, {}, 5),
+    "SRU_v0_projected": (kg.SRU, {"recurrent_gates": False}, 5),
+    "SRU_v0_identity": (kg.SRU, {"recurrent_gates": False, "activation": "tanh"}, 4),
+    "PeepholeLSTM": (kg.PeepholeLSTM, {"cell_clip": 0.8}, 5),
+    "CoupledLSTM": (kg.CoupledLSTM, {"peepholes": ["input", "output"]}, 5),
+    "MinimalGRU": (kg.MinimalGRU, {}, 5),
+    "MinimalGRU_update_only": (kg.MinimalGRU, {"reset": False}, 5),
+    "SRU_projected": (kg.SRU, {}, 5),
+    "SRU_identity": (kg.SRU, {"activation": "tanh"}, 4),
 }
 
 
-def scan_model(name, fast_path, **kwargs):
-    cls, cls_kwargs = SCAN_LAYERS[name]
-    units = 4 if "identity" in name else 5
+def fast_model(name, fast_path, **kwargs):
+    cls, cls_kwargs, units = FAST_LAYERS[name]
     return keras.Sequential(
         [
             keras.Input((None, 4)),
@@ -128,11 +159,11 @@ def scan_model(name, fast_path, **kwargs):
     )
 
 
-@pytest.mark.parametrize("name", sorted(SCAN_LAYERS))
+@pytest.mark.parametrize("name", sorted(FAST_LAYERS))
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("zero_output_for_mask", [False, True])
 @pytest.mark.parametrize("jit_compile", [False, True])
-def test_scan_equals_steps_in_a_model(
+def test_fast_path_equals_steps_in_a_model(
     name, go_backwards, zero_output_for_mask, jit_compile
 ):
     """Inside a compiled model whose time axis is unknown (None), with padding."""
@@ -141,7 +172,7 @@ def test_scan_equals_steps_in_a_model(
         "go_backwards": go_backwards,
         "zero_output_for_mask": zero_output_for_mask,
     }
-    fast, steps = scan_model(name, True, **kwargs), scan_model(name, False, **kwargs)
+    fast, steps = fast_model(name, True, **kwargs), fast_model(name, False, **kwargs)
     assert fast.layers[-1].uses_fast_path() and not steps.layers[-1].uses_fast_path()
     randomize(fast)
     steps.set_weights(fast.get_weights())
@@ -155,13 +186,13 @@ def test_scan_equals_steps_in_a_model(
     )
 
 
-@pytest.mark.parametrize("name", sorted(SCAN_LAYERS))
+@pytest.mark.parametrize("name", sorted(FAST_LAYERS))
 def test_gradients_match_between_paths(name):
     x = np.random.default_rng(3).normal(size=(2, 6, 4)).astype("float32")
     x[1, :2] = 0.0
     weights, updates = None, []
     for fast_path in (True, False):
-        model = scan_model(name, fast_path)
+        model = fast_model(name, fast_path)
         if weights is None:
             randomize(model)
             weights = model.get_weights()

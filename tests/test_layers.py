@@ -28,8 +28,8 @@ def expected_weights(case, input_dim):
         n = 3 + len(peep)
         params = 3 * (input_dim * UNITS + UNITS * UNITS + UNITS) + len(peep) * UNITS
     elif cls is kg.MinimalGRU:
-        n = 3
-        params = 2 * (input_dim * UNITS + UNITS * UNITS + UNITS)
+        n = 2 + use_bias
+        params = 2 * (input_dim * UNITS + UNITS * UNITS + n_bias)
     elif cls is kg.MinGRU:
         n = 2
         params = 2 * (input_dim * UNITS + UNITS)

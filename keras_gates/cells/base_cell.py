@@ -188,6 +188,23 @@ class RecurrentCell(GatedCell):
         self.recurrent_constraint = recurrent_constraint
         self.recurrent_dropout = recurrent_dropout
 
+    def _project_inputs(self, dropped, inputs):
+        """The input side of a step, for one step or a whole sequence (any
+        rank): `dropped @ kernel` and whatever else of the step depends on
+        the inputs only. `dropped` are the inputs after input dropout,
+        `inputs` the same before it. The layers' fast path computes it for
+        every step in one GEMM before the loop."""
+        raise NotImplementedError
+
+    def _recurrent_step(self, projected, states, constants, training):
+        """The rest of a step: `(output, new_states)` from the step's slice of
+        `_project_inputs`. Holds the only recurrent matrix product."""
+        raise NotImplementedError
+
+    def _step(self, inputs, states, constants, training):
+        projected = self._project_inputs(self._drop_inputs(inputs, training), inputs)
+        return self._recurrent_step(projected, states, constants, training)
+
     def _add_recurrent_kernel(self, shape):
         return self.add_weight(
             shape=shape,
@@ -284,14 +301,16 @@ class LSTMVariantCell(RecurrentCell):
             return pre_activation
         return pre_activation + peephole * c
 
-    def _step(self, inputs, states, constants, training):
-        h_tm1, c_tm1 = states
-        inputs = self._drop_inputs(inputs, training)
-        h_in = self._drop_recurrent(h_tm1, training)
-        z = ops.matmul(inputs, self.kernel) + ops.matmul(h_in, self.recurrent_kernel)
+    def _project_inputs(self, dropped, inputs):
+        z_x = ops.matmul(dropped, self.kernel)
         if self.use_bias:
-            z = z + self.bias
-        h, c = self._compute_step(z, c_tm1)
+            z_x = z_x + self.bias
+        return z_x
+
+    def _recurrent_step(self, z_x, states, constants, training):
+        h_tm1, c_tm1 = states
+        h_in = self._drop_recurrent(h_tm1, training)
+        h, c = self._compute_step(z_x + ops.matmul(h_in, self.recurrent_kernel), c_tm1)
         return h, [h, c]
 
     def get_config(self):

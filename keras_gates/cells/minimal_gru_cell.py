@@ -154,13 +154,15 @@ class MinimalGRUCell(RecurrentCell):
         # (1 - f) * h_tm1 + f * candidate, with one product fewer.
         return h_tm1 + f * (candidate - h_tm1)
 
-    def _step(self, inputs, states, constants, training):
-        h_tm1 = states[0]
-        inputs = self._drop_inputs(inputs, training)
-        h_in = self._drop_recurrent(h_tm1, training)
-        x_proj = ops.matmul(inputs, self.kernel)
+    def _project_inputs(self, dropped, inputs):
+        x_proj = ops.matmul(dropped, self.kernel)
         if self.use_bias:
             x_proj = x_proj + self.bias
+        return x_proj
+
+    def _recurrent_step(self, x_proj, states, constants, training):
+        h_tm1 = states[0]
+        h_in = self._drop_recurrent(h_tm1, training)
         h = self._compute_step(x_proj, h_tm1, h_in, constants)
         return h, [h]
 

@@ -182,14 +182,13 @@ class SRUCell(RecurrentCell):
         # r * g(c) + (1 - r) * highway, with one product fewer.
         return highway + r * (self.activation(c) - highway)
 
-    def _compute_step(self, u, c_tm1, c_in, inputs, constants):
-        """One step from `u = x @ kernel`.
+    def _gated_update(self, blocks, c_tm1, c_in, constants):
+        """`(h, c)` from the blocks of `_split_projection`.
 
         `c_tm1` is the previous state (carried), `c_in` the same after
-        recurrent dropout (seen by the gates), `inputs` the undropped step
-        input (the identity highway).
+        recurrent dropout (seen by the gates).
         """
-        u_x, u_f, u_r, highway = self._split_projection(u, inputs, constants)
+        u_x, u_f, u_r, highway = blocks
         if self.recurrent_gates:
             _, _, v_f, v_r = constants
             u_f = u_f + v_f * c_in
@@ -200,11 +199,27 @@ class SRUCell(RecurrentCell):
         c = u_x + f * (c_tm1 - u_x)
         return self._output(c, r, highway), c
 
+    def _project_inputs(self, dropped, inputs):
+        # The four blocks side by side, the gate biases added: all the loop
+        # reads from the inputs (the highway too when it is the identity).
+        u = ops.matmul(dropped, self.kernel)
+        blocks = self._split_projection(u, inputs, self._step_constants())
+        return ops.concatenate(blocks, axis=-1)
+
+    def _recurrent_step(self, projected, states, constants, training):
+        c_tm1 = states[0]
+        c_in = self._drop_recurrent(c_tm1, training)
+        blocks = ops.split(projected, 4, axis=-1)
+        h, c = self._gated_update(blocks, c_tm1, c_in, constants)
+        return h, [c]
+
     def _step(self, inputs, states, constants, training):
+        # Without the concatenation of `_project_inputs`: one op fewer a step.
         c_tm1 = states[0]
         u = ops.matmul(self._drop_inputs(inputs, training), self.kernel)
         c_in = self._drop_recurrent(c_tm1, training)
-        h, c = self._compute_step(u, c_tm1, c_in, inputs, constants)
+        blocks = self._split_projection(u, inputs, constants)
+        h, c = self._gated_update(blocks, c_tm1, c_in, constants)
         return h, [c]
 
     def get_config(self):

@@ -5,9 +5,24 @@ from keras import ops
 from keras import tree
 
 from keras_gates._compat import backend_rnn
+from keras_gates._device import accelerator_available
 
 # Keys of a cell's config that belong to the layer, not to the cell.
 _LAYER_KEYS = ("name", "trainable", "dtype")
+
+
+def hoisting_pays_off():
+    """Whether `fast_path="auto"` should hoist `x @ kernel` out of the loop.
+
+    On a GPU one large GEMM before the loop is what cuDNN's LSTM does. On a
+    CPU the per-step product is cheap and the hoisted projection, the
+    largest tensor of the call (batch x steps x 4 units), costs memory
+    passes of its own: measured on a 2-core CPU (`python -m benchmarks.run
+    --preset quick`, TensorFlow), the hoisted path took 0.85-1.7x the time of
+    the step-by-step loop, faster only for the two LSTM variants at 1000
+    steps. So "auto" hoists on a GPU or TPU only.
+    """
+    return accelerator_available()
 
 
 def cell_property(name):
@@ -77,11 +92,11 @@ class GatedRNN(keras.layers.RNN):
 
     def _fast_path_unavailable(self):
         """None if the fast path can serve this layer, else why not."""
-        return f"{type(self).__name__} has no fast path."
+        return None
 
     def _fast_path_pays_off(self):
         """Whether `"auto"` should take the (available) fast path here."""
-        return True
+        return hoisting_pays_off()
 
     def uses_fast_path(self):
         """Whether calls run the fast path rather than the cell step by step."""
@@ -90,15 +105,54 @@ class GatedRNN(keras.layers.RNN):
         return self.fast_path is True or self._fast_path_pays_off()
 
     def _fast_loop(self, sequences, initial_state, mask, training):
-        raise NotImplementedError
+        return self._hoisted_loop(sequences, initial_state, mask, training)
+
+    def _hoisted_loop(self, sequences, initial_state, mask, training):
+        """The input side of every step in one GEMM, then the loop.
+
+        `cell._project_inputs` runs once on the whole (dropped) sequence, so
+        `x @ kernel` is one product over batch * steps rows, and the loop runs
+        `cell._recurrent_step`: the recurrent product and the element-wise
+        gate math only.
+        """
+        dropped = sequences
+        if training and self.cell.dropout > 0.0:
+            # One mask per sequence, the one the step path draws.
+            dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
+            dropped = sequences * ops.expand_dims(dropout_mask, 1)
+        # Time-major from here: the projection, the largest tensor of the
+        # call, is then never transposed (the inputs and outputs are smaller).
+        dropped = ops.transpose(dropped, (1, 0, 2))
+        sequences = ops.transpose(sequences, (1, 0, 2))
+        if tree.is_nested(mask):
+            mask = mask[0]
+        if mask is not None:
+            mask = ops.transpose(mask, (1, 0))
+        projected = self.cell._project_inputs(dropped, sequences)
+        last_output, outputs, states = self._step_loop(
+            projected,
+            initial_state,
+            mask,
+            training,
+            step_fn=self.cell._recurrent_step,
+            time_major=True,
+        )
+        if self.return_sequences:
+            outputs = ops.transpose(outputs, (1, 0, 2))
+        return last_output, outputs, states
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if self.uses_fast_path():
             return self._fast_loop(sequences, initial_state, mask, training)
         return self._step_loop(sequences, initial_state, mask, training)
 
-    def _step_loop(self, sequences, initial_state, mask, training):
+    def _step_loop(
+        self, sequences, initial_state, mask, training, step_fn=None, time_major=False
+    ):
         """The cell step by step, its weight-derived constants computed once.
+
+        `step_fn(inputs, states, constants, training)` is the step, the
+        cell's `_step` unless given.
 
         When masked steps repeat the previous output, the last output is
         carried as the first loop state. Keras' JAX loop (`lax.scan`) takes
@@ -112,6 +166,7 @@ class GatedRNN(keras.layers.RNN):
         if tree.is_nested(mask):
             mask = mask[0]
         cell = self.cell
+        step_fn = step_fn or cell._step
         constants = cell._step_constants()
         carry_output = mask is not None and not self.zero_output_for_mask
         # As in keras.layers.RNN: torch's autograd needs fresh state tensors
@@ -121,13 +176,13 @@ class GatedRNN(keras.layers.RNN):
         def step(inputs, states):
             states = [ops.copy(s) for s in states] if copy_states else list(states)
             if not carry_output:
-                return cell._step(inputs, states, constants, training)
-            output, new_states = cell._step(inputs, states[1:], constants, training)
+                return step_fn(inputs, states, constants, training)
+            output, new_states = step_fn(inputs, states[1:], constants, training)
             return output, [output, *new_states]
 
         initial_state = list(initial_state)
         if carry_output:
-            batch_size = ops.shape(sequences)[0]
+            batch_size = ops.shape(sequences)[1 if time_major else 0]
             no_output = ops.zeros(
                 (batch_size, cell.output_size), dtype=cell.compute_dtype
             )
@@ -139,7 +194,8 @@ class GatedRNN(keras.layers.RNN):
             go_backwards=self.go_backwards,
             mask=mask,
             unroll=self.unroll,
-            input_length=sequences.shape[1],
+            input_length=sequences.shape[0 if time_major else 1],
+            time_major=time_major,
             zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,
         )

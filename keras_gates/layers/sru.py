@@ -114,19 +114,14 @@ class SRU(RecurrentGatedRNN):
 
     recurrent_gates = cell_property("recurrent_gates")
 
-    def _fast_path_unavailable(self):
-        if self.cell.recurrent_gates:
-            return (
-                "with recurrent_gates=True the SRU's gates see c_{t-1}, so its "
-                "recurrence is not linear and has no parallel scan; "
-                "recurrent_gates=False has one."
-            )
-        return None
-
     def _fast_path_pays_off(self):
+        if self.cell.recurrent_gates:
+            return super()._fast_path_pays_off()
         return scan_path.scan_pays_off()
 
     def _fast_loop(self, sequences, initial_state, mask, training):
+        if self.cell.recurrent_gates:
+            return self._hoisted_loop(sequences, initial_state, mask, training)
         cell = self.cell
         dropped, sequences, valid = scan_path.prepare_inputs(
             self, sequences, mask, training
