@@ -55,7 +55,8 @@ def build_model(layer_cls, steps, units):
     )
 
 
-def train_and_evaluate(layer_cls, steps, args):
+def train_and_evaluate(layer_cls, steps, args, return_model=False):
+    """Test accuracy and the layer's parameter count (and the model)."""
     rng = np.random.default_rng(args.seed)
     x_train, y_train = make_data(args.samples, steps, rng)
     x_test, y_test = make_data(1000, steps, rng)
@@ -72,9 +73,11 @@ def train_and_evaluate(layer_cls, steps, args):
         epochs=args.epochs,
         batch_size=64,
         validation_split=0.1,
-        verbose=2,
+        verbose=getattr(args, "verbose", 2),
     )
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    if return_model:
+        return accuracy, model.layers[1].count_params(), model
     return accuracy, model.layers[1].count_params()
 
 

@@ -2,6 +2,9 @@
 
 import json
 
+import keras
+import pytest
+
 from benchmarks import run
 from benchmarks.cases import CASES
 
@@ -27,3 +30,27 @@ def test_every_case_builds_a_layer_of_its_size():
         layer = case.build(8)
         assert layer.units == 8
         assert case.macs(4, 8) > 0
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="TFLite export needs TensorFlow"
+)
+def test_export_report_smoke(capsys):
+    from benchmarks import export_report
+
+    rows = export_report.main(
+        ["--layers", "MinGRU", "--samples", "200", "--epochs", "1", "--test", "8"]
+        + ["--calibration", "2", "--units", "8"]
+    )
+    variants = [variant for _, variant, _, _, _ in rows]
+    assert variants == [
+        "Keras float32",
+        "sequence, float32",
+        "sequence, float16",
+        "sequence, dynamic_int8",
+        "streaming, int8",
+    ]
+    # The float32 export is Keras' model; the accuracies are those of 8 sequences.
+    assert rows[1][4] < 1e-5 and rows[1][3] == rows[0][3]
+    assert all(0.0 <= accuracy <= 1.0 for _, _, _, accuracy, _ in rows)
+    assert "| MinGRU | streaming, int8 |" in capsys.readouterr().out

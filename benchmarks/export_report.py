@@ -1,0 +1,141 @@
+"""Size and accuracy of the TFLite exports, float and quantized, per layer.
+
+Trains each layer on the quickstart's generated task (the first token of a
+sequence sets its label; `examples/quickstart.py`), exports it with
+`keras_gates.export.to_tflite` as float32, float16 and dynamic-int8 sequence
+models and as an int8 streaming model (calibrated on the states that the
+float streaming model goes through on training sequences), and prints, per
+variant, the .tflite size, the test accuracy and the largest difference of
+the output probability from Keras.
+
+    python -m benchmarks.export_report            # about 2 minutes here
+    python -m benchmarks.export_report --layers MinGRU --samples 300 --epochs 1
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+
+from quickstart import LAYERS  # noqa: E402
+from quickstart import make_data  # noqa: E402
+from quickstart import train_and_evaluate  # noqa: E402
+
+from keras_gates import export  # noqa: E402
+
+
+def run_sequence_model(content, x):
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=content).get_signature_runner()
+    (name,) = runner.get_input_details()
+    return np.concatenate(
+        [next(iter(runner(**{name: x[i : i + 1]}).values())) for i in range(len(x))]
+    )[:, 0]
+
+
+def run_streaming_model(content, x, num_states, collect=None):
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=content).get_signature_runner("step")
+    details = runner.get_input_details()
+    outputs = []
+    for sequence in x:
+        states = {
+            f"state_{i}": np.zeros(details[f"state_{i}"]["shape"], "float32")
+            for i in range(num_states)
+        }
+        for t in range(len(sequence)):
+            step = sequence[t : t + 1]
+            if collect is not None:
+                collect.append([step, *states.values()])
+            result = runner(inputs=step, **states)
+            states = {key: result[key] for key in states}
+        outputs.append(result["outputs"][0, 0])
+    return np.array(outputs)
+
+
+def report(layer_name, args):
+    keras.utils.set_random_seed(args.seed)
+    accuracy, _, model = train_and_evaluate(
+        LAYERS[layer_name], args.steps, args, return_model=True
+    )
+    rng = np.random.default_rng(args.seed + 1)
+    x_test, y_test = make_data(args.test, args.steps, rng)
+    x_calibrate, _ = make_data(args.calibration, args.steps, rng)
+    want = np.asarray(model(x_test))[:, 0]
+    rows = [(layer_name, "Keras float32", None, accuracy_of(want, y_test), 0.0)]
+
+    for quantization in (None, "float16", "dynamic_int8"):
+        content = export.to_tflite(model, quantization=quantization)
+        got = run_sequence_model(content, x_test)
+        rows.append(
+            (
+                layer_name,
+                f"sequence, {quantization or 'float32'}",
+                len(content),
+                accuracy_of(got, y_test),
+                float(np.max(np.abs(got - want))),
+            )
+        )
+    _, specs = export.step_function(model)
+    float_step = export.to_tflite(model, streaming=True)
+    samples = []
+    run_streaming_model(float_step, x_calibrate, len(specs) - 1, collect=samples)
+    content = export.to_tflite(
+        model, streaming=True, quantization="int8", representative_data=samples
+    )
+    got = run_streaming_model(content, x_test, len(specs) - 1)
+    rows.append(
+        (
+            layer_name,
+            "streaming, int8",
+            len(content),
+            accuracy_of(got, y_test),
+            float(np.max(np.abs(got - want))),
+        )
+    )
+    return rows
+
+
+def accuracy_of(probabilities, labels):
+    return float(np.mean((probabilities > 0.5) == (labels > 0.5)))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--layers", nargs="+", default=[n for n in LAYERS if "keras" not in n]
+    )
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--samples", type=int, default=3000)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--units", type=int, default=64)
+    parser.add_argument("--test", type=int, default=500)
+    parser.add_argument("--calibration", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    args.verbose = 0
+    start = time.time()
+    rows = []
+    for layer_name in args.layers:
+        rows += report(layer_name, args)
+    print(
+        f"\nTFLite exports, {args.units} units, first-token task at distance "
+        f"{args.steps}, {args.test} test sequences ({time.time() - start:.0f} s)\n"
+    )
+    print("| layer | export | size (KB) | test accuracy | max abs diff from Keras |")
+    print("|---|---|---:|---:|---:|")
+    for layer_name, variant, size, accuracy, diff in rows:
+        size = "" if size is None else f"{size / 1024:.1f}"
+        print(f"| {layer_name} | {variant} | {size} | {accuracy:.3f} | {diff:.1e} |")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

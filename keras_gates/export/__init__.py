@@ -1,0 +1,22 @@
+"""Deployment of Keras models with keras-gates layers: TF Serving, TFLite, ONNX.
+
+TensorFlow only (this subpackage imports it; `import keras_gates` does not):
+
+- `to_saved_model(model, export_dir)`: a SavedModel for TF Serving, core
+  TensorFlow ops only, dynamic batch and time.
+- `to_tflite(model, ...)`: the bytes of a .tflite model with builtin ops only
+  (no Flex delegate), whole-sequence or one step at a time (`streaming`).
+- `to_onnx(model, path)`: an ONNX model through tf2onnx.
+
+Each works for any Keras model of the TensorFlow backend whose layers the
+converters support; the keras-gates layers compile to plain TensorFlow ops
+(a `While` loop, matrix products and element-wise math), so nothing of
+keras-gates is needed where the exported model runs.
+"""
+
+from keras_gates.export.convert import to_onnx
+from keras_gates.export.convert import to_saved_model
+from keras_gates.export.convert import to_tflite
+from keras_gates.export.streaming import step_function
+
+__all__ = ["step_function", "to_onnx", "to_saved_model", "to_tflite"]

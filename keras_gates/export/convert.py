@@ -1,0 +1,239 @@
+"""SavedModel, TFLite and ONNX export. See `keras_gates.export`."""
+
+import tempfile
+
+import keras
+
+from keras_gates.export.streaming import check_model as _check_model
+from keras_gates.export.streaming import step_function
+
+QUANTIZATIONS = (None, "float16", "dynamic_int8", "int8")
+
+
+def _tensorflow():
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "keras_gates.export needs the TensorFlow backend (it writes "
+            "TensorFlow graphs). Set KERAS_BACKEND=tensorflow. Current "
+            f"backend: {keras.backend.backend()}"
+        )
+    import tensorflow as tf
+
+    return tf
+
+
+def _layer_name(tensor):
+    return tensor._keras_history.operation.name
+
+
+def input_names(model):
+    """The serving signature's input keys: the names of the model's Inputs."""
+    return [_layer_name(t) for t in model.inputs]
+
+
+def output_names(model):
+    """The serving signature's output keys: the names of the output layers."""
+    return [_layer_name(t) for t in model.outputs]
+
+
+def _sequence_specs(model, batch_size):
+    """Input specs with the given batch size and a dynamic time axis."""
+    tf = _tensorflow()
+    specs = []
+    for tensor, name in zip(model.inputs, input_names(model), strict=True):
+        shape = [batch_size, *tensor.shape[1:]]
+        if len(shape) >= 2:
+            shape[1] = None
+        specs.append(tf.TensorSpec(shape, tensor.dtype, name=name))
+    return specs
+
+
+def _serving_function(model):
+    names = output_names(model)
+    if len(set(names)) != len(names):
+        raise ValueError(f"The model's output layers share names: {names}")
+
+    def serve(*inputs):
+        outputs = model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        return dict(zip(names, outputs, strict=True))
+
+    return serve
+
+
+def _write(model, export_dir, endpoint, function, specs):
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(endpoint, function, input_signature=specs)
+    archive.write_out(export_dir, verbose=False)
+
+
+def to_saved_model(model, export_dir):
+    """Writes `model` as a SavedModel for TF Serving.
+
+    The `serving_default` signature takes the model's inputs under their
+    `keras.Input` names, with dynamic batch and time dimensions, and returns
+    its outputs under the names of the output layers. The graph holds core
+    TensorFlow ops only: it loads with `tf.saved_model.load` in a process
+    that never imports keras or keras_gates, and with `saved_model_cli`.
+
+    Export on the machine type that serves: a `keras.layers.LSTM` or `GRU`
+    traced on a GPU can carry cuDNN ops that a CPU server lacks.
+
+    Args:
+        model: A built Keras model (TensorFlow backend).
+        export_dir: The directory to write.
+
+    Returns:
+        `export_dir`.
+    """
+    _tensorflow()
+    _check_model(model)
+    specs = _sequence_specs(model, None)
+    _write(model, export_dir, "serving_default", _serving_function(model), specs)
+    return export_dir
+
+
+def _check_batch_size(batch_size):
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            "Argument `batch_size` must be a positive integer: TFLite "
+            "builtins need a fixed batch for recurrent loops. Received: "
+            f"batch_size={batch_size!r}"
+        )
+
+
+def _quantize(converter, quantization, representative_data, specs):
+    tf = _tensorflow()
+    if quantization is None:
+        return
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "int8":
+        samples = list(representative_data)
+        names = [spec.name for spec in specs]
+
+        def dataset():
+            for sample in samples:
+                sample = sample if isinstance(sample, (list, tuple)) else [sample]
+                yield {
+                    name: tf.cast(value, spec.dtype)
+                    for name, value, spec in zip(names, sample, specs, strict=True)
+                }
+
+        converter.representative_dataset = dataset
+
+
+def to_tflite(
+    model,
+    *,
+    batch_size=1,
+    streaming=False,
+    quantization=None,
+    representative_data=None,
+):
+    """The bytes of a .tflite model of `model`, builtin ops only.
+
+    No Flex delegate (select TensorFlow ops) is needed to run it: the model's
+    recurrent loops become one builtin `WHILE` op each, which TFLite
+    supports with a fixed batch size. The time axis stays resizable at run
+    time (`resize_tensor_input`, or a signature runner that resizes for you).
+
+    Args:
+        model: A built Keras model (TensorFlow backend).
+        batch_size: The fixed batch size of the TFLite model. Defaults to 1.
+        streaming: If True, a one-step model under the signature `"step"`
+            (see `keras_gates.export.step_function`): inputs `"inputs"` (one
+            time step) and `"state_0"`, `"state_1"`, ...; outputs
+            `"outputs"` and the new states under the same names. Models it
+            cannot stream (Bidirectional, `go_backwards`, layers that mix
+            time steps) raise a ValueError that says why. If False (the
+            default), the whole sequence under `"serving_default"`, keyed as
+            in `to_saved_model`.
+        quantization: None (float32), `"float16"` (float16 weights),
+            `"dynamic_int8"` (int8 weights, float activations) or `"int8"`
+            (int8 weights and activations where TFLite supports them,
+            calibrated on `representative_data`; float inputs and outputs;
+            streaming models only: TensorFlow 2.21's calibration crashes on
+            a whole-sequence loop).
+        representative_data: For `"int8"`: an iterable of samples of the
+            streaming model's arguments, each a list `[inputs, state_0,
+            state_1, ...]` of arrays with batch `batch_size`.
+
+    Returns:
+        The .tflite model, as bytes.
+    """
+    tf = _tensorflow()
+    _check_model(model)
+    _check_batch_size(batch_size)
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(
+            f"Argument `quantization` must be one of {QUANTIZATIONS}. "
+            f"Received: quantization={quantization!r}"
+        )
+    if (quantization == "int8") != (representative_data is not None):
+        raise ValueError(
+            "`representative_data` is needed for quantization='int8' and "
+            f"only then. Received: quantization={quantization!r}, "
+            f"representative_data={'given' if representative_data is not None else None}"
+        )
+    if quantization == "int8" and not streaming:
+        raise ValueError(
+            "quantization='int8' is available for streaming models only: "
+            "TensorFlow 2.21's int8 calibration crashes the process "
+            "(segmentation fault) on the WHILE loop of a whole-sequence "
+            "recurrent model. Use streaming=True, or 'dynamic_int8' (int8 "
+            "weights) for the whole-sequence model."
+        )
+    if streaming:
+        function, specs = step_function(model, batch_size)
+        endpoint = "step"
+    else:
+        function, specs = _serving_function(model), _sequence_specs(model, batch_size)
+        endpoint = "serving_default"
+    with tempfile.TemporaryDirectory() as export_dir:
+        # From a SavedModel, not a concrete function: the latter can leave
+        # weights as resource variables that fail at invoke.
+        _write(model, export_dir, endpoint, function, specs)
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            export_dir, signature_keys=[endpoint]
+        )
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        _quantize(converter, quantization, representative_data, specs)
+        return converter.convert()
+
+
+def to_onnx(model, path, *, opset=17):
+    """Writes `model` as an ONNX model through tf2onnx.
+
+    Inputs and outputs are named as in `to_saved_model`, with dynamic batch
+    and time dimensions. Needs `tf2onnx` (`pip install "keras-gates[export]"`).
+
+    Args:
+        model: A built Keras model (TensorFlow backend).
+        path: The .onnx file to write.
+        opset: The ONNX opset. Defaults to 17.
+
+    Returns:
+        `path`.
+    """
+    tf = _tensorflow()
+    _check_model(model)
+    try:
+        import tf2onnx
+    except ImportError as e:
+        raise ImportError(
+            'to_onnx needs tf2onnx: pip install "keras-gates[export]"'
+        ) from e
+    specs = _sequence_specs(model, None)
+    function = tf.function(_serving_function(model), input_signature=specs)
+    tf2onnx.convert.from_function(
+        function, input_signature=specs, opset=opset, output_path=str(path)
+    )
+    return path
