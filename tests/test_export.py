@@ -199,6 +199,37 @@ def test_saved_model_cli_show_and_run(tmp_path):
     np.testing.assert_allclose(got, keras_output(model, x), atol=ATOL)
 
 
+def test_saved_model_with_two_inputs_and_two_outputs(tmp_path):
+    """Keys are the Input and output layer names; a feature vector input keeps
+    its shape while the token sequence gets dynamic batch and time."""
+    import tensorflow as tf
+
+    tokens = keras.Input((12,), dtype="int32", name="tokens")
+    meta = keras.Input((3,), name="meta")
+    x = keras.layers.Embedding(VOCABULARY, 6, mask_zero=True)(tokens)
+    x = keras.layers.Concatenate()([kg.SRU(UNITS)(x), meta])
+    model = keras.Model(
+        [tokens, meta],
+        [
+            keras.layers.Dense(2, name="label")(x),
+            keras.layers.Dense(1, name="score")(x),
+        ],
+    )
+    randomize(model)
+    export.to_saved_model(model, str(tmp_path / "sm"))
+    serving = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
+    specs = serving.structured_input_signature[1]
+    assert specs["tokens"].shape.as_list() == [None, None]
+    assert specs["meta"].shape.as_list() == [None, 3]
+    x = padded_tokens(2, 12)
+    m = signal(2, 1)[:, 0, :3]
+    got = serving(tokens=tf.constant(x), meta=tf.constant(m))
+    want = model([x, m], training=False)
+    assert sorted(got) == ["label", "score"]
+    np.testing.assert_allclose(got["label"], want[0], atol=ATOL)
+    np.testing.assert_allclose(got["score"], want[1], atol=ATOL)
+
+
 # -------------------------------------------------------------------- TFLite
 
 

@@ -37,12 +37,18 @@ def output_names(model):
 
 
 def _sequence_specs(model, batch_size):
-    """Input specs with the given batch size and a dynamic time axis."""
+    """Input specs with the given batch size and a dynamic time axis.
+
+    The time axis is axis 1 of inputs of rank 3 and up and of integer inputs
+    of rank 2 (token ids); a float input of rank 2 is a feature vector and
+    keeps its shape unless its axis 1 is already dynamic.
+    """
     tf = _tensorflow()
     specs = []
     for tensor, name in zip(model.inputs, input_names(model), strict=True):
         shape = [batch_size, *tensor.shape[1:]]
-        if len(shape) >= 2:
+        is_tokens = len(shape) == 2 and "int" in str(tensor.dtype)
+        if len(shape) >= 3 or is_tokens:
             shape[1] = None
         specs.append(tf.TensorSpec(shape, tensor.dtype, name=name))
     return specs
