@@ -18,9 +18,10 @@ def hoisting_pays_off():
     CPU the per-step product is cheap and the hoisted projection, the
     largest tensor of the call (batch x steps x 4 units), costs memory
     passes of its own: measured on a 2-core CPU (`python -m benchmarks.run
-    --preset quick`, TensorFlow), the hoisted path took 0.85-1.7x the time of
-    the step-by-step loop, faster only for the two LSTM variants at 1000
-    steps. So "auto" hoists on a GPU or TPU only.
+    --preset quick`, TensorFlow), the hoisted path took 0.81-1.70x the time of
+    the step-by-step loop: faster in 11 of 32 measurements (by at most
+    19%), slower in the rest (up to 70%, SRU and MinimalGRU inference). So
+    "auto" hoists on a GPU or TPU only.
     """
     return accelerator_available()
 
