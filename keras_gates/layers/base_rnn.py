@@ -41,10 +41,12 @@ class GatedRNN(keras.layers.RNN):
     the RNN arguments. The config is flat (the cell's arguments next to the
     RNN's), so `from_config` is `cls(**config)`, as for `keras.layers.LSTM`.
 
-    Fast paths: a subclass that can compute the whole sequence another way
-    implements `_fast_loop` (same contract as `inner_loop`), overrides
-    `_fast_path_unavailable` to say when it cannot serve a configuration, and
-    may override `_fast_path_pays_off` to say where it is not faster. The
+    Fast paths: by default the fast path is `_hoisted_loop` (the cell's
+    `_project_inputs` over the whole sequence, then `_recurrent_step` in the
+    loop). A subclass that computes the sequence another way (a parallel
+    scan) overrides `_fast_loop` (same contract as `inner_loop`), may
+    override `_fast_path_unavailable` to say when it cannot serve a
+    configuration, and `_fast_path_pays_off` to say where it is not faster. The
     choice between the two paths is made here and only here, in
     `uses_fast_path`, from the `fast_path` argument: `"auto"` takes the fast
     path when available and paying off, `True` requires it (a `ValueError`
@@ -280,10 +282,12 @@ _COMMON_ARGS_DOC = """\
             sequences of fixed length, more memory). Defaults to `False`.
         zero_output_for_mask: Whether masked steps output zeros instead of
             repeating the previous output. Defaults to `False`.
-        fast_path: `"auto"` computes the sequence with the layer's fast path
-            when it has one for this configuration, `True` requires it (a
-            `ValueError` if unavailable), `False` runs the cell step by step.
-            Both give the same numbers. Defaults to `"auto"`.
+        fast_path: `True` computes `x @ kernel` for every step in one GEMM
+            before the loop (a parallel scan for the linear recurrences of
+            MinGRU and the SRU with `recurrent_gates=False`), `False` runs
+            the cell step by step, `"auto"` takes the fast path on a GPU or
+            TPU and the step loop on a CPU, where it measured faster. Both
+            give the same numbers. Defaults to `"auto"`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Call arguments:

@@ -23,7 +23,8 @@ class SRU(RecurrentGatedRNN):
     layer's fast path computes the whole sequence with one GEMM and a
     parallel scan: always with `fast_path=True`, on a GPU or TPU with
     `fast_path="auto"` (on a CPU the loop was measured faster). With
-    `recurrent_gates=True` it runs the cell step by step.
+    `recurrent_gates=True` the fast path computes `x @ kernel` for every step
+    in one GEMM and loops over the element-wise rest, under the same rule.
 
     Args:
         units: Positive integer, dimensionality of the output space.
