@@ -29,77 +29,91 @@ class Case:
     target: tuple = None
 
 
+def gate_block_macs(blocks):
+    """`macs` of a cell with `blocks` gate blocks, each fed by the input and
+    the state: 4 for an LSTM, 3 for a GRU or CIFG, 2 for a minimal GRU."""
+    return lambda d, u: blocks * u * (d + u)
+
+
+def sru_macs(d, u):
+    """Input products only: 3 blocks, 4 with a projected highway."""
+    return (3 if d == u else 4) * u * d
+
+
+def min_gru_macs(d, u):
+    """Input products only: the gate and the candidate."""
+    return 2 * u * d
+
+
 CASES = {
     case.name: case
     for case in [
-        Case(
-            "keras.LSTM", lambda u: keras.layers.LSTM(u), lambda d, u: 4 * u * (d + u)
-        ),
-        Case("keras.GRU", lambda u: keras.layers.GRU(u), lambda d, u: 3 * u * (d + u)),
+        Case("keras.LSTM", lambda u: keras.layers.LSTM(u), gate_block_macs(4)),
+        Case("keras.GRU", lambda u: keras.layers.GRU(u), gate_block_macs(3)),
         Case(
             "PeepholeLSTM",
             lambda u: kg.PeepholeLSTM(u),
-            lambda d, u: 4 * u * (d + u),
+            gate_block_macs(4),
             ("keras.LSTM", 0.85),
         ),
         Case(
             "CoupledLSTM",
             lambda u: kg.CoupledLSTM(u),
-            lambda d, u: 3 * u * (d + u),
+            gate_block_macs(3),
             ("keras.LSTM", 0.50),
         ),
         Case(
             "MinimalGRU",
             lambda u: kg.MinimalGRU(u),
-            lambda d, u: 2 * u * (d + u),
+            gate_block_macs(2),
             ("keras.GRU", 0.70),
         ),
         Case(
             "SRU",
             lambda u: kg.SRU(u),
-            lambda d, u: (3 if d == u else 4) * u * d,
+            sru_macs,
             ("keras.LSTM", 0.25),
         ),
         Case(
             "PeepholeLSTM hoisted",
             lambda u: kg.PeepholeLSTM(u, fast_path=True),
-            lambda d, u: 4 * u * (d + u),
+            gate_block_macs(4),
         ),
         Case(
             "CoupledLSTM hoisted",
             lambda u: kg.CoupledLSTM(u, fast_path=True),
-            lambda d, u: 3 * u * (d + u),
+            gate_block_macs(3),
         ),
         Case(
             "MinimalGRU hoisted",
             lambda u: kg.MinimalGRU(u, fast_path=True),
-            lambda d, u: 2 * u * (d + u),
+            gate_block_macs(2),
         ),
         Case(
             "SRU hoisted",
             lambda u: kg.SRU(u, fast_path=True),
-            lambda d, u: (3 if d == u else 4) * u * d,
+            sru_macs,
         ),
         Case(
             "SRU(v=0)",
             lambda u: kg.SRU(u, recurrent_gates=False),
-            lambda d, u: (3 if d == u else 4) * u * d,
+            sru_macs,
         ),
         Case(
             "SRU(v=0) scan",
             lambda u: kg.SRU(u, recurrent_gates=False, fast_path=True),
-            lambda d, u: (3 if d == u else 4) * u * d,
+            sru_macs,
         ),
         Case(
             "MinGRU",
             lambda u: kg.MinGRU(u),
-            lambda d, u: 2 * u * d,
+            min_gru_macs,
             ("keras.GRU", 0.25),
         ),
         Case(
             "MinGRU scan",
             lambda u: kg.MinGRU(u, fast_path=True),
-            lambda d, u: 2 * u * d,
+            min_gru_macs,
         ),
     ]
 }

@@ -27,37 +27,27 @@ from quickstart import make_data  # noqa: E402
 from quickstart import train_and_evaluate  # noqa: E402
 
 from keras_gates import export  # noqa: E402
+from keras_gates.export import litert  # noqa: E402
+from keras_gates.export.convert import input_names  # noqa: E402
 
 
-def run_sequence_model(content, x):
-    from ai_edge_litert.interpreter import Interpreter
+def run_sequence_model(content, x, input_name):
+    """The probabilities of a batch-1 sequence model, one sequence at a time."""
+    outputs = [
+        litert.run_sequence_model(content, {input_name: x[i : i + 1]})
+        for i in range(len(x))
+    ]
+    return np.concatenate([next(iter(o.values())) for o in outputs])[:, 0]
 
-    runner = Interpreter(model_content=content).get_signature_runner()
-    (name,) = runner.get_input_details()
-    return np.concatenate(
-        [next(iter(runner(**{name: x[i : i + 1]}).values())) for i in range(len(x))]
-    )[:, 0]
 
-
-def run_streaming_model(content, x, num_states, collect=None):
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(model_content=content).get_signature_runner("step")
-    details = runner.get_input_details()
-    outputs = []
-    for sequence in x:
-        states = {
-            f"state_{i}": np.zeros(details[f"state_{i}"]["shape"], "float32")
-            for i in range(num_states)
-        }
-        for t in range(len(sequence)):
-            step = sequence[t : t + 1]
-            if collect is not None:
-                collect.append([step, *states.values()])
-            result = runner(inputs=step, **states)
-            states = {key: result[key] for key in states}
-        outputs.append(result["outputs"][0, 0])
-    return np.array(outputs)
+def run_streaming_model(content, x, record=None):
+    """The last step's probability of a batch-1 streaming model, per sequence."""
+    return np.array(
+        [
+            litert.run_step_model(content, x[i : i + 1], record)[0, -1, 0]
+            for i in range(len(x))
+        ]
+    )
 
 
 def report(layer_name, args):
@@ -73,7 +63,7 @@ def report(layer_name, args):
 
     for quantization in (None, "float16", "dynamic_int8"):
         content = export.to_tflite(model, quantization=quantization)
-        got = run_sequence_model(content, x_test)
+        got = run_sequence_model(content, x_test, input_names(model)[0])
         rows.append(
             (
                 layer_name,
@@ -83,14 +73,13 @@ def report(layer_name, args):
                 float(np.max(np.abs(got - want))),
             )
         )
-    _, specs = export.step_function(model)
     float_step = export.to_tflite(model, streaming=True)
     samples = []
-    run_streaming_model(float_step, x_calibrate, len(specs) - 1, collect=samples)
+    run_streaming_model(float_step, x_calibrate, record=samples)
     content = export.to_tflite(
         model, streaming=True, quantization="int8", representative_data=samples
     )
-    got = run_streaming_model(content, x_test, len(specs) - 1)
+    got = run_streaming_model(content, x_test)
     rows.append(
         (
             layer_name,

@@ -60,25 +60,15 @@ def _check(label, got, want, tolerance):
     return error <= tolerance
 
 
-def _run_tflite(content, names, inputs, streaming, num_states):
-    from ai_edge_litert.interpreter import Interpreter
+def _run_tflite(content, names, inputs, streaming):
+    from keras_gates.export import litert
 
-    interpreter = Interpreter(model_content=content)
-    if not streaming:
-        runner = interpreter.get_signature_runner("serving_default")
-        result = runner(**dict(zip(names["inputs"], inputs, strict=True)))
-        return [result[name] for name in names["outputs"]]
-    runner = interpreter.get_signature_runner("step")
-    sequence = inputs[0]
-    details = runner.get_input_details()
-    states = {
-        f"state_{i}": np.zeros(details[f"state_{i}"]["shape"], "float32")
-        for i in range(num_states)
-    }
-    for t in range(sequence.shape[1]):
-        result = runner(inputs=sequence[:, t], **states)
-        states = {key: result[key] for key in states}
-    return [result["outputs"]]
+    if streaming:
+        return [litert.run_step_model(content, inputs[0])[:, -1]]
+    result = litert.run_sequence_model(
+        content, dict(zip(names["inputs"], inputs, strict=True))
+    )
+    return [result[name] for name in names["outputs"]]
 
 
 def export_command(args):
@@ -119,14 +109,10 @@ def export_command(args):
             f"wrote TFLite {args.tflite} ({len(content)} bytes, builtin ops only, "
             f"{kind}, quantization {args.quantize})"
         )
-        num_states = 0
-        if args.streaming:
-            _, specs = export.step_function(model)
-            num_states = len(specs) - 1
         tolerance = QUANTIZED_TOLERANCE.get(args.quantize, FLOAT_TOLERANCE)
         for steps in (7, 13):
             inputs = _sample_inputs(model, 1, steps)
-            got = _run_tflite(content, names, inputs, args.streaming, num_states)
+            got = _run_tflite(content, names, inputs, args.streaming)
             want = _keras_outputs(model, inputs)
             if args.streaming and want[0].ndim == 3:
                 want = [want[0][:, -1]]

@@ -312,3 +312,32 @@ def test_dropout_only_in_training_and_reproducible(case):
     twin = weight_twin(layer, x.shape)  # same seed
     twin(x, training=False)  # draws (and discards) masks, like `layer` did
     np.testing.assert_array_equal(to_numpy(twin(x, training=True)[0]), first)
+
+
+@pytest.mark.parametrize("case", ["peephole", "sru_identity_tanh", "mingru_steps"])
+@pytest.mark.parametrize("unroll", [False, True])
+def test_dropout_with_mask_backwards_and_unroll(case, unroll, request):
+    """The step loop reads the dropped and the raw sequence together (the
+    SRU's identity highway takes the raw one): with padding, go_backwards and
+    unroll it gives the reference's numbers under the same dropout masks."""
+    if unroll and keras.backend.backend() == "torch":
+        reason = (
+            "Keras 3.15's torch loop cannot unroll a masked sequence "
+            "backwards ('tuple' object has no attribute 'shape'); "
+            "keras.layers.LSTM fails the same way"
+        )
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+    layer, input_dim = build(case, go_backwards=True, **_dropout_kwargs(case, 5))
+    layer = weight_twin(layer, (BATCH, STEPS, input_dim), unroll=unroll)
+    x, _ = make_inputs(input_dim)
+    mask = make_mask()
+    x_mask, s_mask = _dropout_masks(5, 0.4, 0.3, input_dim)
+    if not has_recurrent_dropout(case):
+        s_mask = None
+    out, *final = layer(x, mask=mask, training=True)
+    zeros = [np.zeros((BATCH, UNITS))] * num_states(layer)
+    step = reference_step(layer.cell, x_mask=x_mask, state_mask=s_mask)
+    want_out, want_final = ref.run_rnn(step, x, zeros, mask=mask, go_backwards=True)
+    np.testing.assert_allclose(to_numpy(out), want_out, atol=ATOL, rtol=0)
+    for got, want in zip(final, want_final, strict=True):
+        np.testing.assert_allclose(to_numpy(got), want, atol=ATOL, rtol=0)

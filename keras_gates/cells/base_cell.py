@@ -128,8 +128,25 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
         full-size gradient of that weight per step."""
         return ()
 
+    # Whether `_step` reads `inputs` (the undropped input) besides `dropped`.
+    reads_undropped_inputs = False
+    # Whether the output is the first state, so that the previous output can
+    # be read from the states (export.step_function relies on it).
+    output_is_first_state = True
+
+    def _step(self, dropped, inputs, states, constants, training):
+        """One step: `(output, new_states)`.
+
+        `dropped` is the step's input after input dropout, `inputs` the same
+        before it. The layers drop a whole sequence at once before their loop
+        (one mask per sequence), so the loop never multiplies by the mask;
+        `call` drops its one step.
+        """
+        raise NotImplementedError
+
     def call(self, inputs, states, training=False):
-        return self._step(inputs, states, self._step_constants(), training)
+        dropped = self._drop_inputs(inputs, training)
+        return self._step(dropped, inputs, states, self._step_constants(), training)
 
     def get_initial_state(self, batch_size=None):
         return [
@@ -201,8 +218,8 @@ class RecurrentCell(GatedCell):
         `_project_inputs`. Holds the only recurrent matrix product."""
         raise NotImplementedError
 
-    def _step(self, inputs, states, constants, training):
-        projected = self._project_inputs(self._drop_inputs(inputs, training), inputs)
+    def _step(self, dropped, inputs, states, constants, training):
+        projected = self._project_inputs(dropped, inputs)
         return self._recurrent_step(projected, states, constants, training)
 
     def _add_recurrent_kernel(self, shape):

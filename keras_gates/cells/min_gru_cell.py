@@ -105,9 +105,9 @@ class MinGRUCell(GatedCell):
         z, candidate = ops.split(x, 2, axis=-1)
         return self.recurrent_activation(z), candidate
 
-    def _step(self, inputs, states, constants, training):
+    def _step(self, dropped, inputs, states, constants, training):
         h_tm1 = states[0]
-        z, candidate = self._project(self._drop_inputs(inputs, training))
+        z, candidate = self._project(dropped)
         # (1 - z) * h_tm1 + z * candidate, with one product fewer.
         h = h_tm1 + z * (candidate - h_tm1)
         return h, [h]

@@ -154,6 +154,12 @@ class SRUCell(RecurrentCell):
         )
         self.bias = self._add_bias(2)
 
+    output_is_first_state = False  # outputs h, keeps c
+
+    @property
+    def reads_undropped_inputs(self):
+        return not self.projects_highway  # the identity highway: the input
+
     def _step_constants(self):
         """`(b_f, b_r, v_f, v_r)`, None for the absent ones."""
         b_f = b_r = v_f = v_r = None
@@ -213,10 +219,10 @@ class SRUCell(RecurrentCell):
         h, c = self._gated_update(blocks, c_tm1, c_in, constants)
         return h, [c]
 
-    def _step(self, inputs, states, constants, training):
+    def _step(self, dropped, inputs, states, constants, training):
         # Without the concatenation of `_project_inputs`: one op fewer a step.
         c_tm1 = states[0]
-        u = ops.matmul(self._drop_inputs(inputs, training), self.kernel)
+        u = ops.matmul(dropped, self.kernel)
         c_in = self._drop_recurrent(c_tm1, training)
         blocks = self._split_projection(u, inputs, constants)
         h, c = self._gated_update(blocks, c_tm1, c_in, constants)

@@ -39,22 +39,15 @@ _PER_STEP_LAYERS = tuple(
 )
 
 
-def _output_is_first_state(cell):
-    """Whether the cell's output is its first state (`h`), as for every cell
-    of keras-gates and Keras but the SRU (output `h`, state `c`)."""
-    from keras_gates.cells import SRUCell
-
-    return not isinstance(cell, SRUCell)
-
-
 def _carries_output(layer, masked):
     """Whether the step carries `layer`'s last output as one more state: at a
-    masked step the layer repeats its previous output, which for the SRU is
-    not one of its states."""
+    masked step the layer repeats its previous output, which is not one of
+    its states when the cell says so (`output_is_first_state = False`: the
+    SRU outputs `h` and keeps `c`). Keras' cells output their first state."""
     return (
         masked
         and not layer.zero_output_for_mask
-        and not _output_is_first_state(layer.cell)
+        and not getattr(layer.cell, "output_is_first_state", True)
     )
 
 
@@ -114,8 +107,11 @@ def _chain(model):
 
 def _check_streamable(layers):
     """Raises a ValueError naming the first layer a step cannot compute.
-    Returns the state sizes, in layer order then state order."""
-    sizes, plan = [], {}
+
+    Returns the state sizes, in layer order then state order, and for each
+    recurrent layer (by name) whether it carries its last output as a state.
+    """
+    sizes, carries = [], {}
     masked = False
     for layer in layers:
         if isinstance(layer, keras.layers.Bidirectional):
@@ -136,9 +132,9 @@ def _check_streamable(layers):
                     "which a stream has not seen yet."
                 )
             sizes += _state_sizes(layer.cell)
-            if _carries_output(layer, masked):
+            carries[layer.name] = _carries_output(layer, masked)
+            if carries[layer.name]:
                 sizes.append(layer.cell.output_size)
-            plan[layer.name] = masked
             if not layer.return_sequences:
                 masked = False
         elif not isinstance(layer, _PER_STEP_LAYERS):
@@ -153,7 +149,7 @@ def _check_streamable(layers):
             )
     if not sizes:
         raise ValueError("The model has no recurrent layer to stream.")
-    return sizes, plan
+    return sizes, carries
 
 
 def step_function(model, batch_size=1):
@@ -185,7 +181,7 @@ def step_function(model, batch_size=1):
     import tensorflow as tf
 
     layers = _chain(model)
-    sizes, plan = _check_streamable(layers)
+    sizes, carries = _check_streamable(layers)
     model_input = model.inputs[0]
     if len(model_input.shape) < 2:
         raise ValueError(
@@ -213,7 +209,7 @@ def step_function(model, batch_size=1):
                 mask = ops.any(ops.not_equal(x, layer.mask_value), axis=-1)
                 x = x * ops.cast(ops.expand_dims(mask, -1), x.dtype)
             elif isinstance(layer, keras.layers.RNN):
-                carry = _carries_output(layer, plan[layer.name])
+                carry = carries[layer.name]
                 count = len(_state_sizes(layer.cell))
                 old, states = states[:count], states[count:]
                 # `call`, not `__call__`: x may carry the mask attribute of

@@ -118,44 +118,70 @@ class GatedRNN(keras.layers.RNN):
         `cell._recurrent_step`: the recurrent product and the element-wise
         gate math only.
         """
-        dropped = sequences
-        if training and self.cell.dropout > 0.0:
-            # One mask per sequence, the one the step path draws.
-            dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
-            dropped = sequences * ops.expand_dims(dropout_mask, 1)
+        dropped = self._drop_sequence(sequences, training)
         # Time-major from here: the projection, the largest tensor of the
         # call, is then never transposed (the inputs and outputs are smaller).
-        dropped = ops.transpose(dropped, (1, 0, 2))
-        sequences = ops.transpose(sequences, (1, 0, 2))
+        inputs = ops.transpose(sequences, (1, 0, 2))
+        if dropped is not sequences:
+            dropped = ops.transpose(dropped, (1, 0, 2))
+        else:
+            dropped = inputs
         if tree.is_nested(mask):
             mask = mask[0]
         if mask is not None:
             mask = ops.transpose(mask, (1, 0))
-        projected = self.cell._project_inputs(dropped, sequences)
+        projected = self.cell._project_inputs(dropped, inputs)
         last_output, outputs, states = self._step_loop(
             projected,
             initial_state,
             mask,
             training,
-            step_fn=self.cell._recurrent_step,
+            self.cell._recurrent_step,
             time_major=True,
         )
         if self.return_sequences:
             outputs = ops.transpose(outputs, (1, 0, 2))
         return last_output, outputs, states
 
+    def _drop_sequence(self, sequences, training):
+        """The inputs after input dropout, or `sequences` itself without it.
+
+        One mask per sequence for all its steps: the mask that
+        `keras.layers.RNN` draws for this call, applied once before any loop.
+        """
+        if not (training and self.cell.dropout > 0.0):
+            return sequences
+        dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
+        return sequences * ops.expand_dims(dropout_mask, 1)
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if self.uses_fast_path():
             return self._fast_loop(sequences, initial_state, mask, training)
-        return self._step_loop(sequences, initial_state, mask, training)
+        cell = self.cell
+        dropped = self._drop_sequence(sequences, training)
+        if dropped is sequences or not cell.reads_undropped_inputs:
+
+            def step_fn(x, *args):
+                return cell._step(x, x, *args)
+
+            loop_inputs = dropped
+        else:
+            # Both side by side, one tensor (Keras' torch loop does not
+            # unroll nested inputs), split at every step.
+            features = sequences.shape[-1]
+
+            def step_fn(both, *args):
+                return cell._step(both[:, :features], both[:, features:], *args)
+
+            loop_inputs = ops.concatenate([dropped, sequences], axis=-1)
+        return self._step_loop(loop_inputs, initial_state, mask, training, step_fn)
 
     def _step_loop(
-        self, sequences, initial_state, mask, training, step_fn=None, time_major=False
+        self, sequences, initial_state, mask, training, step_fn, time_major=False
     ):
-        """The cell step by step, its weight-derived constants computed once.
+        """The loop over time, the cell's weight-derived constants computed once.
 
-        `step_fn(inputs, states, constants, training)` is the step, the
-        cell's `_step` unless given.
+        `step_fn(inputs, states, constants, training)` is one step.
 
         When masked steps repeat the previous output, the last output is
         carried as the first loop state. Keras' JAX loop (`lax.scan`) takes
@@ -169,7 +195,6 @@ class GatedRNN(keras.layers.RNN):
         if tree.is_nested(mask):
             mask = mask[0]
         cell = self.cell
-        step_fn = step_fn or cell._step
         constants = cell._step_constants()
         carry_output = mask is not None and not self.zero_output_for_mask
         # As in keras.layers.RNN: torch's autograd needs fresh state tensors

@@ -21,7 +21,7 @@ class MinGRU(GatedRNN):
     The scan does more work than the loop (O(T log T) against O(T)), which
     pays off on parallel hardware only: with `fast_path="auto"` the layer
     scans on a GPU or TPU and runs the loop on a CPU, where the loop was
-    measured 1.3-6x faster than the scan.
+    measured 1.4-6.1x faster than the scan.
 
     Args:
         units: Positive integer, dimensionality of the output space.
@@ -134,9 +134,6 @@ class MinGRU(GatedRNN):
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
-
-    def _fast_path_unavailable(self):
-        return None  # the scan serves every configuration
 
     def _fast_path_pays_off(self):
         return scan_path.scan_pays_off()

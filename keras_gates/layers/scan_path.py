@@ -37,17 +37,12 @@ def prepare_inputs(layer, sequences, mask, training):
     dropout mask applied (one mask per sequence), the inputs as given, and
     the mask as a boolean tensor of shape `(batch, steps, 1)` or None.
     """
-    cell = layer.cell
     if tree.is_nested(mask):
         mask = mask[0]
     if layer.go_backwards:
         sequences = ops.flip(sequences, axis=1)
         mask = None if mask is None else ops.flip(mask, axis=1)
-    dropped = sequences
-    if training and cell.dropout > 0.0:
-        # Created for this call by keras.layers.RNN from the first step.
-        dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
-        dropped = sequences * ops.expand_dims(dropout_mask, 1)
+    dropped = layer._drop_sequence(sequences, training)
     valid = None if mask is None else ops.expand_dims(ops.cast(mask, "bool"), -1)
     return dropped, sequences, valid
 

@@ -1,0 +1,57 @@
+"""Runs exported .tflite models with the LiteRT interpreter (`ai-edge-litert`,
+which replaces the deprecated `tf.lite.Interpreter`)."""
+
+import numpy as np
+
+
+def _interpreter(content):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as e:
+        raise ImportError(
+            'Running .tflite models needs ai-edge-litert: pip install "keras-gates[export]"'
+        ) from e
+    return Interpreter(model_content=content)
+
+
+def run_sequence_model(content, inputs):
+    """Runs a whole-sequence model (`to_tflite(streaming=False)`).
+
+    Args:
+        content: The .tflite bytes.
+        inputs: A dict of the model's input names to arrays (batch as
+            exported, any number of steps: the interpreter resizes).
+
+    Returns:
+        A dict of output names to arrays.
+    """
+    return _interpreter(content).get_signature_runner("serving_default")(**inputs)
+
+
+def run_step_model(content, sequence, record=None):
+    """Feeds `sequence` to a streaming model step by step, from zero states.
+
+    Args:
+        content: The .tflite bytes of `to_tflite(streaming=True)`.
+        sequence: An array `(batch, steps, ...)` (the batch as exported).
+        record: If a list, each step's arguments `[inputs, state_0, ...]`
+            are appended to it (calibration samples for int8).
+
+    Returns:
+        The step outputs stacked on axis 1: `(batch, steps, ...)`.
+    """
+    runner = _interpreter(content).get_signature_runner("step")
+    details = runner.get_input_details()
+    names = sorted(
+        (n for n in details if n.startswith("state_")), key=lambda n: int(n[6:])
+    )
+    states = {n: np.zeros(details[n]["shape"], details[n]["dtype"]) for n in names}
+    outputs = []
+    for t in range(sequence.shape[1]):
+        step = sequence[:, t]
+        if record is not None:
+            record.append([step, *states.values()])
+        result = runner(inputs=step, **states)
+        states = {n: result[n] for n in names}
+        outputs.append(result["outputs"])
+    return np.stack(outputs, axis=1)
