@@ -1,7 +1,13 @@
-"""Smoke tests of the example scripts (tiny settings, seconds each)."""
+"""The example scripts: smoke runs (seconds each) and their data handling."""
 
 import importlib.util
+import os
 import pathlib
+import re
+import sys
+
+import numpy as np
+import pytest
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
@@ -9,18 +15,171 @@ EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 def load(name):
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as for a script (tf.data's AutoGraph looks there)
     spec.loader.exec_module(module)
     return module
 
 
+def last_line(capsys):
+    return capsys.readouterr().out.strip().splitlines()[-1]
+
+
 def test_quickstart_smoke(capsys):
     quickstart = load("quickstart")
+    layers = ["SRU", "CoupledLSTM", "keras SimpleRNN"]
     results = quickstart.main(
         ["--distances", "4", "6", "--samples", "64", "--epochs", "1"]
-        + ["--layers", "SRU", "CoupledLSTM"]
+        + ["--layers", *layers]
     )
-    assert set(results) == {(n, d) for n in ("SRU", "CoupledLSTM") for d in (4, 6)}
+    assert set(results) == {(n, d) for n in layers for d in (4, 6)}
     for accuracy, params in results.values():
         assert 0.0 <= accuracy <= 1.0 and params > 0
-    table = capsys.readouterr().out
-    assert "Test accuracy" in table and "distance 6" in table
+    out = capsys.readouterr().out
+    assert "Test accuracy" in out and "distance 6" in out
+    assert "keras SimpleRNN" in out
+    # The best keras-gates model was exported and its exports match Keras.
+    errors = dict(re.findall(r"^(SavedModel|TFLite) +max .*: (\S+)$", out, re.M))
+    assert set(errors) == {"SavedModel", "TFLite"}
+    assert all(float(e) < 1e-5 for e in errors.values())
+
+
+# ---------------------------------------------------------------- IMDB
+
+
+@pytest.mark.parametrize("extra", [[], ["--cell", "sru", "--bidirectional"]])
+def test_imdb_smoke(capsys, extra):
+    imdb = load("imdb_sentiment")
+    accuracy = imdb.main(["--smoke", "--verbose", "0", *extra])
+    assert 0.0 <= accuracy <= 1.0
+    assert last_line(capsys) == f"test accuracy: {accuracy:.4f}"
+
+
+def write_acl_imdb(root, per_class, rng):
+    """A tiny aclImdb tree whose label is readable from one word per review."""
+    filler = "the a movie film plot actor scene story it was and".split()
+    for split in ("train", "test"):
+        for name, word in (("neg", "awful"), ("pos", "wonderful")):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                words = list(rng.choice(filler, size=12)) + [word]
+                rng.shuffle(words)
+                (folder / f"{i}_1.txt").write_text(" ".join(words) + "<br /><br />")
+    # The real archive also holds unlabelled reviews, which must be ignored.
+    (root / "train" / "unsup").mkdir()
+    (root / "train" / "unsup" / "0_0.txt").write_text("wonderful awful")
+
+
+def test_imdb_data_dir_learns_the_labels(tmp_path, capsys):
+    """Reads the aclImdb layout with neg = 0 and pos = 1, and learns it."""
+    write_acl_imdb(tmp_path, per_class=160, rng=np.random.default_rng(0))
+    imdb = load("imdb_sentiment")
+    accuracy = imdb.main(
+        ["--smoke", "--data-dir", str(tmp_path), "--verbose", "0"]
+        + ["--epochs", "3", "--learning-rate", "1e-2"]
+    )
+    assert accuracy > 0.9
+    assert last_line(capsys).startswith("test accuracy: ")
+
+
+def test_imdb_data_dir_layout_error(tmp_path):
+    (tmp_path / "train" / "pos").mkdir(parents=True)
+    imdb = load("imdb_sentiment")
+    with pytest.raises(FileNotFoundError, match="train/neg"):
+        imdb.main(["--smoke", "--data-dir", str(tmp_path)])
+
+
+# ---------------------------------------------------------------- forecast
+
+
+def test_forecast_smoke(capsys):
+    forecast = load("conv1d_gru_forecast")
+    mae, baseline = forecast.main(["--smoke", "--verbose", "0"])
+    assert np.isfinite(mae) and baseline > 0
+    assert last_line(capsys) == (
+        f"test MAE: {mae:.3f} (persistence baseline: {baseline:.3f})"
+    )
+
+
+def write_ramp_csv(path, minutes, hours):
+    """A file whose "T (degC)" is the number of hours since its first row."""
+    lines = ["Date Time,p (mbar),T (degC)"]
+    for i in range(hours * 60 // minutes):
+        day, minute = divmod(i * minutes, 24 * 60)
+        lines.append(
+            f"{1 + day:02d}.01.2009 {minute // 60:02d}:{minute % 60:02d}:00,"
+            f"{1000 + np.sin(i):.4f},{i * minutes / 60:.4f}"
+        )
+    pathlib.Path(path).write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("minutes", [10, 60, 30])
+def test_forecast_reads_the_interval(tmp_path, minutes):
+    """Whatever the interval between rows, a window is hourly steps and the
+    target is 24 hours after its last row: on a file whose temperature counts
+    the hours, every step rises by 1 and every target change is 24."""
+    forecast = load("conv1d_gru_forecast")
+    path = tmp_path / "ramp.csv"
+    write_ramp_csv(path, minutes, hours=20 * 24)
+    seconds, names, values = forecast.read_csv(path)
+    assert names == ["p (mbar)", "T (degC)"]
+    args = forecast.parse_args(["--past-hours", "30", "--batch-size", "100000"])
+    *splits, shape, target_std = forecast.make_datasets(seconds, names, values, args)
+    assert shape == (30, 2)
+    std = values[: len(values) // 2, 1].std()
+    for split in splits:
+        ((windows, change),) = list(split.as_numpy_iterator())
+        assert len(windows) > 10
+        np.testing.assert_allclose(change * target_std, 24.0, atol=1e-3)
+        np.testing.assert_allclose(
+            np.diff(windows[:, :, 1], axis=1) * std, 1.0, atol=1e-3
+        )
+
+
+def test_forecast_interval_errors(tmp_path):
+    forecast = load("conv1d_gru_forecast")
+    path = tmp_path / "seven.csv"
+    forecast.generate_csv(path, days=3, minutes=7, seed=0)
+    seconds, names, values = forecast.read_csv(path)
+    with pytest.raises(ValueError, match="--sampling-hours of 1 h is not a whole"):
+        forecast.make_datasets(seconds, names, values, forecast.parse_args([]))
+    with pytest.raises(ValueError, match="--target 'T'"):
+        forecast.make_datasets(
+            seconds, names, values, forecast.parse_args(["--target", "T"])
+        )
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,T (degC)\n2020-01-01 00:00:00,1\n")
+    with pytest.raises(ValueError, match="no 'Date Time' column"):
+        forecast.read_csv(bad)
+
+
+# ---------------------------------------------------------------- export
+
+
+def test_export_and_serve_smoke(tmp_path, capsys):
+    example = load("export_and_serve")
+    table = example.main(["--smoke", "--verbose", "0", "--out-dir", str(tmp_path)])
+    assert set(table) == {
+        "Keras (.keras)",
+        "SavedModel",
+        "TFLite",
+        "TFLite streaming",
+        "TFLite streaming int8",
+    }
+    for label, (size, difference, accuracy) in table.items():
+        assert size > 0 and 0 <= accuracy <= 1
+        assert difference < (1e-1 if "int8" in label else 1e-5), label
+    assert os.path.exists(tmp_path / "model_step.tflite")
+    out = capsys.readouterr().out
+    assert "TFLite streaming" in out and "max |diff| vs Keras" in out
+
+
+def test_forecast_beats_persistence_on_a_generated_series(capsys):
+    """The whole pipeline (windows, targets, the zero-start change model)
+    learns: on the generated series the forecast beats persistence."""
+    forecast = load("conv1d_gru_forecast")
+    mae, baseline = forecast.main(
+        ["--smoke", "--verbose", "0", "--epochs", "15", "--past-hours", "120"]
+        + ["--filters", "32", "--units", "32"]
+    )
+    assert mae < 0.9 * baseline
