@@ -47,6 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from example_utils import CELLS  # noqa: E402
+from example_utils import parse_with_smoke  # noqa: E402
 from example_utils import recurrent_layer  # noqa: E402
 
 JENA_URL = (
@@ -273,19 +274,16 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--verbose", type=int, default=1, help="Keras fit verbosity (1: progress bar)"
+    args = parse_with_smoke(
+        parser,
+        argv,
+        "seconds, offline: a generated series (unless --csv), one epoch",
+        epochs=1,
+        past_hours=48,
+        batch_size=64,
+        filters=8,
+        units=8,
     )
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="seconds, offline: a generated series (unless --csv), one epoch",
-    )
-    args = parser.parse_args(argv)
-    if args.smoke:  # smaller defaults; options given on the command line win
-        parser.set_defaults(epochs=1, past_hours=48, batch_size=64, filters=8, units=8)
-        args = parser.parse_args(argv)
     args.smoke_days = 40
     return args
 

@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from example_utils import CELLS  # noqa: E402
+from example_utils import parse_with_smoke  # noqa: E402
 from example_utils import recurrent_layer  # noqa: E402
 
 
@@ -174,16 +175,16 @@ def parse_args(argv=None):
     parser.add_argument("--test", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--out-dir", help="keep the exported files here")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--verbose", type=int, default=1, help="Keras fit verbosity (1: progress bar)"
+    return parse_with_smoke(
+        parser,
+        argv,
+        "seconds: a tiny run",
+        samples=128,
+        test=16,
+        epochs=1,
+        steps=20,
+        units=8,
     )
-    parser.add_argument("--smoke", action="store_true", help="seconds: tiny run")
-    args = parser.parse_args(argv)
-    if args.smoke:  # smaller defaults; options given on the command line win
-        parser.set_defaults(samples=128, test=16, epochs=1, steps=20, units=8)
-        args = parser.parse_args(argv)
-    return args
 
 
 def main(argv=None):

@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from example_utils import CELLS  # noqa: E402
+from example_utils import parse_with_smoke  # noqa: E402
 from example_utils import recurrent_layer  # noqa: E402
 
 CLASS_NAMES = ["neg", "pos"]  # label 0 and 1, as in tensorflow-datasets
@@ -168,27 +169,18 @@ def parse_args(argv=None):
         "--tfds-dir",
         help="tensorflow-datasets data_dir (default ~/tensorflow_datasets)",
     )
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--verbose", type=int, default=1, help="Keras fit verbosity (1: progress bar)"
+    args = parse_with_smoke(
+        parser,
+        argv,
+        "seconds, offline: tiny model, one epoch, tfds mock data (random text) "
+        "unless --data-dir is given",
+        epochs=1,
+        max_tokens=500,
+        seq_len=32,
+        embedding_dim=16,
+        units=8,
+        batch_size=32,
     )
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="seconds, offline: tiny model, one epoch, tfds mock data "
-        "(random text) unless --data-dir is given",
-    )
-    args = parser.parse_args(argv)
-    if args.smoke:  # smaller defaults; options given on the command line win
-        parser.set_defaults(
-            epochs=1,
-            max_tokens=500,
-            seq_len=32,
-            embedding_dim=16,
-            units=8,
-            batch_size=32,
-        )
-        args = parser.parse_args(argv)
     args.smoke_examples = 256
     return args
 

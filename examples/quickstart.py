@@ -80,7 +80,11 @@ def set_gate_bias(layer, value):
     block, sign = MEMORY_GATE[layer.__class__]
     units = layer.cell.units
     bias = keras.ops.convert_to_numpy(layer.cell.bias).copy()
-    bias[..., block * units : (block + 1) * units] = sign * value
+    gate = slice(block * units, (block + 1) * units)
+    if bias.ndim == 2:  # keras GRU (reset_after): input and recurrent biases, summed
+        bias[0, gate], bias[1, gate] = sign * value, 0.0
+    else:
+        bias[gate] = sign * value
     layer.cell.bias.assign(bias)
 
 
