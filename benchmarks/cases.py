@@ -74,25 +74,19 @@ CASES = {
             sru_macs,
             ("keras.LSTM", 0.25),
         ),
-        Case(
-            "PeepholeLSTM hoisted",
-            lambda u: kg.PeepholeLSTM(u, fast_path=True),
-            gate_block_macs(4),
-        ),
-        Case(
-            "CoupledLSTM hoisted",
-            lambda u: kg.CoupledLSTM(u, fast_path=True),
-            gate_block_macs(3),
-        ),
-        Case(
-            "MinimalGRU hoisted",
-            lambda u: kg.MinimalGRU(u, fast_path=True),
-            gate_block_macs(2),
-        ),
-        Case(
-            "SRU hoisted",
-            lambda u: kg.SRU(u, fast_path=True),
-            sru_macs,
+        # The hoisted fast path, forced (on a CPU "auto" runs the step loop).
+        *(
+            Case(
+                f"{layer.__name__} hoisted",
+                lambda u, layer=layer: layer(u, fast_path=True),
+                macs,
+            )
+            for layer, macs in [
+                (kg.PeepholeLSTM, gate_block_macs(4)),
+                (kg.CoupledLSTM, gate_block_macs(3)),
+                (kg.MinimalGRU, gate_block_macs(2)),
+                (kg.SRU, sru_macs),
+            ]
         ),
         Case(
             "SRU(v=0)",

@@ -33,8 +33,9 @@ from keras_gates.export.convert import input_names  # noqa: E402
 
 def run_sequence_model(content, x, input_name):
     """The probabilities of a batch-1 sequence model, one sequence at a time."""
+    interpreter = litert.load(content)
     outputs = [
-        litert.run_sequence_model(content, {input_name: x[i : i + 1]})
+        litert.run_sequence_model(interpreter, {input_name: x[i : i + 1]})
         for i in range(len(x))
     ]
     return np.concatenate([next(iter(o.values())) for o in outputs])[:, 0]
@@ -42,9 +43,10 @@ def run_sequence_model(content, x, input_name):
 
 def run_streaming_model(content, x, record=None):
     """The last step's probability of a batch-1 streaming model, per sequence."""
+    interpreter = litert.load(content)
     return np.array(
         [
-            litert.run_step_model(content, x[i : i + 1], record)[0, -1, 0]
+            litert.run_step_model(interpreter, x[i : i + 1], record)[0, -1, 0]
             for i in range(len(x))
         ]
     )

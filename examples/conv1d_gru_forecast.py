@@ -65,13 +65,16 @@ def download_jena():
     return found[0]
 
 
-def _parse_time(text):
+def time_parser(example):
+    """A function that parses timestamps written like `example`: the first of
+    `TIME_FORMATS` that reads it, else ISO 8601 (found once, for every row)."""
     for fmt in TIME_FORMATS:
         try:
-            return datetime.datetime.strptime(text, fmt)
+            datetime.datetime.strptime(example, fmt)
         except ValueError:
-            pass
-    return datetime.datetime.fromisoformat(text)
+            continue
+        return lambda text: datetime.datetime.strptime(text, fmt)
+    return datetime.datetime.fromisoformat
 
 
 def read_csv(path, time_column="Date Time"):
@@ -87,7 +90,10 @@ def read_csv(path, time_column="Date Time"):
             f"{path}: no {time_column!r} column (columns: {', '.join(header)})"
         )
     t = header.index(time_column)
-    seconds = np.array([_parse_time(r[t]).timestamp() for r in rows])
+    if not rows:
+        raise ValueError(f"{path}: no data rows")
+    parse = time_parser(rows[0][t])
+    seconds = np.array([parse(r[t]).timestamp() for r in rows])
     names, columns = [], []
     for j, name in enumerate(header):
         if j == t:
@@ -191,10 +197,6 @@ def build_model(input_shape, args):
     return keras.Model(inputs, outputs, name=f"forecast_{args.cell}")
 
 
-def targets_of(dataset):
-    return np.concatenate([y.numpy() if hasattr(y, "numpy") else y for _, y in dataset])
-
-
 def generate_csv(path, days=60, minutes=10, seed=0):
     """Writes a synthetic weather file in the Jena layout: a daily temperature
     cycle plus slow anomalies, and pressure and humidity that follow them."""
@@ -252,7 +254,7 @@ def run(args):
         ],
         verbose=args.verbose,
     )
-    change = targets_of(test)
+    change = np.concatenate([y for _, y in test.as_numpy_iterator()])
     predicted = model.predict(test, verbose=0)[:, 0]
     mae = float(np.mean(np.abs(predicted - change))) * target_std
     baseline = float(np.mean(np.abs(change))) * target_std

@@ -25,7 +25,8 @@ Measured result: none on IMDB yet. The data set could not be downloaded on
 the machine this was written on, so the test accuracy with the defaults (the
 target: 0.85 or more for `peephole` and `coupled` within 5 epochs) is
 unchecked. Measured there: `--smoke` (tfds mock reviews of random letters,
-so chance accuracy) runs in about 4 s on 2 CPU cores, and on a generated
+so chance accuracy) runs in about 4 s inside the test suite on 2 CPU
+cores, and on a generated
 aclImdb folder whose label is one word per review, `--data-dir` reaches a
 test accuracy above 0.9 (`tests/test_examples.py`).
 """

@@ -24,12 +24,12 @@ def last_line(capsys):
     return capsys.readouterr().out.strip().splitlines()[-1]
 
 
-def test_quickstart_smoke(capsys):
+def test_quickstart_smoke(capsys, tmp_path):
     quickstart = load("quickstart")
     layers = ["SRU", "CoupledLSTM", "keras SimpleRNN"]
     results = quickstart.main(
         ["--distances", "4", "6", "--samples", "64", "--epochs", "1"]
-        + ["--layers", *layers]
+        + ["--layers", *layers, "--export-dir", str(tmp_path)]
     )
     assert set(results) == {(n, d) for n in layers for d in (4, 6)}
     for accuracy, params in results.values():

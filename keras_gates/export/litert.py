@@ -4,7 +4,12 @@ which replaces the deprecated `tf.lite.Interpreter`)."""
 import numpy as np
 
 
-def _interpreter(content):
+def load(content):
+    """A LiteRT interpreter of the .tflite bytes `content`.
+
+    Load once and pass it to `run_sequence_model` / `run_step_model` to run
+    many sequences (they also take the bytes, and then load them each call).
+    """
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as e:
@@ -14,11 +19,15 @@ def _interpreter(content):
     return Interpreter(model_content=content)
 
 
+def _interpreter(model):
+    return load(model) if isinstance(model, (bytes, bytearray)) else model
+
+
 def run_sequence_model(content, inputs):
     """Runs a whole-sequence model (`to_tflite(streaming=False)`).
 
     Args:
-        content: The .tflite bytes.
+        content: The .tflite bytes, or an interpreter from `load`.
         inputs: A dict of the model's input names to arrays (batch as
             exported, any number of steps: the interpreter resizes).
 
@@ -32,7 +41,8 @@ def run_step_model(content, sequence, record=None):
     """Feeds `sequence` to a streaming model step by step, from zero states.
 
     Args:
-        content: The .tflite bytes of `to_tflite(streaming=True)`.
+        content: The .tflite bytes of `to_tflite(streaming=True)`, or an
+            interpreter from `load`.
         sequence: An array `(batch, steps, ...)` (the batch as exported).
         record: If a list, each step's arguments `[inputs, state_0, ...]`
             are appended to it (calibration samples for int8).

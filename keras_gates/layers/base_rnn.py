@@ -311,8 +311,8 @@ _COMMON_ARGS_DOC = """\
             before the loop (a parallel scan for the linear recurrences of
             MinGRU and the SRU with `recurrent_gates=False`), `False` runs
             the cell step by step, `"auto"` takes the fast path on a GPU or
-            TPU and the step loop on a CPU, where it measured faster. Both
-            give the same numbers. Defaults to `"auto"`.
+            TPU and the step loop on a CPU, where the loop was faster in most
+            measurements. Both give the same numbers. Defaults to `"auto"`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Call arguments:
