@@ -10,9 +10,12 @@ layer beside it is used like `keras.layers.LSTM`:
 - `MinGRUCell` / `MinGRU`: minimal GRU, computed parallel in time.
 
 Importing the package registers every class for Keras serialization, so a
-`.keras` file that uses them loads with `keras.saving.load_model` alone.
+`.keras` file that uses them loads with `keras.saving.load_model` alone;
+`keras_gates.saving.load_model` does the same with a clear error for a
+truncated or damaged file.
 """
 
+from keras_gates import saving
 from keras_gates.cells import CoupledLSTMCell
 from keras_gates.cells import MinGRUCell
 from keras_gates.cells import MinimalGRUCell
@@ -37,4 +40,5 @@ __all__ = [
     "SRU",
     "SRUCell",
     "__version__",
+    "saving",
 ]

@@ -149,3 +149,132 @@ def get_regularizer(value, name):
 
 def get_constraint(value, name):
     return _get(constraints.get, value, name, "a constraint")
+
+
+def shape_of(value):
+    """The static shape of a tensor, array or nested list, as a tuple of
+    ints and Nones (None for a dimension unknown until run time)."""
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        import numpy as np
+
+        shape = np.shape(value)
+    try:
+        return tuple(None if d is None else int(d) for d in shape)
+    except TypeError:  # a dimension that is itself a symbolic tensor
+        return tuple(d if isinstance(d, int) else None for d in shape)
+
+
+def _same(a, b):
+    """Whether two static dimensions can be equal (None matches anything)."""
+    return a is None or b is None or a == b
+
+
+def _shapes(shapes):
+    return "[" + ", ".join(str(s) for s in shapes) + "]"
+
+
+def check_states(owner, state_shapes, state_size, state_names, batch, what):
+    """Checks a list of state shapes against `state_size`.
+
+    Args:
+        owner: the layer or cell, for messages.
+        state_shapes: the shapes received, one per state.
+        state_size: the expected last dimensions, one per state.
+        state_names: the state names, one per state (for messages).
+        batch: the batch size of the inputs (None when unknown).
+        what: the argument's name, for messages.
+    """
+    expected = [(batch, size) for size in state_size]
+    description = (
+        f"{owner.__class__.__name__} {owner.name!r} expects `{what}` to be a "
+        f"list of {len(state_size)} tensor{'s' if len(state_size) > 1 else ''} "
+        f"({', '.join(state_names)}) of shapes {_shapes(expected)}"
+    )
+    if len(state_shapes) != len(state_size):
+        raise ValueError(
+            f"{description}. Received {len(state_shapes)} "
+            f"tensor{'' if len(state_shapes) == 1 else 's'} of shapes "
+            f"{_shapes(state_shapes)}."
+        )
+    for name, shape, size in zip(state_names, state_shapes, state_size, strict=True):
+        if len(shape) != 2 or not _same(shape[-1], size) or not _same(shape[0], batch):
+            raise ValueError(
+                f"{description}. Received state {name} of shape {shape} "
+                f"(all shapes: {_shapes(state_shapes)})."
+            )
+
+
+def check_sequence_call(layer, sequences_shape, input_dim, initial_state, mask_shape):
+    """Checks the shapes of a recurrent layer's call before any op runs.
+
+    Args:
+        layer: the layer, for messages; its cell gives the state sizes.
+        sequences_shape: the shape of the input sequences.
+        input_dim: the feature size the layer was built for, or None.
+        initial_state: None or the list of the initial states' shapes.
+        mask_shape: None or the shape of the mask.
+    """
+    name = f"{layer.__class__.__name__} {layer.name!r}"
+    if len(sequences_shape) != 3:
+        raise ValueError(
+            f"{name} expects inputs of shape (batch, timesteps, features). "
+            f"Received inputs of shape {sequences_shape}."
+        )
+    batch, steps, features = sequences_shape
+    if input_dim is not None and not _same(features, input_dim):
+        raise ValueError(
+            f"{name} was built for inputs with {input_dim} features, of shape "
+            f"(batch, timesteps, {input_dim}). Received inputs of shape "
+            f"{sequences_shape}, with {features} features."
+        )
+    if steps == 0:
+        raise ValueError(
+            f"{name} needs at least one timestep. Received inputs of shape "
+            f"{sequences_shape}, with 0 timesteps."
+        )
+    if initial_state is not None:
+        cell = layer.cell
+        check_states(
+            layer,
+            initial_state,
+            cell.state_size,
+            cell.state_names,
+            batch,
+            "initial_state",
+        )
+    if mask_shape is not None and (
+        len(mask_shape) != 2
+        or not _same(mask_shape[0], batch)
+        or not _same(mask_shape[1], steps)
+    ):
+        raise ValueError(
+            f"{name} expects a mask of shape (batch, timesteps) = "
+            f"{(batch, steps)}, matching its inputs of shape {sequences_shape}. "
+            f"Received a mask of shape {mask_shape}."
+        )
+
+
+def check_step_call(cell, inputs_shape, input_dim, state_shapes):
+    """Checks the shapes of one call of a cell: inputs `(batch, features)`
+    and the list of states."""
+    name = f"{cell.__class__.__name__} {cell.name!r}"
+    if len(inputs_shape) != 2:
+        raise ValueError(
+            f"{name} is one step: it expects inputs of shape (batch, features). "
+            f"Received inputs of shape {inputs_shape}. To run a sequence, wrap "
+            "the cell in keras.layers.RNN or use its layer."
+        )
+    if input_dim is not None and not _same(inputs_shape[-1], input_dim):
+        raise ValueError(
+            f"{name} was built for inputs with {input_dim} features, of shape "
+            f"(batch, {input_dim}). Received inputs of shape {inputs_shape}."
+        )
+    check_states(
+        cell,
+        state_shapes,
+        cell.state_size,
+        cell.state_names,
+        inputs_shape[0],
+        "states",
+    )

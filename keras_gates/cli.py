@@ -72,14 +72,18 @@ def _run_tflite(content, names, inputs, streaming):
 
 
 def export_command(args):
-    import keras
-
     import keras_gates  # noqa: F401  (registers the layers for loading)
     from keras_gates import export
     from keras_gates.export.convert import input_names
     from keras_gates.export.convert import output_names
+    from keras_gates.saving import CorruptModelFileError
+    from keras_gates.saving import load_model
 
-    model = keras.saving.load_model(args.model)
+    try:
+        model = load_model(args.model)
+    except (FileNotFoundError, CorruptModelFileError) as e:
+        print(f"keras-gates export: error: {e}", file=sys.stderr)
+        return 2
     names = {"inputs": input_names(model), "outputs": output_names(model)}
     ok = True
     if args.saved_model:

@@ -1,8 +1,12 @@
-"""Constructor arguments are checked up front, with messages that name the
-argument and the value received."""
+"""Bad input is refused up front with a clear message: constructor arguments
+(naming the argument and the value received) and, at call time, inputs,
+initial states and masks of the wrong shape (saying what was expected and
+what was received), never an error from deep inside the backend."""
 
 import re
 
+import keras
+import numpy as np
 import pytest
 
 import keras_gates as kg
@@ -21,9 +25,18 @@ RECURRENT = [
 # recurrent_dropout arguments.
 ALL = RECURRENT + [kg.MinGRUCell, kg.MinGRU]
 PEEPHOLED = [kg.PeepholeLSTMCell, kg.PeepholeLSTM, kg.CoupledLSTMCell, kg.CoupledLSTM]
+LAYERS = [kg.PeepholeLSTM, kg.CoupledLSTM, kg.MinimalGRU, kg.SRU, kg.MinGRU]
+CELLS = [
+    kg.PeepholeLSTMCell,
+    kg.CoupledLSTMCell,
+    kg.MinimalGRUCell,
+    kg.SRUCell,
+    kg.MinGRUCell,
+]
 
-# (classes, kwargs, exception, words the message must contain)
-CASES = [
+# Constructor cases: (classes, kwargs, exception, words the message must
+# contain). Every class is constructed with units=4 unless kwargs say otherwise.
+CONSTRUCTOR_CASES = [
     (ALL, {"units": 0}, ValueError, ["units", "units=0"]),
     (ALL, {"units": -3}, ValueError, ["units", "units=-3"]),
     (ALL, {"units": 2.5}, TypeError, ["units", "units=2.5"]),
@@ -83,21 +96,220 @@ CASES = [
         ValueError,
         ["recurrent_gates=False", "recurrent_dropout=0.2"],
     ),
+    (ALL, {"fast_path": "yes"}, ValueError, ["fast_path", "'yes'"]),
+    (
+        [kg.PeepholeLSTM, kg.CoupledLSTM, kg.MinimalGRU],
+        {"recurrent_gates": False},  # an SRU argument elsewhere
+        ValueError,
+        ["recurrent_gates"],
+    ),
+    (
+        [kg.PeepholeLSTM, kg.SRU, kg.MinGRU],
+        {"return_sequence": True},  # a typo
+        ValueError,
+        ["return_sequence"],
+    ),
+    (LAYERS, {"return_sequences": "yes"}, TypeError, ["return_sequences='yes'"]),
+    (LAYERS, {"return_state": 1}, TypeError, ["return_state=1"]),
+    (LAYERS, {"go_backwards": None}, TypeError, ["go_backwards=None"]),
+    (LAYERS, {"stateful": "no"}, TypeError, ["stateful='no'"]),
+    (LAYERS, {"unroll": 0}, TypeError, ["unroll=0"]),
+    (LAYERS, {"zero_output_for_mask": "no"}, TypeError, ["zero_output_for_mask"]),
 ]
 
-PARAMS = [
-    pytest.param(cls, kwargs, exc, words, id=f"{cls.__name__}-{kwargs}")
-    for classes, kwargs, exc, words in CASES
+
+def _zeros(*shape):
+    return np.zeros(shape, "float32")
+
+
+def _states(cls, batch=2, units=4, extra=0):
+    count = 2 if cls in (kg.PeepholeLSTM, kg.CoupledLSTM) else 1
+    return [_zeros(batch, units) for _ in range(count + extra)]
+
+
+def _built(cls, features=5, **kwargs):
+    layer = cls(4, **kwargs)
+    layer(_zeros(2, 3, features))
+    return layer
+
+
+def _symbolic_state(cls):
+    sequences = keras.Input((None, 5))
+    states = [keras.Input((7,)) for _ in _states(cls)]
+    cls(4)(sequences, initial_state=states)
+
+
+def _in_a_model(cls):
+    model = keras.Sequential([keras.Input((3, 5)), cls(4)])
+    model(_zeros(2, 3, 6))
+
+
+def _cell_states(cls, batch=2, units=4, extra=0):
+    count = 2 if cls in (kg.PeepholeLSTMCell, kg.CoupledLSTMCell) else 1
+    return [_zeros(batch, units) for _ in range(count + extra)]
+
+
+def _built_cell(cls):
+    cell = cls(4)
+    cell(_zeros(2, 5), _cell_states(cls))
+    return cell
+
+
+# Call-time cases: (classes, what, action(cls), exception, words).
+CALL_CASES = [
+    (
+        LAYERS,
+        "rank-2 input",
+        lambda c: c(4)(_zeros(2, 5)),
+        ValueError,
+        ["expected ndim=3", "found ndim=2", "(2, 5)"],
+    ),
+    (
+        LAYERS,
+        "rank-4 input",
+        lambda c: c(4)(_zeros(2, 3, 5, 1)),
+        ValueError,
+        ["expected ndim=3", "found ndim=4"],
+    ),
+    (
+        LAYERS,
+        "feature size",
+        lambda c: _built(c)(_zeros(2, 3, 6)),
+        ValueError,
+        ["built for inputs with 5 features", "Received inputs of shape (2, 3, 6)"],
+    ),
+    (
+        LAYERS,
+        "feature size in a model",
+        _in_a_model,
+        ValueError,
+        ["built for inputs with 5 features", "(2, 3, 6)"],
+    ),
+    (
+        LAYERS,
+        "no timesteps",
+        lambda c: c(4)(_zeros(2, 0, 5)),
+        ValueError,
+        ["at least one timestep", "(2, 0, 5)"],
+    ),
+    (
+        LAYERS,
+        "one state too many",
+        lambda c: c(4)(_zeros(2, 3, 5), initial_state=_states(c, extra=1)),
+        ValueError,
+        [
+            "`initial_state` to be a list of",
+            "Received",
+            "tensors of shapes [(2, 4), (2, 4)",
+        ],
+    ),
+    (
+        LAYERS,
+        "state size",
+        lambda c: c(4)(_zeros(2, 3, 5), initial_state=_states(c, units=5)),
+        ValueError,
+        ["`initial_state`", "(2, 4)]", "of shape (2, 5)"],
+    ),
+    (
+        LAYERS,
+        "state batch",
+        lambda c: c(4)(_zeros(2, 3, 5), initial_state=_states(c, batch=3)),
+        ValueError,
+        ["`initial_state`", "(2, 4)]", "of shape (3, 4)"],
+    ),
+    (
+        LAYERS,
+        "state rank",
+        lambda c: c(4)(_zeros(2, 3, 5), initial_state=[s[0] for s in _states(c)]),
+        ValueError,
+        ["`initial_state`", "(2, 4)]", "of shape (4,)"],
+    ),
+    (
+        LAYERS,
+        "symbolic state size",
+        _symbolic_state,
+        ValueError,
+        ["`initial_state`", "(None, 4)]", "of shape (None, 7)"],
+    ),
+    (
+        LAYERS,
+        "mask shape",
+        lambda c: c(4)(_zeros(2, 3, 5), mask=np.ones((2, 4), bool)),
+        ValueError,
+        [
+            "mask of shape (batch, timesteps) = (2, 3)",
+            "Received a mask of shape (2, 4)",
+        ],
+    ),
+    (
+        LAYERS,
+        "stateful batch",
+        lambda c: _built(c, stateful=True)(_zeros(3, 3, 5)),
+        ValueError,
+        ["Expected batch size: 2", "Received batch size: 3"],
+    ),
+    (
+        CELLS,
+        "cell given a sequence",
+        lambda c: c(4)(_zeros(2, 3, 5), _cell_states(c)),
+        ValueError,
+        ["one step", "(batch, features)", "(2, 3, 5)", "keras.layers.RNN"],
+    ),
+    (
+        CELLS,
+        "cell feature size",
+        lambda c: _built_cell(c)(_zeros(2, 6), _cell_states(c)),
+        ValueError,
+        ["built for inputs with 5 features", "(2, 6)"],
+    ),
+    (
+        CELLS,
+        "cell state count",
+        lambda c: c(4)(_zeros(2, 5), _cell_states(c, extra=1)),
+        ValueError,
+        ["`states` to be a list of", "Received", "tensors of shapes [(2, 4), (2, 4)"],
+    ),
+    (
+        CELLS,
+        "cell state size",
+        lambda c: c(4)(_zeros(2, 5), _cell_states(c, units=3)),
+        ValueError,
+        ["`states`", "of shape (2, 3)"],
+    ),
+    (
+        CELLS,
+        "cell inside keras.layers.RNN",
+        lambda c: keras.layers.RNN(c(4))(
+            _zeros(2, 3, 5), initial_state=_cell_states(c, units=3)
+        ),
+        ValueError,
+        ["`states`", "of shape (2, 3)"],
+    ),
+]
+
+
+def _construct(kwargs):
+    kwargs = {"units": 4, **kwargs}
+    units = kwargs.pop("units")
+    return lambda cls: cls(units, **kwargs)
+
+
+# Every case, in one table: (class, action, exception, words).
+TABLE = [
+    pytest.param(cls, _construct(kwargs), exc, words, id=f"{cls.__name__}-{kwargs}")
+    for classes, kwargs, exc, words in CONSTRUCTOR_CASES
+    for cls in classes
+] + [
+    pytest.param(cls, action, exc, words, id=f"{cls.__name__}-call-{what}")
+    for classes, what, action, exc, words in CALL_CASES
     for cls in classes
 ]
 
 
-@pytest.mark.parametrize("cls, kwargs, exc, words", PARAMS)
-def test_bad_argument_raises_at_construction(cls, kwargs, exc, words):
-    kwargs = {"units": 4, **kwargs}
-    units = kwargs.pop("units")
+@pytest.mark.parametrize("cls, action, exc, words", TABLE)
+def test_bad_input_raises_a_clear_error(cls, action, exc, words):
     with pytest.raises(exc) as info:
-        cls(units, **kwargs)
+        action(cls)
     message = str(info.value)
     for word in words:
         assert word in message, f"{word!r} not in {message!r}"

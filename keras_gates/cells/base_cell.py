@@ -15,9 +15,13 @@ from keras import constraints
 from keras import initializers
 from keras import ops
 from keras import regularizers
+from keras import tree
 
 from keras_gates import _validation as v
 from keras_gates._compat import DropoutRNNCell
+
+# The key under which a cell saves its dropout generator's state.
+_SEED_STATE = "seed_generator_state"
 
 
 class GatedCell(keras.layers.Layer, DropoutRNNCell):
@@ -128,6 +132,8 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
         full-size gradient of that weight per step."""
         return ()
 
+    # The states' names in cells.md, in state order (for messages).
+    state_names = ("h",)
     # Whether `_step` reads `inputs` (the undropped input) besides `dropped`.
     reads_undropped_inputs = False
     # Whether the output is the first state, so that the previous output can
@@ -145,8 +151,32 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
         raise NotImplementedError
 
     def call(self, inputs, states, training=False):
+        if not tree.is_nested(states):
+            states = [states]
+        states = list(states)
+        v.check_step_call(
+            self,
+            v.shape_of(inputs),
+            self.kernel.shape[0] if self.built else None,
+            [v.shape_of(s) for s in states],
+        )
         dropped = self._drop_inputs(inputs, training)
         return self._step(dropped, inputs, states, self._step_constants(), training)
+
+    def save_own_variables(self, store):
+        """Saves the weights and, unlike Keras' own layers, the state of the
+        dropout masks' random generator: a training run restored from a
+        checkpoint (`keras.callbacks.BackupAndRestore`) then draws the masks
+        that the uninterrupted run would have drawn."""
+        super().save_own_variables(store)
+        store[_SEED_STATE] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        if _SEED_STATE in keys:  # absent from files of Keras' own layout
+            self.seed_generator.state.assign(store[_SEED_STATE])
+            store = {key: store[key] for key in keys if key != _SEED_STATE}
+        super().load_own_variables(store)
 
     def get_initial_state(self, batch_size=None):
         return [
@@ -260,6 +290,7 @@ class LSTMVariantCell(RecurrentCell):
 
     PEEPHOLE_GATES = ()
     ABSENT_GATES = {}
+    state_names = ("h", "c")
     FORGET_BIAS_INIT = None
 
     def __init__(

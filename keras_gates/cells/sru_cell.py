@@ -155,6 +155,7 @@ class SRUCell(RecurrentCell):
         self.bias = self._add_bias(2)
 
     output_is_first_state = False  # outputs h, keeps c
+    state_names = ("c",)
 
     @property
     def reads_undropped_inputs(self):

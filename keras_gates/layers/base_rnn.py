@@ -4,6 +4,7 @@ import keras
 from keras import ops
 from keras import tree
 
+from keras_gates import _validation as v
 from keras_gates._compat import backend_rnn
 from keras_gates._device import accelerator_available
 
@@ -68,6 +69,15 @@ class GatedRNN(keras.layers.RNN):
         activity_regularizer=None,
         **kwargs,
     ):
+        for name, value in [
+            ("return_sequences", return_sequences),
+            ("return_state", return_state),
+            ("go_backwards", go_backwards),
+            ("stateful", stateful),
+            ("unroll", unroll),
+            ("zero_output_for_mask", zero_output_for_mask),
+        ]:
+            v.check_bool(value, name)
         if not (fast_path is True or fast_path is False or fast_path == "auto"):
             raise ValueError(
                 "Argument `fast_path` must be one of 'auto', True or False. "
@@ -230,7 +240,39 @@ class GatedRNN(keras.layers.RNN):
         states = list(states)
         return last_output, outputs, states[1:] if carry_output else states
 
+    def _check_call(self, sequences_shape, initial_state_shapes, mask_shape):
+        """A clear ValueError for inputs, initial states or a mask of the
+        wrong shape, before any op can fail on them."""
+        v.check_sequence_call(
+            self,
+            tuple(sequences_shape),
+            self.cell.kernel.shape[0] if self.cell.built else None,
+            initial_state_shapes,
+            mask_shape,
+        )
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        # Symbolic calls (functional models) reach this, not `call`.
+        if initial_state_shape is not None and (
+            not initial_state_shape
+            or isinstance(initial_state_shape[0], (int, type(None)))
+        ):
+            initial_state_shape = [initial_state_shape]  # one state, not a list
+        self._check_call(
+            sequences_shape,
+            None if initial_state_shape is None else list(initial_state_shape),
+            None,
+        )
+        return super().compute_output_shape(sequences_shape)
+
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        if initial_state is not None and not tree.is_nested(initial_state):
+            initial_state = [initial_state]
+        self._check_call(
+            v.shape_of(sequences),
+            None if initial_state is None else [v.shape_of(s) for s in initial_state],
+            None if mask is None else v.shape_of(tree.flatten(mask)[0]),
+        )
         return super().call(
             sequences, mask=mask, training=training, initial_state=initial_state
         )

@@ -66,9 +66,11 @@ def finish(layer, states, outputs, valid, initial_state):
         if layer.zero_output_for_mask:
             outputs = ops.where(valid, outputs, 0.0)
         else:
+            # `where`, not a product with the mask: a masked step's output
+            # (the SRU's highway reads the padded input) may be inf or NaN.
             keep = ops.cast(valid, outputs.dtype)
             no_output = ops.zeros_like(initial_state)
-            outputs = linear_scan(1.0 - keep, keep * outputs, no_output)
+            outputs = linear_scan(1.0 - keep, ops.where(valid, outputs, 0.0), no_output)
     final_state = last_step(states, initial_state)
     last_output = last_step(outputs, ops.zeros_like(initial_state))
     return last_output, outputs, [final_state]
