@@ -101,15 +101,21 @@ def test_mirrored_strategy_on_two_cpu_devices_matches_one_device(one_device):
     _check_against_one_device(_load(workdir / "mirrored-fit.npz"), one_device)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_ports(count):
+    """`count` distinct free ports (all held open while choosing)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def _run_two_workers(workdir, loop):
     """Two worker processes on 127.0.0.1; returns their (returncode, stderr)."""
-    cluster = {"worker": [f"127.0.0.1:{_free_port()}" for _ in range(2)]}
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     workers = []
     for index in range(2):
         config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
