@@ -73,14 +73,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     `keras.saving.load_model`; `safe_mode` stays on by default, which models
     with keras-gates layers need no exception to.
     """
-    if not os.fspath(filepath).endswith(".keras"):
-        return keras.saving.load_model(
-            filepath,
-            custom_objects=custom_objects,
-            compile=compile,
-            safe_mode=safe_mode,
-        )
-    check_model_file(filepath)
+    checked = os.fspath(filepath).endswith(".keras")
+    if checked:
+        check_model_file(filepath)
     try:
         return keras.saving.load_model(
             filepath,
@@ -89,4 +84,6 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             safe_mode=safe_mode,
         )
     except OSError as e:  # HDF5 cannot read the weights inside the archive
+        if not checked:
+            raise
         _fail(filepath, f"its weights cannot be read ({e}).")

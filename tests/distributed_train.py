@@ -2,10 +2,12 @@
 `tf.distribute` strategy: the worker of tests/test_distributed.py.
 
     python -m tests.distributed_train --strategy mirrored --workdir DIR
-    TF_CONFIG=... python -m tests.distributed_train --strategy multiworker ...
+    TF_CONFIG=... python -m tests.distributed_train --strategy multiworker \
+        --workdir DIR --loop custom
 
-Reads the initial weights from DIR/initial.npz, trains, and writes the final
-weights and the loss of every epoch to DIR/<strategy>[-<task>].npz. The data
+Reads the initial weights from DIR/initial.npz, trains with `model.fit` or a
+custom loop (`--loop`), and writes the final weights, the loss of every
+epoch and the number of replicas to DIR/<strategy>[-<task>]-<loop>.npz. The data
 are generated from a fixed seed. Every run sees the same global batches in the
 same order: each replica reads its slice of the global batch (see
 `make_dataset`), so the only difference between runs is the order in which
@@ -144,6 +146,8 @@ def main():
     import keras
     import tensorflow as tf
 
+    # Full tracebacks: the test recognizes Keras' known multi-worker `fit`
+    # failure by the function it fails in.
     keras.config.disable_traceback_filtering()
     if args.strategy == "mirrored":
         # Two logical CPU devices, set before TensorFlow initializes them.

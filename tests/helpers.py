@@ -1,6 +1,7 @@
 """Shared test helpers: the layer configurations under test and their references."""
 
 import functools
+import os
 
 import keras
 import numpy as np
@@ -92,6 +93,29 @@ WEIGHT_NAMES = (
 def make_layer(case, **overrides):
     cls, kwargs, input_dim = CASES[case]
     return cls(UNITS, **{**kwargs, **overrides}), input_dim
+
+
+def built_layer(case, steps, **overrides):
+    """`make_layer`, built for `steps` timesteps and randomized."""
+    layer, input_dim = make_layer(case, **overrides)
+    layer.build((None, steps, input_dim))
+    randomize(layer)
+    return layer, input_dim
+
+
+# The repository root, and the environment of a subprocess that runs one of
+# the tests/ scripts with `python -m tests.<script>` from it.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def subprocess_env(**extra):
+    return {
+        **os.environ,
+        "KERAS_BACKEND": "tensorflow",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": ROOT,
+        **extra,
+    }
 
 
 def randomize(layer, seed=0, scale=0.5):

@@ -4,12 +4,12 @@ Each distributed run is a subprocess (tests/distributed_train.py): logical
 devices and TF_CONFIG must be set before TensorFlow starts. All runs start
 from the same weights and see the same global batches; they differ only in
 the order in which the replicas' gradients are summed. Measured on a 2-core
-CPU: max |weight difference| after 16 Adam steps 7.5e-8 (MirroredStrategy)
-and 6.0e-8 (MultiWorkerMirroredStrategy); the tests allow TOLERANCE.
+CPU (`pytest -s tests/test_distributed.py` prints it): max |weight
+difference| after 16 Adam steps 7.5e-8 (MirroredStrategy) and 6.0e-8
+(MultiWorkerMirroredStrategy); the tests allow TOLERANCE.
 """
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -19,13 +19,14 @@ import numpy as np
 import pytest
 
 from tests import distributed_train as dt
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="tf.distribute is TensorFlow's"
 )
 
 TOLERANCE = 1e-5
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class KnownKerasFailure(Exception):
@@ -44,16 +45,6 @@ def one_device(tmp_path_factory):
     np.savez(workdir / "initial.npz", **{f"w{i}": w for i, w in enumerate(initial)})
     weights, losses = dt.train(tf.distribute.get_strategy(), initial)
     return workdir, weights, np.array(losses)
-
-
-def _env(**extra):
-    return {
-        **os.environ,
-        "KERAS_BACKEND": "tensorflow",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONPATH": ROOT,
-        **extra,
-    }
 
 
 def _command(strategy, workdir, loop):
@@ -84,8 +75,12 @@ def _check_against_one_device(result, one_device):
     assert np.all(np.diff(losses) < 0), losses
     np.testing.assert_allclose(losses, want_losses, rtol=1e-5)
     assert len(weights) == len(want_weights)
-    for got, want in zip(weights, want_weights, strict=True):
-        np.testing.assert_allclose(got, want, rtol=0, atol=TOLERANCE)
+    difference = max(
+        np.max(np.abs(got - want))
+        for got, want in zip(weights, want_weights, strict=True)
+    )
+    print(f"largest weight difference from one device: {difference:.1e}")  # -s
+    assert difference <= TOLERANCE
 
 
 def test_mirrored_strategy_on_two_cpu_devices_matches_one_device(one_device):
@@ -93,7 +88,7 @@ def test_mirrored_strategy_on_two_cpu_devices_matches_one_device(one_device):
     subprocess.run(
         _command("mirrored", workdir, "fit"),
         cwd=ROOT,
-        env=_env(),
+        env=subprocess_env(),
         check=True,
         capture_output=True,
         timeout=300,
@@ -123,7 +118,7 @@ def _run_two_workers(workdir, loop):
             subprocess.Popen(
                 _command("multiworker", workdir, loop),
                 cwd=ROOT,
-                env=_env(TF_CONFIG=json.dumps(config)),
+                env=subprocess_env(TF_CONFIG=json.dumps(config)),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,

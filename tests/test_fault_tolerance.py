@@ -1,7 +1,6 @@
 """Training killed mid-epoch resumes with BackupAndRestore to the same weights."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -10,8 +9,8 @@ import keras
 import numpy as np
 
 from tests import interrupted_train as it
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
 
 
 def _start(workdir, name, kill_at=None):
@@ -19,9 +18,12 @@ def _start(workdir, name, kill_at=None):
     command += ["--workdir", str(workdir), "--name", name]
     if kill_at:
         command += ["--kill-at", *map(str, kill_at)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
     return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command,
+        cwd=ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 

@@ -12,8 +12,8 @@ from tests import reference as ref
 from tests.helpers import CASES
 from tests.helpers import MAIN_CASES
 from tests.helpers import UNITS
+from tests.helpers import built_layer
 from tests.helpers import has_recurrent_dropout
-from tests.helpers import make_layer
 from tests.helpers import num_states
 from tests.helpers import randomize
 from tests.helpers import reference_step
@@ -42,10 +42,7 @@ def make_inputs(input_dim, seed=1):
 
 def build(case, **overrides):
     defaults = {"return_sequences": True, "return_state": True}
-    layer, input_dim = make_layer(case, **{**defaults, **overrides})
-    layer.build((None, STEPS, input_dim))
-    randomize(layer)
-    return layer, input_dim
+    return built_layer(case, STEPS, **{**defaults, **overrides})
 
 
 def weight_twin(layer, input_shape, **overrides):
@@ -240,16 +237,38 @@ def test_jit_compile_gives_the_same_numbers(case):
     np.testing.assert_allclose(compiled, eager, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("case", MAIN_CASES)
+@pytest.mark.parametrize("case", [*MAIN_CASES, "mingru_steps"])
 @pytest.mark.parametrize(
     "policy, atol", [("mixed_float16", 1e-2), ("mixed_bfloat16", 6e-2)]
 )
-def test_mixed_precision_close_to_float32(case, policy, atol):
+def test_mixed_precision_close_to_float32(case, policy, atol, monkeypatch):
+    """Every matrix product and every gate runs in the half type, the
+    weights stay float32, and the outputs stay close to float32's."""
+    half_dtype = policy.split("_")[1]
     full, input_dim = build(case, return_state=False)
     x, _ = make_inputs(input_dim)
     half = weight_twin(full, x.shape, dtype=policy)
-    out = half(x)
-    assert keras.backend.standardize_dtype(out.dtype) == policy.split("_")[1]
+    seen = []
+    matmul = keras.ops.matmul
+    gate = half.cell.recurrent_activation
+
+    def spy_matmul(a, b):
+        seen.extend(
+            ("matmul", keras.backend.standardize_dtype(t.dtype)) for t in (a, b)
+        )
+        return matmul(a, b)
+
+    def spy_gate(z):
+        seen.append(("gate", keras.backend.standardize_dtype(z.dtype)))
+        return gate(z)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.ops, "matmul", spy_matmul)
+        patch.setattr(half.cell, "recurrent_activation", spy_gate)
+        out = half(x)
+    assert {kind for kind, _ in seen} == {"matmul", "gate"}
+    assert {dtype for _, dtype in seen} == {half_dtype}, seen
+    assert keras.backend.standardize_dtype(out.dtype) == half_dtype
     assert all(
         keras.backend.standardize_dtype(w.dtype) == "float32" for w in half.weights
     )

@@ -123,7 +123,10 @@ def _zeros(*shape):
 
 
 def _states(cls, batch=2, units=4, extra=0):
-    count = 2 if cls in (kg.PeepholeLSTM, kg.CoupledLSTM) else 1
+    """The states of a layer or cell class (h, c for the LSTM variants), of
+    shape `(batch, units)`, and `extra` more."""
+    lstm = (kg.PeepholeLSTM, kg.CoupledLSTM, kg.PeepholeLSTMCell, kg.CoupledLSTMCell)
+    count = 2 if cls in lstm else 1
     return [_zeros(batch, units) for _ in range(count + extra)]
 
 
@@ -144,14 +147,9 @@ def _in_a_model(cls):
     model(_zeros(2, 3, 6))
 
 
-def _cell_states(cls, batch=2, units=4, extra=0):
-    count = 2 if cls in (kg.PeepholeLSTMCell, kg.CoupledLSTMCell) else 1
-    return [_zeros(batch, units) for _ in range(count + extra)]
-
-
 def _built_cell(cls):
     cell = cls(4)
-    cell(_zeros(2, 5), _cell_states(cls))
+    cell(_zeros(2, 5), _states(cls))
     return cell
 
 
@@ -251,28 +249,28 @@ CALL_CASES = [
     (
         CELLS,
         "cell given a sequence",
-        lambda c: c(4)(_zeros(2, 3, 5), _cell_states(c)),
+        lambda c: c(4)(_zeros(2, 3, 5), _states(c)),
         ValueError,
         ["one step", "(batch, features)", "(2, 3, 5)", "keras.layers.RNN"],
     ),
     (
         CELLS,
         "cell feature size",
-        lambda c: _built_cell(c)(_zeros(2, 6), _cell_states(c)),
+        lambda c: _built_cell(c)(_zeros(2, 6), _states(c)),
         ValueError,
         ["built for inputs with 5 features", "(2, 6)"],
     ),
     (
         CELLS,
         "cell state count",
-        lambda c: c(4)(_zeros(2, 5), _cell_states(c, extra=1)),
+        lambda c: c(4)(_zeros(2, 5), _states(c, extra=1)),
         ValueError,
         ["`states` to be a list of", "Received", "tensors of shapes [(2, 4), (2, 4)"],
     ),
     (
         CELLS,
         "cell state size",
-        lambda c: c(4)(_zeros(2, 5), _cell_states(c, units=3)),
+        lambda c: c(4)(_zeros(2, 5), _states(c, units=3)),
         ValueError,
         ["`states`", "of shape (2, 3)"],
     ),
@@ -280,7 +278,7 @@ CALL_CASES = [
         CELLS,
         "cell inside keras.layers.RNN",
         lambda c: keras.layers.RNN(c(4))(
-            _zeros(2, 3, 5), initial_state=_cell_states(c, units=3)
+            _zeros(2, 3, 5), initial_state=_states(c, units=3)
         ),
         ValueError,
         ["`states`", "of shape (2, 3)"],
