@@ -137,6 +137,36 @@ def test_peephole_lstm_with_zero_peepholes_is_keras_lstm(peepholes):
         np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("wrapped", [False, True], ids=["LSTM", "RNN(LSTMCell)"])
+def test_peephole_lstm_from_keras_lstm(wrapped):
+    """One call builds a PeepholeLSTM with the LSTM's arguments and weights:
+    the same outputs, then peepholes free to train."""
+    options = {"return_sequences": True, "go_backwards": True, "dropout": 0.1}
+    if wrapped:
+        lstm = keras.layers.RNN(
+            keras.layers.LSTMCell(UNITS, dropout=0.1, use_bias=False),
+            return_sequences=True,
+            go_backwards=True,
+        )
+    else:
+        lstm = keras.layers.LSTM(UNITS, recurrent_activation="hard_sigmoid", **options)
+    x, _ = make_inputs(3)
+    lstm.build(x.shape)
+    randomize(lstm, seed=7)
+    peep = kg.PeepholeLSTM.from_keras_lstm(lstm, peepholes=["forget"], name="warm")
+    assert peep.name == "warm" and peep.peepholes == ("forget",)
+    assert peep.return_sequences and peep.go_backwards and peep.dropout == 0.1
+    assert peep.use_bias is not wrapped
+    mask = make_mask()
+    np.testing.assert_allclose(
+        to_numpy(peep(x, mask=mask)), to_numpy(lstm(x, mask=mask)), atol=1e-6, rtol=0
+    )
+    with pytest.raises(ValueError, match="not built"):
+        kg.PeepholeLSTM.from_keras_lstm(keras.layers.LSTM(UNITS))
+    with pytest.raises(TypeError, match="keras.layers.LSTM"):
+        kg.PeepholeLSTM.from_keras_lstm(keras.layers.GRU(UNITS))
+
+
 @pytest.mark.parametrize("reset", [True, False])
 def test_minimal_gru_gate_weights_the_new_candidate(reset):
     """f = 1 rewrites the state with the candidate; f = 0 keeps the old state.
@@ -178,6 +208,28 @@ def test_stateful_chunks_equal_one_pass(case):
     for state in stateful.states:
         assert not np.any(to_numpy(state))
     np.testing.assert_allclose(to_numpy(stateful(x[:, :3])), want[:, :3], atol=ATOL)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_stateful_masked_chunks_equal_one_pass(case):
+    """A chunk whose first steps are masked repeats the last output of the
+    chunk before, as one pass over the whole sequence does."""
+    full, input_dim = build(case, return_state=False)
+    x, _ = make_inputs(input_dim)
+    mask = make_mask()
+    mask[:, 3:5] = False  # the second chunk starts with two masked steps
+    mask[4, :] = False  # a row with no valid step at all
+    stateful = weight_twin(full, x.shape, stateful=True)
+    want = to_numpy(full(x, mask=mask))
+    chunks = [
+        to_numpy(stateful(x[:, t : t + 3], mask=mask[:, t : t + 3]))
+        for t in range(0, STEPS, 3)
+    ]
+    np.testing.assert_allclose(np.concatenate(chunks, axis=1), want, atol=ATOL)
+    # After reset_state, a masked first step outputs zeros again.
+    stateful.reset_state()
+    got = to_numpy(stateful(x[:, 3:6], mask=mask[:, 3:6]))
+    np.testing.assert_array_equal(got[:, 0], 0.0)
 
 
 @pytest.mark.parametrize("case", MAIN_CASES)

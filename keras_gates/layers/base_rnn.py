@@ -35,6 +35,25 @@ def cell_property(name):
     )
 
 
+class _OutputMemory:
+    """A stateful layer's last output, held outside the layer's weights.
+
+    A masked step repeats the previous output, so a stateful layer must
+    remember its last output from one call to the next for chunks to equal
+    one pass (the SRU's output is not among its states). Like Keras' own
+    state variables, it is neither a weight nor saved: the variable sits in
+    this holder, which Keras' attribute tracking does not look into.
+    """
+
+    def __init__(self, batch_size, units, dtype):
+        self.variable = keras.Variable(
+            ops.zeros((batch_size, units)),
+            dtype=dtype,
+            trainable=False,
+            name="last_output",
+        )
+
+
 class GatedRNN(keras.layers.RNN):
     """A `keras.layers.RNN` over one keras-gates cell. Not part of the API.
 
@@ -96,12 +115,36 @@ class GatedRNN(keras.layers.RNN):
         )
         self.input_spec = keras.layers.InputSpec(ndim=3)
         self.fast_path = fast_path
+        self._output_memory = None
+        # Whether the call in progress resumes from the stored states.
+        self._resuming = False
         if fast_path is True and self._fast_path_unavailable() is not None:
             raise ValueError(
                 f"{type(self).__name__} cannot take its fast path here: "
                 f"{self._fast_path_unavailable()} Pass fast_path='auto' to fall "
                 "back to the step-by-step loop. Received: fast_path=True"
             )
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        super().build(sequences_shape, initial_state_shape)
+        if self.stateful and self._output_memory is None:
+            self._output_memory = _OutputMemory(
+                sequences_shape[0], self.cell.output_size, self.variable_dtype
+            )
+
+    def reset_state(self):
+        super().reset_state()
+        if self._output_memory is not None:
+            variable = self._output_memory.variable
+            variable.assign(ops.zeros_like(variable.value))
+
+    def previous_output(self, batch_size):
+        """The output that a masked first step repeats: the last output of
+        the previous call when a stateful layer resumes from its stored
+        states, zeros otherwise (no output before the first valid step)."""
+        if self._resuming:
+            return ops.cast(self._output_memory.variable.value, self.cell.compute_dtype)
+        return ops.zeros((batch_size, self.cell.output_size), self.cell.compute_dtype)
 
     def _fast_path_unavailable(self):
         """None if the fast path can serve this layer, else why not."""
@@ -166,7 +209,15 @@ class GatedRNN(keras.layers.RNN):
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if self.uses_fast_path():
-            return self._fast_loop(sequences, initial_state, mask, training)
+            result = self._fast_loop(sequences, initial_state, mask, training)
+        else:
+            result = self._cell_loop(sequences, initial_state, mask, training)
+        if self.stateful:
+            last_output = ops.cast(result[0], self._output_memory.variable.dtype)
+            self._output_memory.variable.assign(last_output)
+        return result
+
+    def _cell_loop(self, sequences, initial_state, mask, training):
         cell = self.cell
         dropped = self._drop_sequence(sequences, training)
         if dropped is sequences or not cell.reads_undropped_inputs:
@@ -193,48 +244,64 @@ class GatedRNN(keras.layers.RNN):
 
         `step_fn(inputs, states, constants, training)` is one step.
 
-        When masked steps repeat the previous output, the last output is
-        carried as the first loop state. Keras' JAX loop (`lax.scan`) takes
-        `states[0]` as the previous output at a masked step, while its
-        TensorFlow loop takes the previous output; they differ when the output
-        is not the first state (the SRU outputs `h` but its state is `c`) and,
-        for the others, when a nonzero initial state meets left padding.
-        Carrying the output makes every backend repeat the true previous
-        output (zeros before the first valid step), as TensorFlow does.
+        Masked steps are handled here, the same on every backend, not by the
+        backend's loop: the mask travels with the inputs (one more feature,
+        split off at each step), a masked step keeps the states, and its
+        output is zeros (`zero_output_for_mask`) or the previous output. The
+        previous output is carried as the first loop state, since it is not
+        always a state of the cell (the SRU outputs `h` and keeps `c`); it
+        starts at `previous_output`: zeros, or for a stateful layer that
+        resumes, its last output of the call before. (Keras' backends differ
+        here: its JAX loop repeats `states[0]`, its TensorFlow loop a
+        previous output of its own that starts at zeros.)
         """
         if tree.is_nested(mask):
             mask = mask[0]
         cell = self.cell
         constants = cell._step_constants()
-        carry_output = mask is not None and not self.zero_output_for_mask
+        masked = mask is not None
+        carry_output = masked and not self.zero_output_for_mask
         # As in keras.layers.RNN: torch's autograd needs fresh state tensors
         # when a stateful layer later assigns them in place.
         copy_states = keras.backend.backend() == "torch" and self.stateful
 
         def step(inputs, states):
             states = [ops.copy(s) for s in states] if copy_states else list(states)
-            if not carry_output:
-                return step_fn(inputs, states, constants, training)
-            output, new_states = step_fn(inputs, states[1:], constants, training)
-            return output, [output, *new_states]
+            if masked:
+                inputs, valid = inputs[:, :-1], inputs[:, -1:] > 0.5
+            if carry_output:
+                previous, states = states[0], states[1:]
+            output, new_states = step_fn(inputs, states, constants, training)
+            if masked:
+                new_states = [
+                    ops.where(valid, new, old)
+                    for new, old in zip(new_states, states, strict=True)
+                ]
+                if not carry_output:
+                    previous = ops.zeros_like(output)
+                output = ops.where(valid, output, previous)
+            if carry_output:
+                new_states = [output, *new_states]
+            return output, new_states
 
         initial_state = list(initial_state)
+        if masked:
+            valid = ops.cast(
+                ops.expand_dims(ops.cast(mask, "bool"), -1), sequences.dtype
+            )
+            sequences = ops.concatenate([sequences, valid], axis=-1)
         if carry_output:
             batch_size = ops.shape(sequences)[1 if time_major else 0]
-            no_output = ops.zeros(
-                (batch_size, cell.output_size), dtype=cell.compute_dtype
-            )
-            initial_state = [no_output, *initial_state]
+            initial_state = [self.previous_output(batch_size), *initial_state]
         last_output, outputs, states = backend_rnn(
             step,
             sequences,
             initial_state,
             go_backwards=self.go_backwards,
-            mask=mask,
+            mask=None,
             unroll=self.unroll,
             input_length=sequences.shape[0 if time_major else 1],
             time_major=time_major,
-            zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,
         )
         states = list(states)
@@ -273,9 +340,13 @@ class GatedRNN(keras.layers.RNN):
             None if initial_state is None else [v.shape_of(s) for s in initial_state],
             None if mask is None else v.shape_of(tree.flatten(mask)[0]),
         )
-        return super().call(
-            sequences, mask=mask, training=training, initial_state=initial_state
-        )
+        self._resuming = self.stateful and initial_state is None
+        try:
+            return super().call(
+                sequences, mask=mask, training=training, initial_state=initial_state
+            )
+        finally:
+            self._resuming = False
 
     units = cell_property("units")
     recurrent_activation = cell_property("recurrent_activation")

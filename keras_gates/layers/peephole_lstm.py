@@ -1,3 +1,8 @@
+import inspect
+
+import keras
+from keras import ops
+
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.peephole_lstm_cell import ALL_GATES
 from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
@@ -131,3 +136,61 @@ class PeepholeLSTM(RecurrentGatedRNN):
     peephole_initializer = cell_property("peephole_initializer")
     peephole_regularizer = cell_property("peephole_regularizer")
     peephole_constraint = cell_property("peephole_constraint")
+
+    @classmethod
+    def from_keras_lstm(cls, lstm, **kwargs):
+        """A `PeepholeLSTM` that computes what a built Keras LSTM computes.
+
+        Its arguments are the LSTM's (units, activations, initializers,
+        regularizers, constraints, dropout, `return_sequences`, `stateful`,
+        ...), `kwargs` overriding them (e.g. `peepholes=...` or `name=...`),
+        and its `kernel`, `recurrent_kernel` and `bias` are copies of the
+        LSTM's, in the same gate order. The peephole vectors start at zero,
+        so the new layer's outputs equal the LSTM's until training moves
+        them: a warm start.
+
+        ```python
+        peephole = keras_gates.PeepholeLSTM.from_keras_lstm(model.get_layer("lstm"))
+        ```
+
+        Args:
+            lstm: A built `keras.layers.LSTM`, or a `keras.layers.RNN` over a
+                `keras.layers.LSTMCell`.
+            **kwargs: Arguments of `PeepholeLSTM` that replace the LSTM's.
+
+        Returns:
+            A built `PeepholeLSTM`.
+        """
+        cell = getattr(lstm, "cell", None)
+        if not isinstance(lstm, keras.layers.RNN) or not isinstance(
+            cell, keras.layers.LSTMCell
+        ):
+            raise TypeError(
+                "from_keras_lstm takes a keras.layers.LSTM (or a "
+                "keras.layers.RNN over a keras.layers.LSTMCell). Received: "
+                f"{type(lstm).__name__}"
+            )
+        if not lstm.built:
+            raise ValueError(
+                f"Layer '{lstm.name}' is not built yet: call it on data or "
+                "build it first, so that its weights exist."
+            )
+        accepted = inspect.signature(cls.__init__).parameters
+        config = {**lstm.get_config(), **cell.get_config()}
+        config = {
+            key: value
+            for key, value in config.items()
+            if key in accepted or key in ("dtype", "trainable")
+        }
+        layer = cls(**{**config, **kwargs})
+        batch_size = ops.shape(lstm.states[0])[0] if lstm.stateful else None
+        layer.build((batch_size, None, cell.kernel.shape[0]))
+        mine = layer.cell
+        mine.kernel.assign(cell.kernel)
+        mine.recurrent_kernel.assign(cell.recurrent_kernel)
+        if mine.use_bias:
+            mine.bias.assign(cell.bias)
+        for gate in mine.peepholes:
+            peephole = getattr(mine, f"{gate}_peephole")
+            peephole.assign(ops.zeros(peephole.shape, peephole.dtype))
+        return layer

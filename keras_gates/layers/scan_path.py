@@ -69,8 +69,8 @@ def finish(layer, states, outputs, valid, initial_state):
             # `where`, not a product with the mask: a masked step's output
             # (the SRU's highway reads the padded input) may be inf or NaN.
             keep = ops.cast(valid, outputs.dtype)
-            no_output = ops.zeros_like(initial_state)
-            outputs = linear_scan(1.0 - keep, ops.where(valid, outputs, 0.0), no_output)
+            previous = layer.previous_output(ops.shape(initial_state)[0])
+            outputs = linear_scan(1.0 - keep, ops.where(valid, outputs, 0.0), previous)
     final_state = last_step(states, initial_state)
-    last_output = last_step(outputs, ops.zeros_like(initial_state))
+    last_output = last_step(outputs, layer.previous_output(ops.shape(initial_state)[0]))
     return last_output, outputs, [final_state]
