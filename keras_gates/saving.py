@@ -1,24 +1,35 @@
-"""Loading `.keras` files with a clear error when the file is damaged.
+"""Loading `.keras` files with a clear error when something is wrong.
 
 `keras.saving.load_model` loads any `.keras` file with keras-gates layers
-once `keras_gates` is imported. On a damaged file, though, Keras 3 reports a
-truncated archive as "File not found", and damage inside the archive as a
-`JSONDecodeError` or an HDF5 `OSError`. `load_model` here checks the archive
-first and says what is wrong with it.
+once `keras_gates` is imported. (Keras imports no third-party package by
+itself to find a class, and offers no plugin entry point for one, so the
+import cannot be spared.) When something is wrong, though, Keras 3 reports
+a truncated archive as "File not found", damage inside the archive as a
+`JSONDecodeError` or an HDF5 `OSError`, and a class it cannot find deep
+inside a message that repeats the whole model config. `load_model` here
+checks the path and the archive first, and says what is wrong in one line.
 """
 
 import json
 import os
+import re
 import zipfile
 import zlib
 
 import keras
 
+from keras_gates.version import __version__
+
 _CONFIG = "config.json"
+_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
 class CorruptModelFileError(ValueError):
     """A `.keras` file that cannot be read: truncated, damaged or not one."""
+
+
+class UnknownClassError(ValueError):
+    """A model file that uses a class which this process has not registered."""
 
 
 def _fail(path, problem):
@@ -37,6 +48,8 @@ def check_model_file(filepath):
     entry fails its checksum, `config.json` or the weights are missing, or
     `config.json` is not JSON.
     """
+    if os.path.isdir(filepath):
+        _fail(filepath, "it is a directory.")
     if not os.path.isfile(filepath):
         raise FileNotFoundError(f"No such file: {os.fspath(filepath)!r}")
     size = os.path.getsize(filepath)
@@ -73,9 +86,16 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     `keras.saving.load_model`; `safe_mode` stays on by default, which models
     with keras-gates layers need no exception to.
     """
-    checked = os.fspath(filepath).endswith(".keras")
+    path = os.fspath(filepath)
+    checked = path.endswith(".keras")
     if checked:
         check_model_file(filepath)
+    elif os.path.isdir(path) or not path.endswith(_SUFFIXES):
+        raise CorruptModelFileError(
+            f"Cannot load {path!r}: Keras 3 loads `.keras` files (and legacy "
+            "`.h5` files); a SavedModel directory or another archive is not "
+            "a Keras model file."
+        )
     try:
         return keras.saving.load_model(
             filepath,
@@ -87,3 +107,51 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         if not checked:
             raise
         _fail(filepath, f"its weights cannot be read ({e}).")
+    except TypeError as e:
+        missing = re.search(r"Could not locate (?:class|function) '([^']+)'", str(e))
+        if missing is None:
+            raise
+        raise UnknownClassError(
+            _unknown_class_message(path, missing.group(1), checked)
+        ) from e
+
+
+def _class_entry(config, name):
+    """The first serialized object in `config` whose class is `name`."""
+    if isinstance(config, dict):
+        if config.get("class_name") == name:
+            return config
+        config = list(config.values())
+    if isinstance(config, list):
+        for value in config:
+            found = _class_entry(value, name)
+            if found is not None:
+                return found
+    return None
+
+
+def _unknown_class_message(path, name, is_archive):
+    entry = None
+    if is_archive:
+        with zipfile.ZipFile(path) as archive:
+            entry = _class_entry(json.loads(archive.read(_CONFIG)), name)
+    registered = (entry or {}).get("registered_name") or name
+    module = (entry or {}).get("module")
+    where = f" (registered as {registered!r}, from module {module!r})" if module else ""
+    if registered.startswith("keras_gates>"):
+        return (
+            f"Cannot load {path!r}: it uses {registered!r}, which keras-gates "
+            f"{__version__} does not have: the file was saved with another "
+            "version of keras-gates."
+        )
+    if module and module != "__main__":
+        fix = f"`import {module}`"
+    else:  # saved from a script: the class has no module to import
+        fix = (
+            "define and register the class (`keras.saving.register_keras_serializable`)"
+        )
+    return (
+        f"Cannot load {path!r}: it uses the class {name!r}{where}, which is "
+        f"not registered in this process: {fix} before loading (Keras imports "
+        "no package by itself), or pass the class in `custom_objects`."
+    )

@@ -20,6 +20,7 @@ if keras.backend.backend() == "tensorflow":
     from ai_edge_litert.interpreter import Interpreter
 
     from keras_gates import export
+    from keras_gates.export import litert
 
 LAYERS = {
     "PeepholeLSTM": kg.PeepholeLSTM,
@@ -438,3 +439,174 @@ def test_export_command(tmp_path, capsys):
     assert "streaming step model" in printed and printed.count(" ok") == 2
     with pytest.raises(SystemExit):
         cli.main(["export", str(tmp_path / "model.keras")])
+
+
+# ------------------------------------------------ saved models, output structures
+
+
+def test_saved_sequential_models_stream(tmp_path):
+    """A Sequential loaded from .keras streams (its layers then have a second
+    inbound node); with a Bidirectional layer, the refusal names it."""
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(VOCABULARY, 6, mask_zero=True),
+            kg.PeepholeLSTM(UNITS, return_sequences=True),
+            kg.MinGRU(UNITS),
+        ]
+    )
+    randomize(model)
+    model.save(tmp_path / "chain.keras")
+    loaded = keras.saving.load_model(tmp_path / "chain.keras")
+    content = export.to_tflite(loaded, streaming=True)
+    x = padded_tokens(1, 6)
+    for t, got in enumerate(stream(content, x, 2 + 1)):
+        want = keras_output(model, x[:, : t + 1])
+        np.testing.assert_allclose(got, want, atol=ATOL, err_msg=f"step {t}")
+    bidirectional = keras.Sequential(
+        [keras.Input((None, 3)), keras.layers.Bidirectional(kg.MinGRU(UNITS))]
+    )
+    bidirectional.save(tmp_path / "bi.keras")
+    loaded = keras.saving.load_model(tmp_path / "bi.keras")
+    with pytest.raises(ValueError, match="Bidirectional layer also reads"):
+        export.to_tflite(loaded, streaming=True)
+
+
+def test_streaming_refuses_a_layer_that_is_not_in_the_chain():
+    inputs = keras.Input((None, 4))
+    x = kg.MinGRU(UNITS, return_sequences=True)(inputs)
+    skip = keras.layers.Dense(UNITS)(inputs)  # reads the input, not x
+    model = keras.Model(inputs, keras.layers.Add()([x, skip]))
+    with pytest.raises(ValueError, match="chain of layers"):
+        export.to_tflite(model, streaming=True)
+
+
+def state_outputs_models():
+    """`[sequence, h, c]` of one return_state layer, and a dict of outputs."""
+    frames = keras.Input((None, 4), name="frames")
+    sequence, h, c = kg.PeepholeLSTM(UNITS, return_sequences=True, return_state=True)(
+        frames
+    )
+    score = keras.layers.Dense(1, name="score")(h)
+    as_list = keras.Model(frames, [sequence, h, c])
+    as_dict = keras.Model(frames, {"frames_out": sequence, "state_h": h, "risk": score})
+    randomize(as_list)
+    return as_list, as_dict
+
+
+def test_output_structures_export_to_every_target(tmp_path):
+    """Each output under its own key: layer name, then _1, _2 for a layer's
+    further outputs; a dict's keys. SavedModel, TFLite and ONNX."""
+    import onnxruntime
+    import tensorflow as tf
+
+    as_list, as_dict = state_outputs_models()
+    layer = as_list.layers[1].name
+    x = signal(2, 6)[..., :4]
+    for model, keys, want in (
+        (as_list, [layer, f"{layer}_1", f"{layer}_2"], as_list(x)),
+        (as_dict, ["frames_out", "risk", "state_h"], None),
+    ):
+        want = want if want is not None else [model(x)[k] for k in sorted(model(x))]
+        assert export.graph.Signature(model).outputs == keys
+        export_dir = tmp_path / keys[0]
+        export.to_saved_model(model, export_dir)
+        serving = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+        got = serving(frames=tf.constant(x))
+        onnx_path = export.to_onnx(model, tmp_path / "m.onnx")
+        onnx_got = onnxruntime.InferenceSession(str(onnx_path)).run(keys, {"frames": x})
+        lite = run_tflite(export.to_tflite(model, batch_size=2), {"frames": x})
+        for key, w, o in zip(keys, want, onnx_got, strict=True):
+            np.testing.assert_allclose(got[key], w, atol=ATOL, err_msg=key)
+            np.testing.assert_allclose(o, w, atol=ATOL, err_msg=key)
+            np.testing.assert_allclose(lite[key], w, atol=ATOL, err_msg=key)
+
+
+def test_dict_inputs_export():
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    frames = keras.Input((None, 3), name="frames")
+    x = keras.layers.Embedding(VOCABULARY, 3)(tokens)
+    x = kg.SRU(UNITS)(keras.layers.Concatenate()([x, frames]))
+    model = keras.Model({"tokens": tokens, "frames": frames}, x)
+    randomize(model)
+    feed = {"tokens": padded_tokens(1, 5), "frames": signal(1, 5)[..., :3]}
+    got = run_tflite(export.to_tflite(model), feed)
+    (out,) = got.values()
+    np.testing.assert_allclose(out, keras_output(model, feed), atol=ATOL)
+
+
+def test_streaming_stacked_rnn_cells():
+    """keras.layers.RNN over StackedRNNCells streams: each cell's states in
+    order, the SRU on top carrying its output behind the mask."""
+    stacked = keras.layers.RNN(
+        keras.layers.StackedRNNCells(
+            [kg.PeepholeLSTMCell(UNITS), keras.layers.GRUCell(5), kg.SRUCell(6)]
+        ),
+        return_sequences=True,
+    )
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(VOCABULARY, 3, mask_zero=True),
+            stacked,
+            keras.layers.Dense(2),
+        ]
+    )
+    randomize(model)
+    _, specs = export.step_function(model)
+    assert [s.shape[-1] for s in specs[1:]] == [UNITS, UNITS, 5, 6, 6]
+    content = export.to_tflite(model, streaming=True)
+    x = padded_tokens(1, 7)
+    x[0, 3] = 0  # a gap
+    got = litert.run_step_model(content, x)
+    np.testing.assert_allclose(got, keras_output(model, x), atol=ATOL)
+
+
+def stateful_model(batch_size=2):
+    model = keras.Sequential(
+        [
+            keras.Input((None, 3), batch_size=batch_size),
+            kg.SRU(UNITS, stateful=True, return_sequences=True),
+            kg.PeepholeLSTM(UNITS, stateful=True),
+        ]
+    )
+    randomize(model)
+    return model
+
+
+def test_stateful_models_export_with_explicit_states_only(tmp_path):
+    model = stateful_model()
+    for export_it in (
+        lambda: export.to_saved_model(model, tmp_path / "sm"),
+        lambda: export.to_onnx(model, tmp_path / "m.onnx"),
+        lambda: export.to_tflite(model, batch_size=2),
+    ):
+        with pytest.raises(ValueError, match="stateful model.*streaming=True"):
+            export_it()
+    assert not (tmp_path / "sm").exists()
+    # The streaming model takes and returns every state: fed two chunks, it
+    # follows the stateful Keras model over the same two calls.
+    content = export.to_tflite(model, streaming=True, batch_size=2)
+    x = signal(2, 8)[..., :3]
+    got = stream(content, x, 1 + 2, batch=2)
+    model.layers[0].reset_state()
+    model.layers[1].reset_state()
+    for chunk in (slice(0, 4), slice(4, 8)):
+        want = keras_output(model, x[:, chunk])
+        np.testing.assert_allclose(got[chunk.stop - 1], want, atol=ATOL)
+
+
+def test_saved_model_refuses_a_non_empty_directory(tmp_path):
+    model = token_model("MinGRU")
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty"):
+        export.to_saved_model(model, tmp_path / "sm")
+    with pytest.raises(ValueError, match="holds no SavedModel"):
+        export.to_saved_model(model, tmp_path / "sm", overwrite=True)
+    assert (tmp_path / "sm" / "notes.txt").read_text() == "mine"
+    export.to_saved_model(model, tmp_path / "new")
+    (tmp_path / "new" / "stale.txt").write_text("old")
+    export.to_saved_model(model, tmp_path / "new", overwrite=True)
+    assert not (tmp_path / "new" / "stale.txt").exists()
+    assert (tmp_path / "new" / "saved_model.pb").exists()

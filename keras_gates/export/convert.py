@@ -1,10 +1,14 @@
 """SavedModel, TFLite and ONNX export. See `keras_gates.export`."""
 
+import os
+import shutil
 import tempfile
 
 import keras
+from keras import tree
 
-from keras_gates.export.streaming import check_model as _check_model
+from keras_gates.export.graph import Signature
+from keras_gates.export.graph import check_model as _check_model
 from keras_gates.export.streaming import step_function
 
 QUANTIZATIONS = (None, "float16", "dynamic_int8", "int8")
@@ -22,21 +26,41 @@ def _tensorflow():
     return tf
 
 
-def _layer_name(tensor):
-    return tensor._keras_history.operation.name
-
-
 def input_names(model):
-    """The serving signature's input keys: the names of the model's Inputs."""
-    return [_layer_name(t) for t in model.inputs]
+    """The serving signature's input keys (see `graph.Signature`)."""
+    return Signature(model).inputs
 
 
 def output_names(model):
-    """The serving signature's output keys: the names of the output layers."""
-    return [_layer_name(t) for t in model.outputs]
+    """The serving signature's output keys (see `graph.Signature`)."""
+    return Signature(model).outputs
 
 
-def _sequence_specs(model, batch_size):
+def stateful_layers(model):
+    """The names of the model's stateful layers, nested models included."""
+    names = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            names += stateful_layers(layer)
+        elif getattr(layer, "stateful", False):
+            names.append(layer.name)
+    return names
+
+
+def _check_stateless(model, target):
+    names = stateful_layers(model)
+    if names:
+        raise ValueError(
+            f"Cannot export a stateful model as {target}: layers {names} "
+            "carry their states from one call to the next, which the "
+            "exported function would not. Export the streaming TFLite model "
+            "(`to_tflite(model, streaming=True)`), which takes and returns "
+            "every state, or rebuild the model with `stateful=False` and "
+            "pass the states yourself."
+        )
+
+
+def _sequence_specs(model, signature, batch_size):
     """Input specs with the given batch size and a dynamic time axis.
 
     The time axis is axis 1 of inputs of rank 3 and up and of integer inputs
@@ -45,7 +69,7 @@ def _sequence_specs(model, batch_size):
     """
     tf = _tensorflow()
     specs = []
-    for tensor, name in zip(model.inputs, input_names(model), strict=True):
+    for tensor, name in zip(model.inputs, signature.inputs, strict=True):
         shape = [batch_size, *tensor.shape[1:]]
         is_tokens = len(shape) == 2 and "int" in str(tensor.dtype)
         if len(shape) >= 3 or is_tokens:
@@ -54,16 +78,10 @@ def _sequence_specs(model, batch_size):
     return specs
 
 
-def _serving_function(model):
-    names = output_names(model)
-    if len(set(names)) != len(names):
-        raise ValueError(f"The model's output layers share names: {names}")
-
+def _serving_function(model, signature):
     def serve(*inputs):
-        outputs = model(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
-        if not isinstance(outputs, (list, tuple)):
-            outputs = [outputs]
-        return dict(zip(names, outputs, strict=True))
+        outputs = model(signature.pack_inputs(inputs), training=False)
+        return dict(zip(signature.outputs, tree.flatten(outputs), strict=True))
 
     return serve
 
@@ -75,29 +93,73 @@ def _write(model, export_dir, endpoint, function, specs):
     archive.write_out(export_dir, verbose=False)
 
 
-def to_saved_model(model, export_dir):
+def check_export_dir(export_dir, overwrite=False):
+    """Raises a `ValueError` unless `export_dir` can take a new SavedModel.
+
+    A missing directory (in an existing one) or an empty one is fine. A
+    non-empty one is refused, since its old files would mix with the new
+    ones, unless `overwrite` is True and it holds a SavedModel (a
+    `saved_model.pb`), which `to_saved_model` then replaces. A directory
+    that holds anything else is never removed.
+    """
+    path = os.path.abspath(os.fspath(export_dir))
+    parent = os.path.dirname(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{path!r} is a file, not a directory for a SavedModel.")
+    if not os.path.isdir(parent):
+        raise ValueError(f"Cannot write {path!r}: {parent!r} is not a directory.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"Cannot write {path!r}: {parent!r} is not writable.")
+    if not os.path.isdir(path) or not os.listdir(path):
+        return
+    if not overwrite:
+        raise ValueError(
+            f"{path!r} is not empty: its files would mix with the new "
+            "SavedModel's. Choose a new directory, or pass overwrite=True "
+            "(`--overwrite`) to replace the SavedModel in it."
+        )
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise ValueError(
+            f"{path!r} is not empty and holds no SavedModel (no "
+            "saved_model.pb): not removing it, even with overwrite=True."
+        )
+
+
+def to_saved_model(model, export_dir, *, overwrite=False):
     """Writes `model` as a SavedModel for TF Serving.
 
     The `serving_default` signature takes the model's inputs under their
-    `keras.Input` names, with dynamic batch and time dimensions, and returns
-    its outputs under the names of the output layers. The graph holds core
-    TensorFlow ops only: it loads with `tf.saved_model.load` in a process
-    that never imports keras or keras_gates, and with `saved_model_cli`.
+    `keras.Input` names (or the keys of a dict of inputs), with dynamic batch
+    and time dimensions, and returns its outputs under the names of the
+    output layers (or the keys of a dict of outputs; see
+    `keras_gates.export.graph.Signature`). The graph holds core TensorFlow
+    ops only: it loads with `tf.saved_model.load` in a process that never
+    imports keras or keras_gates, and with `saved_model_cli`.
 
     Export on the machine type that serves: a `keras.layers.LSTM` or `GRU`
     traced on a GPU can carry cuDNN ops that a CPU server lacks.
 
     Args:
-        model: A built Keras model (TensorFlow backend).
-        export_dir: The directory to write.
+        model: A built Keras model (TensorFlow backend), without stateful
+            layers (a `ValueError` says why).
+        export_dir: The directory to write: missing or empty.
+        overwrite: If True, an `export_dir` that holds a SavedModel is
+            replaced. Defaults to False (a non-empty `export_dir` raises a
+            `ValueError`).
 
     Returns:
         `export_dir`.
     """
     _tensorflow()
     _check_model(model)
-    specs = _sequence_specs(model, None)
-    _write(model, export_dir, "serving_default", _serving_function(model), specs)
+    _check_stateless(model, "a SavedModel")
+    check_export_dir(export_dir, overwrite)
+    signature = Signature(model)
+    specs = _sequence_specs(model, signature, None)
+    function = _serving_function(model, signature)
+    if os.path.isdir(export_dir) and os.listdir(export_dir):
+        shutil.rmtree(export_dir)  # a SavedModel that overwrite=True replaces
+    _write(model, export_dir, "serving_default", function, specs)
     return export_dir
 
 
@@ -152,7 +214,8 @@ def to_tflite(
     time (`resize_tensor_input`, or a signature runner that resizes for you).
 
     Args:
-        model: A built Keras model (TensorFlow backend).
+        model: A built Keras model (TensorFlow backend). A stateful model
+            exports with `streaming=True` only, whose states are explicit.
         batch_size: The fixed batch size of the TFLite model. Defaults to 1.
         streaming: If True, a one-step model under the signature `"step"`
             (see `keras_gates.export.step_function`): inputs `"inputs"` (one
@@ -177,6 +240,8 @@ def to_tflite(
     """
     tf = _tensorflow()
     _check_model(model)
+    if not streaming:
+        _check_stateless(model, "a whole-sequence TFLite model")
     _check_batch_size(batch_size)
     if quantization not in QUANTIZATIONS:
         raise ValueError(
@@ -201,7 +266,9 @@ def to_tflite(
         function, specs = step_function(model, batch_size)
         endpoint = "step"
     else:
-        function, specs = _serving_function(model), _sequence_specs(model, batch_size)
+        signature = Signature(model)
+        function = _serving_function(model, signature)
+        specs = _sequence_specs(model, signature, batch_size)
         endpoint = "serving_default"
     with tempfile.TemporaryDirectory() as export_dir:
         # From a SavedModel, not a concrete function: the latter can leave
@@ -222,7 +289,8 @@ def to_onnx(model, path, *, opset=17):
     and time dimensions. Needs `tf2onnx` (`pip install "keras-gates[export]"`).
 
     Args:
-        model: A built Keras model (TensorFlow backend).
+        model: A built Keras model (TensorFlow backend), without stateful
+            layers.
         path: The .onnx file to write.
         opset: The ONNX opset. Defaults to 17.
 
@@ -231,14 +299,16 @@ def to_onnx(model, path, *, opset=17):
     """
     tf = _tensorflow()
     _check_model(model)
+    _check_stateless(model, "an ONNX model")
     try:
         import tf2onnx
     except ImportError as e:
         raise ImportError(
             'to_onnx needs tf2onnx: pip install "keras-gates[export]"'
         ) from e
-    specs = _sequence_specs(model, None)
-    function = tf.function(_serving_function(model), input_signature=specs)
+    signature = Signature(model)
+    specs = _sequence_specs(model, signature, None)
+    function = tf.function(_serving_function(model, signature), input_signature=specs)
     tf2onnx.convert.from_function(
         function, input_signature=specs, opset=opset, output_path=str(path)
     )

@@ -12,6 +12,8 @@ import keras
 from keras import ops
 from keras import tree
 
+from keras_gates.export.graph import chain
+
 # Layers that act on each time step alone, so that one step of their input
 # gives that step of their output. Dropout-like layers are the identity in
 # inference.
@@ -39,70 +41,43 @@ _PER_STEP_LAYERS = tuple(
 )
 
 
+def _output_state(cell):
+    """The index, among the cell's flattened states, of the state that is its
+    output, or None when the output is not a state (the SRU outputs `h` and
+    keeps `c`; cells say so with `output_is_first_state = False`). Keras'
+    cells output their first state; stacked cells output the last cell's."""
+    if isinstance(cell, keras.layers.StackedRNNCells):
+        *lower, last = cell.cells
+        index = _output_state(last)
+        offset = sum(len(_state_sizes(c)) for c in lower)
+        return None if index is None else offset + index
+    return 0 if getattr(cell, "output_is_first_state", True) else None
+
+
 def _carries_output(layer, masked):
     """Whether the step carries `layer`'s last output as one more state: at a
-    masked step the layer repeats its previous output, which is not one of
-    its states when the cell says so (`output_is_first_state = False`: the
-    SRU outputs `h` and keeps `c`). Keras' cells output their first state."""
+    masked step the layer repeats its previous output, which the step must
+    then keep when it is not one of the cell's states."""
     return (
-        masked
-        and not layer.zero_output_for_mask
-        and not getattr(layer.cell, "output_is_first_state", True)
+        masked and not layer.zero_output_for_mask and _output_state(layer.cell) is None
     )
 
 
 def _state_sizes(cell):
-    sizes = cell.state_size
-    return list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
+    """The sizes of the cell's states, flattened (stacked cells nest them)."""
+    return tree.flatten(cell.state_size)
 
 
-def check_model(model):
-    """Raises unless `model` is a Keras model with symbolic inputs."""
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"Expected a keras.Model. Received: {type(model).__name__}")
-    if not model.built or not getattr(model, "inputs", None):
-        raise ValueError(
-            "The model has no inputs yet: build it from a `keras.Input` "
-            "(a Sequential model needs `keras.Input` as its first layer)."
-        )
-
-
-def _chain(model):
-    """The layers of `model` in order, checking that each feeds the next."""
-    check_model(model)
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ValueError(
-            "A streaming model needs one input and one output. Received a "
-            f"model with {len(model.inputs)} inputs and {len(model.outputs)} "
-            "outputs."
-        )
-    layers = [
-        layer
-        for layer in model.layers
-        if not isinstance(layer, keras.layers.InputLayer)
-    ]
-    previous = model.inputs[0]
-    for layer in layers:
-        try:
-            layer_input = layer.input
-        except (AttributeError, ValueError) as e:
-            raise ValueError(
-                f"Layer '{layer.name}' is called more than once; a streaming "
-                "model must be a chain of layers, each called once."
-            ) from e
-        if isinstance(layer_input, (list, tuple)):
-            # A propagated mask is a second, boolean input of the node.
-            layer_input, *others = layer_input
-            if any(other.dtype != "bool" for other in others):
-                layer_input = None
-        if layer_input is not previous:
-            raise ValueError(
-                f"Layer '{layer.name}' does not take the previous layer's "
-                "output; a streaming model must be a chain of layers, each "
-                "feeding the next (as in a Sequential model)."
-            )
-        previous = layer.output
-    return layers
+def _nest_states(cell, flat):
+    """The cell's states as its `call` takes them, from the flat list."""
+    if not isinstance(cell, keras.layers.StackedRNNCells):
+        return list(flat)
+    nested = []
+    for inner in cell.cells:
+        count = len(_state_sizes(inner))
+        nested.append(_nest_states(inner, flat[:count]))
+        flat = flat[count:]
+    return nested
 
 
 def _check_streamable(layers):
@@ -180,7 +155,7 @@ def step_function(model, batch_size=1):
     """
     import tensorflow as tf
 
-    layers = _chain(model)
+    layers = chain(model)
     sizes, carries = _check_streamable(layers)
     model_input = model.inputs[0]
     if len(model_input.shape) < 2:
@@ -214,8 +189,13 @@ def step_function(model, batch_size=1):
                 old, states = states[:count], states[count:]
                 # `call`, not `__call__`: x may carry the mask attribute of
                 # the layer before, which a cell would warn about.
-                output, new = layer.cell.call(x, old, training=False)
-                new = list(new) if tree.is_nested(new) else [new]
+                cell = layer.cell
+                if isinstance(cell, keras.layers.StackedRNNCells):
+                    # Its cells are called through `__call__`, which warns
+                    # about the mask that x may carry: a copy carries none.
+                    x = ops.copy(x)
+                output, new = cell.call(x, _nest_states(cell, old), training=False)
+                new = tree.flatten(new)
                 if mask is not None:
                     keep = ops.expand_dims(mask, -1)
                     new = [ops.where(keep, n, o) for n, o in zip(new, old, strict=True)]
@@ -224,7 +204,7 @@ def step_function(model, batch_size=1):
                     elif carry:
                         previous, states = states[0], states[1:]
                     else:
-                        previous = old[0]
+                        previous = old[_output_state(cell)]
                     output = ops.where(keep, output, previous)
                     if not layer.return_sequences:
                         mask = None
