@@ -1,21 +1,31 @@
 """`keras-gates export`: a saved Keras model to SavedModel, TFLite and ONNX.
 
-    keras-gates export MODEL.keras --saved-model DIR --tflite FILE
-        [--streaming] [--quantize float16] [--onnx FILE]
+    keras-gates export MODEL.keras --saved-model DIR [--overwrite]
+        --tflite FILE [--streaming] [--quantize float16] [--onnx FILE]
 
 Prints each file it wrote and its largest difference from the Keras model on
-random inputs (a parity check), and exits with status 1 if a difference is
-above the tolerance.
+random inputs (a parity check). Exit status: 0 when every check passed, 1
+when a parity check failed, 2 for bad input (a missing, damaged or unknown
+model file, an output path that cannot be written, a model that the target
+cannot take), said in one line, and 3 for an unexpected failure (with its
+traceback, to report).
 """
 
 import argparse
+import os
 import sys
+import traceback
 
 import numpy as np
 
 FLOAT_TOLERANCE = 1e-5
 # Quantized models are compared, not held to float32 parity.
 QUANTIZED_TOLERANCE = {"float16": 1e-2, "dynamic_int8": 1e-1}
+PARITY_FAILED, BAD_INPUT, UNEXPECTED = 1, 2, 3
+
+
+class BadInput(Exception):
+    """An input of the command that cannot work; its message is one line."""
 
 
 def _sample_inputs(model, batch_size, steps, seed=0):
@@ -45,10 +55,24 @@ def _sample_inputs(model, batch_size, steps, seed=0):
     return inputs
 
 
-def _keras_outputs(model, inputs):
-    outputs = model(inputs if len(inputs) > 1 else inputs[0], training=False)
-    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    return [np.asarray(o) for o in outputs]
+def _reset_states(model):
+    """Zeroes the states of every stateful layer, nested models included, so
+    that each parity call starts from the zero states of the export."""
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            _reset_states(layer)
+        elif getattr(layer, "stateful", False):
+            layer.reset_state()
+
+
+def _keras_outputs(model, signature, inputs):
+    from keras import tree
+
+    _reset_states(model)
+    outputs = model(signature.pack_inputs(inputs), training=False)
+    return [np.asarray(o) for o in tree.flatten(outputs)]
 
 
 def _check(label, got, want, tolerance):
@@ -60,51 +84,95 @@ def _check(label, got, want, tolerance):
     return error <= tolerance
 
 
-def _run_tflite(content, names, inputs, streaming):
+def _run_tflite(content, signature, inputs, streaming):
     from keras_gates.export import litert
 
     if streaming:
         return [litert.run_step_model(content, inputs[0])[:, -1]]
     result = litert.run_sequence_model(
-        content, dict(zip(names["inputs"], inputs, strict=True))
+        content, dict(zip(signature.inputs, inputs, strict=True))
     )
-    return [result[name] for name in names["outputs"]]
+    return [result[name] for name in signature.outputs]
+
+
+def _check_output_file(path, flag):
+    """A one-line `BadInput` unless a file can be written at `path`, checked
+    before the model is loaded or converted."""
+    if os.path.isdir(path):
+        raise BadInput(f"{flag} {path!r} is a directory; give a file name.")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise BadInput(f"{flag} {path!r}: {parent!r} is not a directory.")
+    existed = os.path.exists(path)
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as e:
+        raise BadInput(f"{flag} {path!r} cannot be written: {e.strerror}.") from e
+    if not existed:
+        os.remove(path)
+
+
+def _check_arguments(args):
+    from keras_gates.export.convert import check_export_dir
+
+    if os.path.isdir(args.model):
+        raise BadInput(
+            f"{args.model!r} is a directory; give a `.keras` file (a "
+            "SavedModel directory is already an export)."
+        )
+    if args.saved_model:
+        try:
+            check_export_dir(args.saved_model, args.overwrite)
+        except ValueError as e:
+            raise BadInput(f"--saved-model: {e}") from e
+    if args.tflite:
+        _check_output_file(args.tflite, "--tflite")
+    if args.onnx:
+        _check_output_file(args.onnx, "--onnx")
+
+
+def _batch_size(model, default):
+    """The model's fixed batch size (a stateful model has one), or `default`."""
+    fixed = model.inputs[0].shape[0]
+    return default if fixed is None else fixed
 
 
 def export_command(args):
-    import keras_gates  # noqa: F401  (registers the layers for loading)
     from keras_gates import export
-    from keras_gates.export.convert import input_names
-    from keras_gates.export.convert import output_names
-    from keras_gates.saving import CorruptModelFileError
+    from keras_gates.export.graph import Signature
     from keras_gates.saving import load_model
 
+    _check_arguments(args)
     try:
         model = load_model(args.model)
-    except (FileNotFoundError, CorruptModelFileError) as e:
-        print(f"keras-gates export: error: {e}", file=sys.stderr)
-        return 2
-    names = {"inputs": input_names(model), "outputs": output_names(model)}
+    except (FileNotFoundError, ValueError) as e:
+        raise BadInput(str(e)) from e
+    signature = Signature(model)
     ok = True
     if args.saved_model:
         import tensorflow as tf
 
-        export.to_saved_model(model, args.saved_model)
+        export.to_saved_model(model, args.saved_model, overwrite=args.overwrite)
         print(f"wrote SavedModel {args.saved_model} (signature serving_default)")
         serving = tf.saved_model.load(args.saved_model).signatures["serving_default"]
         for batch_size, steps in ((1, 7), (3, 13)):
             inputs = _sample_inputs(model, batch_size, steps)
-            result = serving(**dict(zip(names["inputs"], inputs, strict=True)))
-            got = [result[name].numpy() for name in names["outputs"]]
+            result = serving(**dict(zip(signature.inputs, inputs, strict=True)))
+            got = [result[name].numpy() for name in signature.outputs]
             ok &= _check(
                 f"batch {batch_size} x {steps} steps",
                 got,
-                _keras_outputs(model, inputs),
+                _keras_outputs(model, signature, inputs),
                 FLOAT_TOLERANCE,
             )
     if args.tflite:
+        batch_size = _batch_size(model, 1)
         content = export.to_tflite(
-            model, streaming=args.streaming, quantization=args.quantize
+            model,
+            batch_size=batch_size,
+            streaming=args.streaming,
+            quantization=args.quantize,
         )
         with open(args.tflite, "wb") as f:
             f.write(content)
@@ -115,12 +183,12 @@ def export_command(args):
         )
         tolerance = QUANTIZED_TOLERANCE.get(args.quantize, FLOAT_TOLERANCE)
         for steps in (7, 13):
-            inputs = _sample_inputs(model, 1, steps)
-            got = _run_tflite(content, names, inputs, args.streaming)
-            want = _keras_outputs(model, inputs)
+            inputs = _sample_inputs(model, batch_size, steps)
+            got = _run_tflite(content, signature, inputs, args.streaming)
+            want = _keras_outputs(model, signature, inputs)
             if args.streaming and want[0].ndim == 3:
                 want = [want[0][:, -1]]
-            ok &= _check(f"batch 1 x {steps} steps", got, want, tolerance)
+            ok &= _check(f"batch {batch_size} x {steps} steps", got, want, tolerance)
     if args.onnx:
         import onnxruntime
 
@@ -130,15 +198,15 @@ def export_command(args):
         for batch_size, steps in ((1, 7), (3, 13)):
             inputs = _sample_inputs(model, batch_size, steps)
             got = session.run(
-                names["outputs"], dict(zip(names["inputs"], inputs, strict=True))
+                signature.outputs, dict(zip(signature.inputs, inputs, strict=True))
             )
             ok &= _check(
                 f"batch {batch_size} x {steps} steps",
                 got,
-                _keras_outputs(model, inputs),
+                _keras_outputs(model, signature, inputs),
                 FLOAT_TOLERANCE,
             )
-    return 0 if ok else 1
+    return 0 if ok else PARITY_FAILED
 
 
 def main(argv=None):
@@ -148,10 +216,16 @@ def main(argv=None):
         "export",
         help="export a .keras model to SavedModel, TFLite and/or ONNX",
         description="Export a saved Keras model and check the exported "
-        "outputs against it on random inputs.",
+        "outputs against it on random inputs. Exit status: 0 all checks "
+        "passed, 1 a parity check failed, 2 bad input, 3 unexpected failure.",
     )
     export.add_argument("model", help="a .keras file")
     export.add_argument("--saved-model", metavar="DIR", help="SavedModel directory")
+    export.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the SavedModel in a non-empty --saved-model directory",
+    )
     export.add_argument("--tflite", metavar="FILE", help=".tflite file")
     export.add_argument(
         "--streaming",
@@ -169,7 +243,24 @@ def main(argv=None):
         parser.error("nothing to write: give --saved-model, --tflite and/or --onnx")
     if (args.streaming or args.quantize) and not args.tflite:
         parser.error("--streaming and --quantize apply to --tflite")
-    return export_command(args)
+    if args.overwrite and not args.saved_model:
+        parser.error("--overwrite applies to --saved-model")
+    try:
+        return export_command(args)
+    except (BadInput, ValueError) as e:
+        # Every refusal of the loader and the exporters is a ValueError that
+        # says why, in one line.
+        reason = " ".join(str(e).split())
+        print(f"keras-gates export: error: {reason}", file=sys.stderr)
+        return BAD_INPUT
+    except Exception:
+        traceback.print_exc()
+        print(
+            "keras-gates export: unexpected failure (traceback above); please "
+            "report it with the model.",
+            file=sys.stderr,
+        )
+        return UNEXPECTED
 
 
 if __name__ == "__main__":
