@@ -9,12 +9,14 @@ layer beside it is used like `keras.layers.LSTM`:
 - `SRUCell` / `SRU`: Simple Recurrent Unit, element-wise recurrence.
 - `MinGRUCell` / `MinGRU`: minimal GRU, computed parallel in time.
 
-Importing the package registers every class for Keras serialization, so a
+`keras_gates.inspect` reads every gate at every step, as tables and
+pictures. Importing the package registers every class for Keras serialization, so a
 `.keras` file that uses them loads with `keras.saving.load_model` alone;
 `keras_gates.saving.load_model` does the same with a clear error for a
 truncated or damaged file.
 """
 
+from keras_gates import inspect
 from keras_gates import saving
 from keras_gates.cells import CoupledLSTMCell
 from keras_gates.cells import MinGRUCell
@@ -40,5 +42,6 @@ __all__ = [
     "SRU",
     "SRUCell",
     "__version__",
+    "inspect",
     "saving",
 ]

@@ -6,7 +6,9 @@ previous states, and the weights as a dict keyed by the names of cells.md
 means the weight is absent). Optional `x_mask` / `state_mask` are dropout
 masks, already scaled, multiplied into the input of the input projection and
 into the recurrent state where it enters the recurrent projection (or the
-gates, for the SRU). Everything is float64.
+gates, for the SRU). Each returns `(output, new_states, gates)`, `gates` a
+dict of the gate values by the names of `keras_gates.inspect`. Everything is
+float64.
 
 `run_rnn` applies a step over a sequence with Keras' semantics for masks
 (a masked step keeps the states and repeats the previous output, zeros before
@@ -49,7 +51,7 @@ def peephole_lstm_step(x, states, w, *, cell_clip=None, x_mask=None, state_mask=
         c_new = np.clip(c_new, -cell_clip, cell_clip)
     o = sigmoid(z_o + p_o * c_new)
     h_new = o * np.tanh(c_new)
-    return h_new, [h_new, c_new]
+    return h_new, [h_new, c_new], {"input": i, "forget": f, "output": o}
 
 
 def coupled_lstm_step(x, states, w, *, x_mask=None, state_mask=None):
@@ -66,7 +68,7 @@ def coupled_lstm_step(x, states, w, *, x_mask=None, state_mask=None):
     c_new = f * c + i * np.tanh(z_c)
     o = sigmoid(z_o + p_o * c_new)
     h_new = o * np.tanh(c_new)
-    return h_new, [h_new, c_new]
+    return h_new, [h_new, c_new], {"input": i, "forget": f, "output": o}
 
 
 def minimal_gru_step(x, states, w, *, reset=True, x_mask=None, state_mask=None):
@@ -83,7 +85,7 @@ def minimal_gru_step(x, states, w, *, reset=True, x_mask=None, state_mask=None):
     else:
         cand = np.tanh(xin @ k_h + hin @ r_h + b_h)
     h_new = (1.0 - f) * h + f * cand
-    return h_new, [h_new]
+    return h_new, [h_new], {"forget": f}
 
 
 def sru_step(x, states, w, *, activation=None, x_mask=None, state_mask=None):
@@ -104,7 +106,7 @@ def sru_step(x, states, w, *, activation=None, x_mask=None, state_mask=None):
     r = sigmoid(u_r + v[1] * cin + b_r)
     c_new = f * c + (1.0 - f) * u_x
     h_new = r * g(c_new) + (1.0 - r) * highway
-    return h_new, [c_new]
+    return h_new, [c_new], {"forget": f, "reset": r}
 
 
 def min_gru_step(x, states, w, *, x_mask=None, state_mask=None):
@@ -116,16 +118,51 @@ def min_gru_step(x, states, w, *, x_mask=None, state_mask=None):
     z = sigmoid(xin @ k_z + b_z)
     candidate = xin @ k_h + b_h
     h_new = (1.0 - z) * h + z * candidate
-    return h_new, [h_new]
+    return h_new, [h_new], {"update": z}
+
+
+def keras_gru_step(x, states, w, *, reset_after=True):
+    """Keras' GRUCell: `h = z ⊙ h_{t-1} + (1 - z) ⊙ h~` (z weights the OLD
+    state), blocks z, r, h; with `reset_after` two bias rows (input, recurrent)
+    and the reset gate applied after the recurrent product."""
+    (h,) = states
+    units = h.shape[-1]
+    bias = w.get("bias")
+    if bias is None:
+        b_in = b_rec = np.zeros(3 * units)
+    elif reset_after:
+        b_in, b_rec = bias
+    else:
+        b_in, b_rec = bias, np.zeros(3 * units)
+    x_z, x_r, x_h = _blocks(x @ w["kernel"] + b_in, 3)
+    r_z, r_r, r_h = _blocks(w["recurrent_kernel"], 3)
+    b_z, b_r, b_h = _blocks(b_rec, 3)
+    z = sigmoid(x_z + h @ r_z + b_z)
+    r = sigmoid(x_r + h @ r_r + b_r)
+    if reset_after:
+        cand = np.tanh(x_h + r * (h @ r_h + b_h))
+    else:
+        cand = np.tanh(x_h + (r * h) @ r_h)
+    h_new = z * h + (1.0 - z) * cand
+    return h_new, [h_new], {"update": z, "reset": r}
 
 
 def run_rnn(
-    step, xs, states, *, mask=None, go_backwards=False, zero_output_for_mask=False
+    step,
+    xs,
+    states,
+    *,
+    mask=None,
+    go_backwards=False,
+    zero_output_for_mask=False,
+    return_gates=False,
 ):
     """Runs `step` over `xs` of shape (batch, time, features).
 
     Returns `(outputs, final_states)`, outputs of shape (batch, time, units)
-    in processing order.
+    in processing order; with `return_gates`, also a dict of each gate's
+    values `(batch, time, units)` on the input's time axis (step t at index
+    t, also going backwards), NaN at masked steps.
     """
     xs = np.asarray(xs, np.float64)
     states = [np.asarray(s, np.float64) for s in states]
@@ -134,14 +171,19 @@ def run_rnn(
         mask = np.ones((batch, steps), bool)
     order = range(steps - 1, -1, -1) if go_backwards else range(steps)
     prev_out = None
-    outputs = []
+    outputs, gates = [], {}
     for t in order:
-        out, new_states = step(xs[:, t], states)
+        out, new_states, step_gates = step(xs[:, t], states)
         if prev_out is None:
             prev_out = np.zeros_like(out)
         keep = mask[:, t][:, None]
+        for name, value in step_gates.items():
+            gates.setdefault(name, np.full((batch, steps, value.shape[-1]), np.nan))
+            gates[name][:, t] = np.where(keep, value, np.nan)
         states = [np.where(keep, n, s) for n, s in zip(new_states, states, strict=True)]
         out = np.where(keep, out, 0.0 if zero_output_for_mask else prev_out)
         prev_out = out
         outputs.append(out)
+    if return_gates:
+        return np.stack(outputs, axis=1), states, gates
     return np.stack(outputs, axis=1), states

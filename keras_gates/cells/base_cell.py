@@ -134,6 +134,8 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
 
     # The states' names in cells.md, in state order (for messages).
     state_names = ("h",)
+    # The names of the gates that `_step_with_gates` returns.
+    GATES = ()
     # Whether `_step` reads `inputs` (the undropped input) besides `dropped`.
     reads_undropped_inputs = False
     # Whether the output is the first state, so that the previous output can
@@ -149,6 +151,17 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
         `call` drops its one step.
         """
         raise NotImplementedError
+
+    def _step_with_gates(self, inputs, states):
+        """One step in inference, `(output, new_states, gates)`: `gates` maps
+        each name of `GATES` to the gate's value, the very tensor that the
+        step used. For `keras_gates.inspect`; no dropout."""
+        raise NotImplementedError
+
+    def derived_gates(self, gates):
+        """`gates` with the gates that the cell does not compute but implies
+        (the CIFG's forget gate, `1 - input`). Only inspection calls it."""
+        return gates
 
     def call(self, inputs, states, training=False):
         if not tree.is_nested(states):
@@ -246,7 +259,18 @@ class RecurrentCell(GatedCell):
     def _recurrent_step(self, projected, states, constants, training):
         """The rest of a step: `(output, new_states)` from the step's slice of
         `_project_inputs`. Holds the only recurrent matrix product."""
+        output, new_states, _ = self._gated_step(projected, states, constants, training)
+        return output, new_states
+
+    def _gated_step(self, projected, states, constants, training):
+        """`_recurrent_step` that also returns the gates it computed, by
+        name: `(output, new_states, gates)`. The one home of the step's
+        gate math; the loops drop the gates, which costs nothing."""
         raise NotImplementedError
+
+    def _step_with_gates(self, inputs, states):
+        projected = self._project_inputs(inputs, inputs)
+        return self._gated_step(projected, states, self._step_constants(), False)
 
     def _step(self, dropped, inputs, states, constants, training):
         projected = self._project_inputs(dropped, inputs)
@@ -284,7 +308,7 @@ class LSTMVariantCell(RecurrentCell):
     order), may set `ABSENT_GATES` (gate name to why the cell lacks it), set
     `FORGET_BIAS_INIT = (block, value)`: the bias block and start value that
     make the initial forget gate σ(1) under `unit_forget_bias`, and implement
-    `_compute_step(z, c_tm1) -> (h, c)` from the fused pre-activations
+    `_compute_step(z, c_tm1) -> (h, c, gates)` from the fused pre-activations
     `z = x @ kernel + h @ recurrent_kernel + bias`. Not public.
     """
 
@@ -355,11 +379,12 @@ class LSTMVariantCell(RecurrentCell):
             z_x = z_x + self.bias
         return z_x
 
-    def _recurrent_step(self, z_x, states, constants, training):
+    def _gated_step(self, z_x, states, constants, training):
         h_tm1, c_tm1 = states
         h_in = self._drop_recurrent(h_tm1, training)
-        h, c = self._compute_step(z_x + ops.matmul(h_in, self.recurrent_kernel), c_tm1)
-        return h, [h, c]
+        z = z_x + ops.matmul(h_in, self.recurrent_kernel)
+        h, c, gates = self._compute_step(z, c_tm1)
+        return h, [h, c], gates
 
     def get_config(self):
         config = {

@@ -94,6 +94,7 @@ class CoupledLSTMCell(LSTMVariantCell):
     """
 
     PEEPHOLE_GATES = ("input", "output")
+    GATES = ("input", "output")  # and forget = 1 - input, by `derived_gates`
     ABSENT_GATES = {"forget": "its forget gate is 1 - input gate, not learned."}
     FORGET_BIAS_INIT = (0, -1.0)  # the i block starts at -1: f = 1 - σ(-1) = σ(1)
 
@@ -165,4 +166,7 @@ class CoupledLSTMCell(LSTMVariantCell):
         c = c_tm1 + i * (self.activation(z_c) - c_tm1)
         o = self.recurrent_activation(self._peep(z_o, self.output_peephole, c))
         h = o * self.activation(c)
-        return h, c
+        return h, c, {"input": i, "output": o}
+
+    def derived_gates(self, gates):
+        return {**gates, "forget": 1.0 - gates["input"]}

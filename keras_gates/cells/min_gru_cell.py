@@ -105,9 +105,15 @@ class MinGRUCell(GatedCell):
         z, candidate = ops.split(x, 2, axis=-1)
         return self.recurrent_activation(z), candidate
 
+    GATES = ("update",)
+
     def _step(self, dropped, inputs, states, constants, training):
+        output, new_states, _ = self._step_with_gates(dropped, states)
+        return output, new_states
+
+    def _step_with_gates(self, inputs, states):
         h_tm1 = states[0]
-        z, candidate = self._project(dropped)
+        z, candidate = self._project(inputs)
         # (1 - z) * h_tm1 + z * candidate, with one product fewer.
         h = h_tm1 + z * (candidate - h_tm1)
-        return h, [h]
+        return h, [h], {"update": z}

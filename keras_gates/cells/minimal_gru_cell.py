@@ -135,8 +135,10 @@ class MinimalGRUCell(RecurrentCell):
             return tuple(ops.split(self.recurrent_kernel, 2, axis=1))
         return (self.recurrent_kernel,)
 
+    GATES = ("forget",)
+
     def _compute_step(self, x_proj, h_tm1, h_in, constants):
-        """One step from `x_proj = x @ kernel (+ bias)`.
+        """One step from `x_proj = x @ kernel (+ bias)`: `(h, f)`.
 
         `h_tm1` is the previous state (carried), `h_in` the same after
         recurrent dropout (fed to the recurrent projections).
@@ -152,7 +154,7 @@ class MinimalGRUCell(RecurrentCell):
             f = self.recurrent_activation(x_f + r_f)
         candidate = self.activation(x_h + r_h)
         # (1 - f) * h_tm1 + f * candidate, with one product fewer.
-        return h_tm1 + f * (candidate - h_tm1)
+        return h_tm1 + f * (candidate - h_tm1), f
 
     def _project_inputs(self, dropped, inputs):
         x_proj = ops.matmul(dropped, self.kernel)
@@ -160,11 +162,11 @@ class MinimalGRUCell(RecurrentCell):
             x_proj = x_proj + self.bias
         return x_proj
 
-    def _recurrent_step(self, x_proj, states, constants, training):
+    def _gated_step(self, x_proj, states, constants, training):
         h_tm1 = states[0]
         h_in = self._drop_recurrent(h_tm1, training)
-        h = self._compute_step(x_proj, h_tm1, h_in, constants)
-        return h, [h]
+        h, f = self._compute_step(x_proj, h_tm1, h_in, constants)
+        return h, [h], {"forget": f}
 
     def get_config(self):
         return {**super().get_config(), "reset": self.reset}

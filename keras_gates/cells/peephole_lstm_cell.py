@@ -92,6 +92,7 @@ class PeepholeLSTMCell(LSTMVariantCell):
     """
 
     PEEPHOLE_GATES = ALL_GATES
+    GATES = ("input", "forget", "output")
     FORGET_BIAS_INIT = (1, 1.0)  # the f block starts at 1: f = σ(1)
 
     def __init__(
@@ -167,7 +168,7 @@ class PeepholeLSTMCell(LSTMVariantCell):
             c = ops.clip(c, -self.cell_clip, self.cell_clip)
         o = self.recurrent_activation(self._peep(z_o, self.output_peephole, c))
         h = o * self.activation(c)
-        return h, c
+        return h, c, {"input": i, "forget": f, "output": o}
 
     def get_config(self):
         return {**super().get_config(), "cell_clip": self.cell_clip}

@@ -156,6 +156,7 @@ class SRUCell(RecurrentCell):
 
     output_is_first_state = False  # outputs h, keeps c
     state_names = ("c",)
+    GATES = ("forget", "reset")
 
     @property
     def reads_undropped_inputs(self):
@@ -190,7 +191,7 @@ class SRUCell(RecurrentCell):
         return highway + r * (self.activation(c) - highway)
 
     def _gated_update(self, blocks, c_tm1, c_in, constants):
-        """`(h, c)` from the blocks of `_split_projection`.
+        """`(h, c, gates)` from the blocks of `_split_projection`.
 
         `c_tm1` is the previous state (carried), `c_in` the same after
         recurrent dropout (seen by the gates).
@@ -204,7 +205,7 @@ class SRUCell(RecurrentCell):
         r = self.recurrent_activation(u_r)
         # f * c_tm1 + (1 - f) * u_x, with one product fewer.
         c = u_x + f * (c_tm1 - u_x)
-        return self._output(c, r, highway), c
+        return self._output(c, r, highway), c, {"forget": f, "reset": r}
 
     def _project_inputs(self, dropped, inputs):
         # The four blocks side by side, the gate biases added: all the loop
@@ -213,12 +214,12 @@ class SRUCell(RecurrentCell):
         blocks = self._split_projection(u, inputs, self._step_constants())
         return ops.concatenate(blocks, axis=-1)
 
-    def _recurrent_step(self, projected, states, constants, training):
+    def _gated_step(self, projected, states, constants, training):
         c_tm1 = states[0]
         c_in = self._drop_recurrent(c_tm1, training)
         blocks = ops.split(projected, 4, axis=-1)
-        h, c = self._gated_update(blocks, c_tm1, c_in, constants)
-        return h, [c]
+        h, c, gates = self._gated_update(blocks, c_tm1, c_in, constants)
+        return h, [c], gates
 
     def _step(self, dropped, inputs, states, constants, training):
         # Without the concatenation of `_project_inputs`: one op fewer a step.
@@ -226,7 +227,7 @@ class SRUCell(RecurrentCell):
         u = ops.matmul(dropped, self.kernel)
         c_in = self._drop_recurrent(c_tm1, training)
         blocks = self._split_projection(u, inputs, constants)
-        h, c = self._gated_update(blocks, c_tm1, c_in, constants)
+        h, c, _ = self._gated_update(blocks, c_tm1, c_in, constants)
         return h, [c]
 
     def get_config(self):

@@ -1,0 +1,217 @@
+"""keras_gates.inspect: every gate at every step against the NumPy
+references' gates, for every layer, cell, Keras' LSTM and GRU, masks,
+initial states and Bidirectional. Backend-independent but for the picture."""
+
+import functools
+
+import keras
+import numpy as np
+import pytest
+
+import keras_gates as kg
+from keras_gates import inspect
+from tests import reference as ref
+from tests.helpers import CASES
+from tests.helpers import UNITS
+from tests.helpers import built_layer
+from tests.helpers import cell_weights
+from tests.helpers import num_states
+from tests.helpers import randomize
+from tests.helpers import reference_step
+from tests.helpers import to_numpy
+
+BATCH, STEPS = 4, 6
+ATOL = 1e-5
+GATES = {
+    kg.PeepholeLSTM: ["forget", "input", "output"],
+    kg.CoupledLSTM: ["forget", "input", "output"],
+    kg.MinimalGRU: ["forget"],
+    kg.SRU: ["forget", "reset"],
+    kg.MinGRU: ["update"],
+}
+
+
+def make_mask():
+    mask = np.ones((BATCH, STEPS), bool)
+    mask[1, -2:] = False  # right padding
+    mask[2, :2] = False  # left padding
+    mask[3, 3] = False  # a gap
+    return mask
+
+
+def inputs(input_dim, seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(BATCH, STEPS, input_dim)).astype("float32")
+    states = [rng.normal(size=(BATCH, UNITS)).astype("float32") for _ in range(2)]
+    return x, states
+
+
+def assert_gates_equal(got, want):
+    assert sorted(got) == sorted(want)
+    for name in want:
+        assert got[name].dtype == np.float32 and got[name].shape == want[name].shape
+        np.testing.assert_array_equal(np.isnan(got[name]), np.isnan(want[name]), name)
+        np.testing.assert_allclose(got[name], want[name], atol=ATOL, err_msg=name)
+
+
+def reference_gates(cell, x, states, mask=None, go_backwards=False):
+    _, _, gates = ref.run_rnn(
+        reference_step(cell),
+        x,
+        states,
+        mask=mask,
+        go_backwards=go_backwards,
+        return_gates=True,
+    )
+    if isinstance(cell, kg.CoupledLSTMCell):
+        assert np.allclose(gates["forget"], 1.0 - gates["input"], equal_nan=True)
+    return gates
+
+
+@pytest.mark.numerics
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+@pytest.mark.parametrize("backwards", [False, True], ids=["forward", "backward"])
+def test_layer_gates_match_reference(case, masked, backwards):
+    layer, input_dim = built_layer(case, STEPS, go_backwards=backwards)
+    x, states = inputs(input_dim)
+    states = states[: num_states(layer)]
+    mask = make_mask() if masked else None
+    got = inspect.gate_activations(layer, x, mask=mask, initial_state=states)
+    want = reference_gates(layer.cell, x, states, mask, backwards)
+    assert sorted(want) == GATES[type(layer)]
+    assert_gates_equal(got, want)
+    if masked:
+        assert np.isnan(got[sorted(got)[0]][2, :2]).all()
+
+
+@pytest.mark.numerics
+@pytest.mark.parametrize(
+    "case", ["peephole", "coupled", "mgu", "sru_projected", "mingru"]
+)
+def test_cells_in_keras_rnn(case):
+    layer, input_dim = built_layer(case, STEPS)
+    rnn = keras.layers.RNN(type(layer.cell).from_config(layer.cell.get_config()))
+    rnn.build((None, STEPS, input_dim))
+    rnn.set_weights(layer.get_weights())
+    x, _ = inputs(input_dim)
+    zeros = [np.zeros((BATCH, UNITS))] * num_states(layer)
+    mask = make_mask()
+    got = inspect.gate_activations(rnn, x, mask=mask)
+    assert_gates_equal(got, reference_gates(layer.cell, x, zeros, mask))
+
+
+@pytest.mark.numerics
+def test_keras_lstm_and_gru():
+    x, states = inputs(3)
+    mask = make_mask()
+    lstm = keras.layers.LSTM(UNITS)
+    lstm.build(x.shape)
+    randomize(lstm, seed=2)
+    want = reference_gates_of(ref.peephole_lstm_step, lstm.cell, x, states, mask)
+    assert_gates_equal(
+        inspect.gate_activations(lstm, x, mask=mask, initial_state=states), want
+    )
+    for reset_after in (True, False):
+        gru = keras.layers.GRU(UNITS, reset_after=reset_after)
+        gru.build(x.shape)
+        randomize(gru, seed=3)
+        step = functools.partial(ref.keras_gru_step, reset_after=reset_after)
+        want = reference_gates_of(step, gru.cell, x, states[:1], mask)
+        got = inspect.gate_activations(gru, x, mask=mask, initial_state=states[:1])
+        assert_gates_equal(got, want)
+
+
+def reference_gates_of(step, cell, x, states, mask):
+    w = cell_weights(cell)
+    _, _, gates = ref.run_rnn(
+        lambda x_t, s: step(x_t, s, w), x, states, mask=mask, return_gates=True
+    )
+    return gates
+
+
+@pytest.mark.numerics
+@pytest.mark.parametrize("case", ["peephole", "sru_projected", "mingru"])
+def test_bidirectional_gates_on_the_input_time_axis(case):
+    cls, kwargs, input_dim = CASES[case]
+    bi = keras.layers.Bidirectional(cls(UNITS, **kwargs))
+    bi.build((None, STEPS, input_dim))
+    randomize(bi)
+    x, _ = inputs(input_dim)
+    mask = make_mask()
+    zeros = [np.zeros((BATCH, UNITS))] * num_states(bi.forward_layer)
+    got = inspect.gate_activations(bi, x, mask=mask)
+    want = {}
+    for prefix, direction, backwards in (
+        ("forward_", bi.forward_layer, False),
+        ("backward_", bi.backward_layer, True),
+    ):
+        gates = reference_gates(direction.cell, x, zeros, mask, backwards)
+        want.update({prefix + name: values for name, values in gates.items()})
+    assert_gates_equal(got, want)
+
+
+@pytest.mark.numerics
+def test_model_input_and_its_propagated_mask(tmp_path):
+    """Given the model and a layer name, the model runs up to the layer and
+    its mask (Embedding(mask_zero=True)) marks the padded steps; a Sequential
+    loaded from .keras too."""
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(9, 3, mask_zero=True),
+            kg.PeepholeLSTM(UNITS, return_sequences=True, name="first"),
+            kg.MinimalGRU(UNITS, name="second"),
+        ]
+    )
+    randomize(model)
+    tokens = np.array([[1, 2, 3, 0, 0], [0, 4, 5, 6, 7]], "int32")
+    embedded = to_numpy(model.layers[0](tokens))
+    hidden = to_numpy(model.layers[1](embedded, mask=tokens != 0))
+    for m in (model, _reloaded(model, tmp_path)):
+        got = inspect.gate_activations("second", tokens, model=m)
+        want = reference_gates(
+            m.get_layer("second").cell, hidden, [np.zeros((2, UNITS))], tokens != 0
+        )
+        assert_gates_equal(got, want)
+        assert (
+            np.isnan(got["forget"][0, 3:]).all() and np.isnan(got["forget"][1, 0]).all()
+        )
+
+
+def _reloaded(model, tmp_path):
+    model.save(tmp_path / "m.keras")
+    return keras.saving.load_model(tmp_path / "m.keras")
+
+
+@pytest.mark.numerics
+def test_refusals():
+    simple = keras.layers.SimpleRNN(UNITS)
+    simple.build((None, STEPS, 3))
+    with pytest.raises(ValueError, match="SimpleRNN has no gate"):
+        inspect.gate_activations(simple, np.zeros((1, STEPS, 3), "float32"))
+    with pytest.raises(ValueError, match="not built"):
+        inspect.gate_activations(kg.SRU(UNITS), np.zeros((1, STEPS, 3), "float32"))
+    dense = keras.layers.Dense(2)
+    dense.build((None, 3))
+    with pytest.raises(TypeError, match="recurrent layers"):
+        inspect.gate_activations(dense, np.zeros((1, STEPS, 3), "float32"))
+
+
+def test_table_and_picture(tmp_path):
+    layer, input_dim = built_layer("coupled", STEPS)
+    x, _ = inputs(input_dim)
+    mask = make_mask()
+    gates = inspect.gate_activations(layer, x, mask=mask)
+    words = ["the", "cat", "which", "ate", "was", "full"]
+    table = inspect.gate_table(gates, words, sequence=2)
+    rows = table.splitlines()
+    assert rows[0].split() == ["token", "input", "output", "forget"]
+    assert len(rows) == 2 + STEPS
+    assert rows[2].split() == ["the", "-", "-", "-"]  # masked: no gate
+    mean = float(np.mean(gates["input"][2, 3]))
+    assert rows[5].split()[:2] == ["ate", f"{mean:.2f}"]
+    path = tmp_path / "gates.png"
+    figure = inspect.plot_gates(gates, words, sequence=2, path=path, title="CIFG")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(figure.axes) == 2 * 3  # a panel and a colour bar per gate
