@@ -16,6 +16,7 @@ pictures. Importing the package registers every class for Keras serialization, s
 truncated or damaged file.
 """
 
+from keras_gates import initializers
 from keras_gates import inspect
 from keras_gates import saving
 from keras_gates.cells import CoupledLSTMCell
@@ -42,6 +43,7 @@ __all__ = [
     "SRU",
     "SRUCell",
     "__version__",
+    "initializers",
     "inspect",
     "saving",
 ]

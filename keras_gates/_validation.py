@@ -65,6 +65,24 @@ def check_seed(seed):
     return None if seed is None else int(seed)
 
 
+def check_chrono_init(chrono_init):
+    """Checks `chrono_init`: None, or an integer timescale of at least 3."""
+    if chrono_init is None:
+        return None
+    if not _is_int(chrono_init):
+        raise TypeError(
+            "Argument `chrono_init` must be None or an integer of at least 3 "
+            f"(the longest timescale, in steps). Received: "
+            f"chrono_init={chrono_init!r} of type {type(chrono_init).__name__}"
+        )
+    if chrono_init < 3:
+        raise ValueError(
+            "Argument `chrono_init` must be None or an integer of at least 3 "
+            f"(the longest timescale, in steps). Received: chrono_init={chrono_init}"
+        )
+    return int(chrono_init)
+
+
 def check_cell_clip(cell_clip):
     """Checks `cell_clip`: None, or a positive finite number."""
     if cell_clip is None:

@@ -229,7 +229,7 @@ def gate_activations(layer, inputs, *, mask=None, initial_state=None, model=None
     return _run(layer, inputs, mask, initial_state)
 
 
-def gate_table(gates, tokens=None, *, sequence=0, digits=2):
+def gate_table(gates, tokens=None, *, sequence=0, steps=None, digits=2):
     """A text table of one sequence: each step's token and the mean, over
     units, of each gate ("-" at masked steps).
 
@@ -237,27 +237,32 @@ def gate_table(gates, tokens=None, *, sequence=0, digits=2):
         gates: The dict of `gate_activations`.
         tokens: The step labels (words); defaults to the step numbers.
         sequence: Which sequence of the batch. Defaults to 0.
+        steps: The steps to show, in order (a row "..." marks a gap);
+            defaults to all.
         digits: Decimals shown. Defaults to 2.
 
     Returns:
         The table, as a string.
     """
     names = list(gates)
-    steps = next(iter(gates.values())).shape[1]
-    tokens = [str(t) for t in (range(steps) if tokens is None else tokens)]
-    means = {
-        name: [_mean(values[sequence, t]) for t in range(steps)]
-        for name, values in gates.items()
-    }
-    width = max(len("token"), *(len(t) for t in tokens))
-    header = "token".ljust(width) + "".join(f"  {n:>{max(len(n), 6)}}" for n in names)
+    length = next(iter(gates.values())).shape[1]
+    tokens = [str(t) for t in (range(length) if tokens is None else tokens)]
+    steps = list(range(length) if steps is None else steps)
+    width = max(len("token"), *(len(tokens[t]) for t in steps))
+    widths = [max(len(name), 6) for name in names]
+    header = "token".ljust(width) + "".join(
+        f"  {name:>{w}}" for name, w in zip(names, widths, strict=True)
+    )
     lines = [header, "-" * len(header)]
-    for t, token in enumerate(tokens):
+    for i, t in enumerate(steps):
+        if i and t != steps[i - 1] + 1:
+            lines.append("...")
+        means = [_mean(gates[name][sequence, t]) for name in names]
         cells = "".join(
-            f"  {('-' if np.isnan(means[n][t]) else f'{means[n][t]:.{digits}f}'):>{max(len(n), 6)}}"
-            for n in names
+            f"  {'-' if np.isnan(m) else f'{m:.{digits}f}':>{w}}"
+            for m, w in zip(means, widths, strict=True)
         )
-        lines.append(token.ljust(width) + cells)
+        lines.append(tokens[t].ljust(width) + cells)
     return "\n".join(lines)
 
 
@@ -298,10 +303,14 @@ def plot_gates(gates, tokens=None, *, sequence=0, path=None, title=None):
     figure, axes = plt.subplots(
         len(names),
         1,
-        figsize=(max(6.0, 0.45 * steps + 2.0), 1.0 + len(names) * (0.6 + 0.12 * units)),
+        figsize=(
+            min(max(6.0, 0.45 * steps + 2.0), 16.0),
+            1.0 + len(names) * (0.8 + 0.12 * units),
+        ),
         squeeze=False,
         constrained_layout=True,
     )
+    every = max(1, -(-steps // 40))  # at most about 40 labels across
     for axis, name in zip(axes[:, 0], names, strict=True):
         image = axis.imshow(
             np.ma.masked_invalid(gates[name][sequence].T),
@@ -312,8 +321,8 @@ def plot_gates(gates, tokens=None, *, sequence=0, path=None, title=None):
             interpolation="nearest",
         )
         axis.set_ylabel(f"{name}\nunit")
-        axis.set_xticks(range(steps))
-        axis.set_xticklabels(tokens, rotation=90, fontsize=8)
+        axis.set_xticks(range(0, steps, every))
+        axis.set_xticklabels(tokens[::every], rotation=90, fontsize=8)
         figure.colorbar(image, ax=axis, pad=0.01)
     if title:
         figure.suptitle(title)

@@ -96,6 +96,9 @@ CONSTRUCTOR_CASES = [
         ValueError,
         ["recurrent_gates=False", "recurrent_dropout=0.2"],
     ),
+    (ALL, {"chrono_init": 2}, ValueError, ["chrono_init", "at least 3", "2"]),
+    (ALL, {"chrono_init": 50.0}, TypeError, ["chrono_init", "50.0"]),
+    (ALL, {"chrono_init": True}, TypeError, ["chrono_init", "True"]),
     (ALL, {"fast_path": "yes"}, ValueError, ["fast_path", "'yes'"]),
     (
         [kg.PeepholeLSTM, kg.CoupledLSTM, kg.MinimalGRU],

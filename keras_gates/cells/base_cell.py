@@ -19,6 +19,7 @@ from keras import tree
 
 from keras_gates import _validation as v
 from keras_gates._compat import DropoutRNNCell
+from keras_gates.initializers import Chrono
 
 # The key under which a cell saves its dropout generator's state.
 _SEED_STATE = "seed_generator_state"
@@ -43,6 +44,7 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
         use_bias,
         kernel_initializer,
         bias_initializer,
+        chrono_init,
         kernel_regularizer,
         bias_regularizer,
         kernel_constraint,
@@ -58,6 +60,7 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
         use_bias = v.check_bool(use_bias, "use_bias")
         kernel_initializer = v.get_initializer(kernel_initializer, "kernel_initializer")
         bias_initializer = v.get_initializer(bias_initializer, "bias_initializer")
+        chrono_init = v.check_chrono_init(chrono_init)
         kernel_regularizer = v.get_regularizer(kernel_regularizer, "kernel_regularizer")
         bias_regularizer = v.get_regularizer(bias_regularizer, "bias_regularizer")
         kernel_constraint = v.get_constraint(kernel_constraint, "kernel_constraint")
@@ -71,6 +74,7 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
         self.use_bias = use_bias
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
+        self.chrono_init = chrono_init
         self.kernel_regularizer = kernel_regularizer
         self.bias_regularizer = bias_regularizer
         self.kernel_constraint = kernel_constraint
@@ -90,16 +94,28 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
             constraint=self.kernel_constraint,
         )
 
+    # The bias layout of `keras_gates.initializers.LAYOUTS` (its gate blocks).
+    CHRONO_LAYOUT = None
+
     def _add_bias(self, blocks, constant_block=None, constant=1.0):
         """Adds the fused bias of `blocks` gate blocks, or returns None.
 
-        Block `constant_block`, if given, starts at `constant` instead of
+        With `chrono_init`, the memory gate's blocks start at chrono
+        initialization, the others at `bias_initializer`. Otherwise block
+        `constant_block`, if given, starts at `constant` instead of
         `bias_initializer` (the forget-gate init of `unit_forget_bias`).
         """
         if not self.use_bias:
             return None
         initializer = self.bias_initializer
-        if constant_block is not None:
+        if self.chrono_init is not None:
+            initializer = Chrono(
+                self.chrono_init,
+                self.CHRONO_LAYOUT,
+                base=self.bias_initializer,
+                seed=self.seed,
+            )
+        elif constant_block is not None:
             units = self.units
 
             def initializer(shape, dtype=None):
@@ -204,6 +220,7 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
+            "chrono_init": self.chrono_init,
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "kernel_constraint": constraints.serialize(self.kernel_constraint),

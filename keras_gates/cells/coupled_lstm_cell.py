@@ -53,6 +53,12 @@ class CoupledLSTMCell(LSTMVariantCell):
         recurrent_initializer: Initializer of `recurrent_kernel`. Defaults to
             `"orthogonal"`.
         bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        chrono_init: None, or an integer T of at least 3: chrono
+            initialization of the memory gate's bias (Tallec & Ollivier,
+            2018), each unit starting with a memory of 2 to T steps (see
+            `keras_gates.initializers.Chrono`); it replaces
+            `bias_initializer` and `unit_forget_bias` for that gate.
+            Defaults to `None`.
         peephole_initializer: Initializer of the peephole vectors. Defaults to
             `"zeros"`.
         kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
@@ -95,6 +101,7 @@ class CoupledLSTMCell(LSTMVariantCell):
 
     PEEPHOLE_GATES = ("input", "output")
     GATES = ("input", "output")  # and forget = 1 - input, by `derived_gates`
+    CHRONO_LAYOUT = "coupled_lstm"
     ABSENT_GATES = {"forget": "its forget gate is 1 - input gate, not learned."}
     FORGET_BIAS_INIT = (0, -1.0)  # the i block starts at -1: f = 1 - σ(-1) = σ(1)
 
@@ -110,6 +117,7 @@ class CoupledLSTMCell(LSTMVariantCell):
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         bias_initializer="zeros",
+        chrono_init=None,
         peephole_initializer="zeros",
         kernel_regularizer=None,
         recurrent_regularizer=None,
@@ -137,6 +145,7 @@ class CoupledLSTMCell(LSTMVariantCell):
             kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer,
             bias_initializer=bias_initializer,
+            chrono_init=chrono_init,
             kernel_regularizer=kernel_regularizer,
             recurrent_regularizer=recurrent_regularizer,
             bias_regularizer=bias_regularizer,

@@ -32,6 +32,12 @@ class MinGRUCell(GatedCell):
         kernel_initializer: Initializer of `kernel`. Defaults to
             `"glorot_uniform"`.
         bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        chrono_init: None, or an integer T of at least 3: chrono
+            initialization of the memory gate's bias (Tallec & Ollivier,
+            2018), each unit starting with a memory of 2 to T steps (see
+            `keras_gates.initializers.Chrono`); it replaces
+            `bias_initializer` and `unit_forget_bias` for that gate.
+            Defaults to `None`.
         kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
         bias_regularizer: Regularizer of `bias`. Defaults to `None`.
         kernel_constraint: Constraint on `kernel`. Defaults to `None`.
@@ -67,6 +73,7 @@ class MinGRUCell(GatedCell):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        chrono_init=None,
         kernel_regularizer=None,
         bias_regularizer=None,
         kernel_constraint=None,
@@ -81,6 +88,7 @@ class MinGRUCell(GatedCell):
             use_bias=use_bias,
             kernel_initializer=kernel_initializer,
             bias_initializer=bias_initializer,
+            chrono_init=chrono_init,
             kernel_regularizer=kernel_regularizer,
             bias_regularizer=bias_regularizer,
             kernel_constraint=kernel_constraint,
@@ -106,6 +114,7 @@ class MinGRUCell(GatedCell):
         return self.recurrent_activation(z), candidate
 
     GATES = ("update",)
+    CHRONO_LAYOUT = "min_gru"
 
     def _step(self, dropped, inputs, states, constants, training):
         output, new_states, _ = self._step_with_gates(dropped, states)

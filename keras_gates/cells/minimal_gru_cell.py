@@ -44,6 +44,12 @@ class MinimalGRUCell(RecurrentCell):
         recurrent_initializer: Initializer of `recurrent_kernel`. Defaults to
             `"orthogonal"`.
         bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        chrono_init: None, or an integer T of at least 3: chrono
+            initialization of the memory gate's bias (Tallec & Ollivier,
+            2018), each unit starting with a memory of 2 to T steps (see
+            `keras_gates.initializers.Chrono`); it replaces
+            `bias_initializer` and `unit_forget_bias` for that gate.
+            Defaults to `None`.
         kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
         recurrent_regularizer: Regularizer of `recurrent_kernel`. Defaults to
             `None`.
@@ -89,6 +95,7 @@ class MinimalGRUCell(RecurrentCell):
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         bias_initializer="zeros",
+        chrono_init=None,
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
@@ -109,6 +116,7 @@ class MinimalGRUCell(RecurrentCell):
             kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer,
             bias_initializer=bias_initializer,
+            chrono_init=chrono_init,
             kernel_regularizer=kernel_regularizer,
             recurrent_regularizer=recurrent_regularizer,
             bias_regularizer=bias_regularizer,
@@ -136,6 +144,7 @@ class MinimalGRUCell(RecurrentCell):
         return (self.recurrent_kernel,)
 
     GATES = ("forget",)
+    CHRONO_LAYOUT = "minimal_gru"
 
     def _compute_step(self, x_proj, h_tm1, h_in, constants):
         """One step from `x_proj = x @ kernel (+ bias)`: `(h, f)`.

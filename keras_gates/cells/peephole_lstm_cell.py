@@ -52,6 +52,12 @@ class PeepholeLSTMCell(LSTMVariantCell):
         recurrent_initializer: Initializer of `recurrent_kernel`. Defaults to
             `"orthogonal"`.
         bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        chrono_init: None, or an integer T of at least 3: chrono
+            initialization of the memory gate's bias (Tallec & Ollivier,
+            2018), each unit starting with a memory of 2 to T steps (see
+            `keras_gates.initializers.Chrono`); it replaces
+            `bias_initializer` and `unit_forget_bias` for that gate.
+            Defaults to `None`.
         peephole_initializer: Initializer of the peephole vectors. Defaults to
             `"zeros"`, so that a fresh cell starts as a plain LSTM.
         kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
@@ -93,6 +99,7 @@ class PeepholeLSTMCell(LSTMVariantCell):
 
     PEEPHOLE_GATES = ALL_GATES
     GATES = ("input", "forget", "output")
+    CHRONO_LAYOUT = "lstm"
     FORGET_BIAS_INIT = (1, 1.0)  # the f block starts at 1: f = σ(1)
 
     def __init__(
@@ -108,6 +115,7 @@ class PeepholeLSTMCell(LSTMVariantCell):
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         bias_initializer="zeros",
+        chrono_init=None,
         peephole_initializer="zeros",
         kernel_regularizer=None,
         recurrent_regularizer=None,
@@ -136,6 +144,7 @@ class PeepholeLSTMCell(LSTMVariantCell):
             kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer,
             bias_initializer=bias_initializer,
+            chrono_init=chrono_init,
             kernel_regularizer=kernel_regularizer,
             recurrent_regularizer=recurrent_regularizer,
             bias_regularizer=bias_regularizer,

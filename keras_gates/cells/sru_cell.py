@@ -53,6 +53,12 @@ class SRUCell(RecurrentCell):
             uniform on `[-sqrt(1.5), sqrt(1.5)]` (zero mean, variance 1/2), as
             in the reference implementation.
         bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        chrono_init: None, or an integer T of at least 3: chrono
+            initialization of the memory gate's bias (Tallec & Ollivier,
+            2018), each unit starting with a memory of 2 to T steps (see
+            `keras_gates.initializers.Chrono`); it replaces
+            `bias_initializer` and `unit_forget_bias` for that gate.
+            Defaults to `None`.
         kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
         recurrent_regularizer: Regularizer of `recurrent_kernel`. Defaults to
             `None`.
@@ -100,6 +106,7 @@ class SRUCell(RecurrentCell):
         kernel_initializer="glorot_uniform",
         recurrent_initializer=None,
         bias_initializer="zeros",
+        chrono_init=None,
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
@@ -128,6 +135,7 @@ class SRUCell(RecurrentCell):
             kernel_initializer=kernel_initializer,
             recurrent_initializer=recurrent_initializer,
             bias_initializer=bias_initializer,
+            chrono_init=chrono_init,
             kernel_regularizer=kernel_regularizer,
             recurrent_regularizer=recurrent_regularizer,
             bias_regularizer=bias_regularizer,
@@ -157,6 +165,7 @@ class SRUCell(RecurrentCell):
     output_is_first_state = False  # outputs h, keeps c
     state_names = ("c",)
     GATES = ("forget", "reset")
+    CHRONO_LAYOUT = "sru"
 
     @property
     def reads_undropped_inputs(self):

@@ -353,6 +353,7 @@ class GatedRNN(keras.layers.RNN):
     use_bias = cell_property("use_bias")
     kernel_initializer = cell_property("kernel_initializer")
     bias_initializer = cell_property("bias_initializer")
+    chrono_init = cell_property("chrono_init")
     kernel_regularizer = cell_property("kernel_regularizer")
     bias_regularizer = cell_property("bias_regularizer")
     kernel_constraint = cell_property("kernel_constraint")
@@ -394,6 +395,10 @@ _COMMON_ARGS_DOC = """\
         kernel_initializer, recurrent_initializer, bias_initializer:
             Initializers of `kernel`, `recurrent_kernel` and `bias`.
             Defaults to the cell's defaults.
+        chrono_init: None, or an integer T of at least 3: chrono
+            initialization of the memory gate's bias (Tallec & Ollivier,
+            2018), each unit starting with a memory of 2 to T steps; set T
+            to the longest dependency in the data. Defaults to `None`.
         kernel_regularizer, recurrent_regularizer, bias_regularizer:
             Regularizers of the same weights. Default to `None`.
         activity_regularizer: Regularizer of the layer's output. Defaults to

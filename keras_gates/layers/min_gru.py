@@ -30,6 +30,10 @@ class MinGRU(GatedRNN):
         use_bias: Whether the layer has a bias vector. Defaults to `True`.
         kernel_initializer, bias_initializer: Initializers of `kernel` and
             `bias`. Default to `"glorot_uniform"` and `"zeros"`.
+        chrono_init: None, or an integer T of at least 3: chrono
+            initialization of the gate's bias (Tallec & Ollivier, 2018),
+            each unit starting with a memory of 2 to T steps. Defaults to
+            `None`.
         kernel_regularizer, bias_regularizer: Regularizers of the same
             weights. Default to `None`.
         activity_regularizer: Regularizer of the layer's output. Defaults to
@@ -90,6 +94,7 @@ class MinGRU(GatedRNN):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        chrono_init=None,
         kernel_regularizer=None,
         bias_regularizer=None,
         activity_regularizer=None,
@@ -112,6 +117,7 @@ class MinGRU(GatedRNN):
             use_bias=use_bias,
             kernel_initializer=kernel_initializer,
             bias_initializer=bias_initializer,
+            chrono_init=chrono_init,
             kernel_regularizer=kernel_regularizer,
             bias_regularizer=bias_regularizer,
             kernel_constraint=kernel_constraint,
