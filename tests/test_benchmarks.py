@@ -52,5 +52,6 @@ def test_export_report_smoke(capsys):
     ]
     # The float32 export is Keras' model; the accuracies are those of 8 sequences.
     assert rows[1][4] < 1e-5 and rows[1][3] == rows[0][3]
-    assert all(0.0 <= accuracy <= 1.0 for _, _, _, accuracy, _ in rows)
+    # Quantized weights move the probabilities a little, not the whole way.
+    assert rows[2][4] < 1e-2 and rows[3][4] < 0.1 and rows[4][4] < 0.2
     assert "| MinGRU | streaming, int8 |" in capsys.readouterr().out
