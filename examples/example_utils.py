@@ -1,8 +1,13 @@
-"""Shared by the example scripts: the `--cell` choices."""
+"""Shared by the example scripts: the `--cell` choices, the layer with its
+chrono initialization, `--smoke`, and the seconds per epoch."""
+
+import statistics
+import time
 
 import keras
 
 import keras_gates
+from keras_gates.initializers import Chrono
 
 # `--cell` name -> layer class; the last two are Keras' own baselines.
 CELLS = {
@@ -16,9 +21,28 @@ CELLS = {
 }
 
 
+def chrono_layer(cls, units, chrono_init=None, **kwargs):
+    """A layer of class `cls` with `units`; with `chrono_init=T`, its memory
+    gate's bias starts at chrono initialization up to T steps: the argument
+    of the keras-gates layers, the `bias_initializer` of Keras' LSTM and GRU,
+    nothing for a layer without gates (SimpleRNN)."""
+    if chrono_init is not None:
+        chrono_init = max(int(chrono_init), 3)  # the shortest chrono timescale
+        if cls is keras.layers.LSTM:
+            kwargs.update(
+                unit_forget_bias=False, bias_initializer=Chrono(chrono_init, "lstm")
+            )
+        elif cls is keras.layers.GRU:
+            kwargs.update(bias_initializer=Chrono(chrono_init, "gru"))
+        elif cls is not keras.layers.SimpleRNN:
+            kwargs.update(chrono_init=chrono_init)
+    return cls(units, **kwargs)
+
+
 def recurrent_layer(cell, units, bidirectional=False, **kwargs):
-    """The `--cell` layer with `units`, wrapped in Bidirectional if asked."""
-    layer = CELLS[cell](units, **kwargs)
+    """The `--cell` layer with `units` (and `chrono_init`, see
+    `chrono_layer`), wrapped in Bidirectional if asked."""
+    layer = chrono_layer(CELLS[cell], units, **kwargs)
     return keras.layers.Bidirectional(layer) if bidirectional else layer
 
 
@@ -38,3 +62,24 @@ def parse_with_smoke(parser, argv, smoke_help, **smoke_defaults):
         parser.set_defaults(**smoke_defaults)
         args = parser.parse_args(argv)
     return args
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """The wall time of each training epoch (validation included); `median()`
+    is what the scripts print as seconds per epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.times = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._start)
+
+    def median(self):
+        return statistics.median(self.times)
+
+    def summary(self):
+        return f"seconds per epoch: {self.median():.0f} (median of {len(self.times)})"

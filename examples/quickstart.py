@@ -40,15 +40,18 @@ keras LSTM and keras GRU 1.000 in each of seeds 1, 2 and 3.
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 
-import keras
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import keras_gates
-from keras_gates import inspect
-from keras_gates.initializers import Chrono
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from example_utils import chrono_layer  # noqa: E402
+
+import keras_gates  # noqa: E402
+from keras_gates import inspect  # noqa: E402
 
 LAYERS = {
     "PeepholeLSTM": keras_gates.PeepholeLSTM,
@@ -82,22 +85,6 @@ def make_data(samples, steps, rng):
     return x, y.astype("float32")
 
 
-def make_layer(name, units, steps, chrono):
-    """The layer with its defaults; with `chrono`, the memory gate's bias
-    starts at chrono initialization up to `steps` (no gate, no change)."""
-    cls = LAYERS[name]
-    steps = max(steps, 3)  # the shortest chrono timescale
-    if not chrono or cls is keras.layers.SimpleRNN:
-        return cls(units)
-    if cls is keras.layers.LSTM:
-        return cls(
-            units, unit_forget_bias=False, bias_initializer=Chrono(steps, "lstm")
-        )
-    if cls is keras.layers.GRU:
-        return cls(units, bias_initializer=Chrono(steps, "gru"))
-    return cls(units, chrono_init=steps)
-
-
 def train_and_evaluate(name, steps, args):
     """`(test accuracy, the layer's parameter count, the model)`."""
     rng = np.random.default_rng(args.seed)
@@ -107,7 +94,7 @@ def train_and_evaluate(name, steps, args):
     model = keras.Sequential(
         [
             keras.Input((steps, 2)),
-            make_layer(name, args.units, steps, not args.no_chrono),
+            chrono_layer(LAYERS[name], args.units, None if args.no_chrono else steps),
             keras.layers.Dense(1, activation="sigmoid"),
         ]
     )

@@ -57,8 +57,12 @@ def test_quickstart_smoke(capsys, tmp_path):
 def test_imdb_smoke(capsys, extra):
     imdb = load("imdb_sentiment")
     accuracy = imdb.main(["--smoke", "--verbose", "0", *extra])
-    assert 0.0 <= accuracy <= 1.0
-    assert last_line(capsys) == f"test accuracy: {accuracy:.4f}"
+    # The mock reviews are random letters: the run checks the pipeline and
+    # the printed contract; learning is checked on data with a signal below.
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1] == f"test accuracy: {accuracy:.4f}"
+    assert lines[-2] == "seconds per epoch: " + lines[-2].split(": ")[1]
+    assert lines[-2].endswith("(median of 1)")
 
 
 def write_acl_imdb(root, per_class, rng):
@@ -83,7 +87,7 @@ def test_imdb_data_dir_learns_the_labels(tmp_path, capsys):
     imdb = load("imdb_sentiment")
     accuracy = imdb.main(
         ["--smoke", "--data-dir", str(tmp_path), "--verbose", "0"]
-        + ["--epochs", "3", "--learning-rate", "1e-2"]
+        + ["--epochs", "6", "--learning-rate", "1e-2"]
     )
     assert accuracy > 0.9
     assert last_line(capsys).startswith("test accuracy: ")
@@ -130,7 +134,13 @@ def test_forecast_reads_the_interval(tmp_path, minutes):
     write_ramp_csv(path, minutes, hours=20 * 24)
     seconds, names, values = forecast.read_csv(path)
     assert names == ["p (mbar)", "T (degC)"]
-    args = forecast.parse_args(["--past-hours", "30", "--batch-size", "100000"])
+    options = ["--past-hours", "30", "--batch-size", "100000"]
+    # By default the hour of the day and the day of the year come in too.
+    *_, shape, _ = forecast.make_datasets(
+        seconds, names, values, forecast.parse_args(options)
+    )
+    assert shape == (30, 2 + 4)
+    args = forecast.parse_args([*options, "--no-time-features"])
     *splits, shape, target_std = forecast.make_datasets(seconds, names, values, args)
     assert shape == (30, 2)
     std = values[: len(values) // 2, 1].std()
@@ -173,9 +183,12 @@ def test_export_and_serve_smoke(tmp_path, capsys):
         "TFLite streaming",
         "TFLite streaming int8",
     }
+    keras_accuracy = table["Keras (.keras)"][2]
     for label, (size, difference, accuracy) in table.items():
-        assert size > 0 and 0 <= accuracy <= 1
+        assert size > 0
         assert difference < (1e-1 if "int8" in label else 1e-5), label
+        if "int8" not in label:  # the same outputs: the same predictions
+            assert accuracy == keras_accuracy, label
     assert os.path.exists(tmp_path / "model_step.tflite")
     out = capsys.readouterr().out
     assert "TFLite streaming" in out and "max |diff| vs Keras" in out
@@ -190,3 +203,60 @@ def test_forecast_beats_persistence_on_a_generated_series(capsys):
         + ["--filters", "32", "--units", "32"]
     )
     assert mae < 0.9 * baseline
+
+
+# ------------------------------------------------------------ real data
+
+# The project's real data sets (../shared/data beside the checkout), or the
+# folder that KERAS_GATES_DATA names.
+DATA = pathlib.Path(
+    os.environ.get("KERAS_GATES_DATA", EXAMPLES.parents[1] / "shared" / "data")
+)
+IMDB_ARCHIVE = DATA / "aclImdb_v1.tar.gz"
+# The example's defaults (the peephole LSTM) with the settings of a small
+# data set: a step size for one short epoch (100 steps of 16 reviews) and
+# the 5,000 most frequent words. Measured here: test accuracy 0.828, 0.780
+# and 0.788 with seeds 1, 2 and 3, in about 20 s each.
+IMDB_REAL_DATA_OPTIONS = ["--learning-rate", "1e-2", "--batch-size", "16"]
+IMDB_REAL_DATA_OPTIONS += ["--max-tokens", "5000"]
+
+
+def extract_reviews(archive, root, per_class):
+    """Writes the first `per_class` reviews of each split and class of the
+    aclImdb archive under `root`, in its layout."""
+    import tarfile
+
+    wanted = {(s, c): per_class for s in ("train", "test") for c in ("neg", "pos")}
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar:
+            parts = pathlib.PurePosixPath(member.name).parts
+            if len(parts) != 4 or not member.isfile():
+                continue
+            key = (parts[1], parts[2])
+            if wanted.get(key, 0) <= 0:
+                continue
+            target = root.joinpath(*parts[1:])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(tar.extractfile(member).read())
+            wanted[key] -= 1
+            if not any(wanted.values()):
+                break
+    assert not any(wanted.values()), f"the archive lacks reviews: {wanted}"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not IMDB_ARCHIVE.exists(),
+    reason=f"no real IMDB data at {IMDB_ARCHIVE} (a clone outside this project)",
+)
+def test_imdb_learns_real_reviews(tmp_path, capsys):
+    """One epoch on 2,000 real training reviews, scored on 2,000 real test
+    reviews: well above chance."""
+    extract_reviews(IMDB_ARCHIVE, tmp_path, per_class=1000)
+    imdb = load("imdb_sentiment")
+    accuracy = imdb.main(
+        ["--data-dir", str(tmp_path), "--epochs", "1", "--verbose", "0"]
+        + IMDB_REAL_DATA_OPTIONS
+    )
+    print(f"IMDB, 2,000 real reviews, one epoch: test accuracy {accuracy:.4f}")
+    assert accuracy > 0.70
