@@ -20,12 +20,15 @@ from keras_gates import initializers
 from keras_gates import inspect
 from keras_gates import saving
 from keras_gates.cells import CoupledLSTMCell
+from keras_gates.cells import GatedCell
 from keras_gates.cells import MinGRUCell
 from keras_gates.cells import MinimalGRUCell
 from keras_gates.cells import PeepholeLSTMCell
+from keras_gates.cells import RecurrentCell
 from keras_gates.cells import SRUCell
 from keras_gates.layers import SRU
 from keras_gates.layers import CoupledLSTM
+from keras_gates.layers import GatedRNN
 from keras_gates.layers import MinGRU
 from keras_gates.layers import MinimalGRU
 from keras_gates.layers import PeepholeLSTM
@@ -34,12 +37,15 @@ from keras_gates.version import __version__
 __all__ = [
     "CoupledLSTM",
     "CoupledLSTMCell",
+    "GatedCell",
+    "GatedRNN",
     "MinGRU",
     "MinGRUCell",
     "MinimalGRU",
     "MinimalGRUCell",
     "PeepholeLSTM",
     "PeepholeLSTMCell",
+    "RecurrentCell",
     "SRU",
     "SRUCell",
     "__version__",

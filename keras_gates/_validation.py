@@ -9,6 +9,7 @@ range.
 import math
 import numbers
 
+import numpy as np
 from keras import activations
 from keras import constraints
 from keras import initializers
@@ -34,12 +35,13 @@ def check_units(units):
 
 
 def check_bool(value, name):
-    if not isinstance(value, bool):
+    """`value` as a `bool`: a Python or NumPy boolean, as Keras takes."""
+    if not isinstance(value, (bool, np.bool_)):
         raise TypeError(
             f"Argument `{name}` must be a bool. "
             f"Received: {name}={value!r} of type {type(value).__name__}"
         )
-    return value
+    return bool(value)
 
 
 def check_rate(value, name):

@@ -98,7 +98,7 @@ def _cell_step(cell, name):
     if isinstance(cell, GatedCell):
 
         def step(x, states):
-            output, new_states, gates = cell._step_with_gates(x, states)
+            output, new_states, gates = cell.step_with_gates(x, states)
             return output, new_states, cell.derived_gates(gates)
 
         return step

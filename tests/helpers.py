@@ -37,6 +37,33 @@ CASES = {
         UNITS,
     ),
     "mingru": (kg.MinGRU, {"fast_path": True}, 3),
+    # Other activations: a cell that hard-codes tanh or the sigmoid fails.
+    "peephole_relu": (
+        kg.PeepholeLSTM,
+        {"activation": "relu", "recurrent_activation": "hard_sigmoid"},
+        3,
+    ),
+    "coupled_linear": (
+        kg.CoupledLSTM,
+        {"activation": "linear", "recurrent_activation": "hard_sigmoid"},
+        3,
+    ),
+    "mgu_relu": (
+        kg.MinimalGRU,
+        {"activation": "relu", "recurrent_activation": "hard_sigmoid"},
+        3,
+    ),
+    "sru_relu": (
+        kg.SRU,
+        {"activation": "relu", "recurrent_activation": "hard_sigmoid"},
+        3,
+    ),
+    "mingru_hard": (kg.MinGRU, {"recurrent_activation": "hard_sigmoid"}, 3),
+    "mingru_hard_steps": (
+        kg.MinGRU,
+        {"recurrent_activation": "hard_sigmoid", "fast_path": False},
+        3,
+    ),
     "mingru_steps": (kg.MinGRU, {"fast_path": False}, 3),
     # The hoisted fast path (x @ kernel for all steps before the loop).
     "peephole_hoisted": (kg.PeepholeLSTM, {"fast_path": True}, 3),
@@ -136,10 +163,24 @@ def cell_weights(cell):
     return weights
 
 
+def _numpy_activation(activation):
+    name = keras.activations.serialize(activation)
+    if name not in ref.ACTIVATIONS:
+        raise ValueError(f"no NumPy reference for the activation {name!r}")
+    return ref.ACTIVATIONS[name] or (lambda x: x)
+
+
 def reference_step(cell, x_mask=None, state_mask=None):
-    """The NumPy step of cells.md for `cell`, with its current weights."""
+    """The NumPy step of cells.md for `cell`, with its current weights and
+    activations."""
     w = cell_weights(cell)
-    masks = {"x_mask": x_mask, "state_mask": state_mask}
+    options = {
+        "x_mask": x_mask,
+        "state_mask": state_mask,
+        "recurrent_activation": _numpy_activation(cell.recurrent_activation),
+    }
+    if hasattr(cell, "activation"):
+        options["activation"] = _numpy_activation(cell.activation)
     if isinstance(cell, kg.PeepholeLSTMCell):
         step = functools.partial(ref.peephole_lstm_step, cell_clip=cell.cell_clip)
     elif isinstance(cell, kg.CoupledLSTMCell):
@@ -149,13 +190,12 @@ def reference_step(cell, x_mask=None, state_mask=None):
     elif isinstance(cell, kg.MinGRUCell):
         step = ref.min_gru_step
     elif isinstance(cell, kg.SRUCell):
-        activation = {"linear": None, "tanh": np.tanh}[
-            keras.activations.serialize(cell.activation)
-        ]
-        step = functools.partial(ref.sru_step, activation=activation)
+        step = ref.sru_step
+        name = keras.activations.serialize(cell.activation)
+        options["activation"] = ref.ACTIVATIONS[name]  # None: the identity
     else:
         raise TypeError(f"no reference for {type(cell).__name__}")
-    return lambda x, states: step(x, states, w, **masks)
+    return lambda x, states: step(x, states, w, **options)
 
 
 def num_states(layer):

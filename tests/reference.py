@@ -8,7 +8,8 @@ masks, already scaled, multiplied into the input of the input projection and
 into the recurrent state where it enters the recurrent projection (or the
 gates, for the SRU). Each returns `(output, new_states, gates)`, `gates` a
 dict of the gate values by the names of `keras_gates.inspect`. Everything is
-float64.
+float64. `activation` and `recurrent_activation` take NumPy functions
+(`ACTIVATIONS` maps Keras' names to them).
 
 `run_rnn` applies a step over a sequence with Keras' semantics for masks
 (a masked step keeps the states and repeats the previous output, zeros before
@@ -24,6 +25,26 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def hard_sigmoid(x):
+    """Keras 3's: relu6(x + 3) / 6."""
+    return np.clip(x / 6.0 + 0.5, 0.0, 1.0)
+
+
+def relu(x):
+    return np.maximum(x, 0.0)
+
+
+# Keras activation names to their NumPy references ("linear": None, the
+# identity, as the SRU's `activation` argument takes it).
+ACTIVATIONS = {
+    "sigmoid": sigmoid,
+    "hard_sigmoid": hard_sigmoid,
+    "tanh": np.tanh,
+    "relu": relu,
+    "linear": None,
+}
+
+
 def _blocks(a, n):
     return np.split(a, n, axis=-1)
 
@@ -33,7 +54,17 @@ def _bias(w, n_blocks, units):
     return np.zeros(n_blocks * units) if b is None else b
 
 
-def peephole_lstm_step(x, states, w, *, cell_clip=None, x_mask=None, state_mask=None):
+def peephole_lstm_step(
+    x,
+    states,
+    w,
+    *,
+    cell_clip=None,
+    activation=np.tanh,
+    recurrent_activation=sigmoid,
+    x_mask=None,
+    state_mask=None,
+):
     h, c = states
     units = h.shape[-1]
     xin = x if x_mask is None else x * x_mask
@@ -43,18 +74,27 @@ def peephole_lstm_step(x, states, w, *, cell_clip=None, x_mask=None, state_mask=
     p_i = w.get("input_peephole", np.zeros(units))
     p_f = w.get("forget_peephole", np.zeros(units))
     p_o = w.get("output_peephole", np.zeros(units))
-    i = sigmoid(z_i + p_i * c)
-    f = sigmoid(z_f + p_f * c)
-    g = np.tanh(z_c)
+    i = recurrent_activation(z_i + p_i * c)
+    f = recurrent_activation(z_f + p_f * c)
+    g = activation(z_c)
     c_new = f * c + i * g
     if cell_clip is not None:
         c_new = np.clip(c_new, -cell_clip, cell_clip)
-    o = sigmoid(z_o + p_o * c_new)
-    h_new = o * np.tanh(c_new)
+    o = recurrent_activation(z_o + p_o * c_new)
+    h_new = o * activation(c_new)
     return h_new, [h_new, c_new], {"input": i, "forget": f, "output": o}
 
 
-def coupled_lstm_step(x, states, w, *, x_mask=None, state_mask=None):
+def coupled_lstm_step(
+    x,
+    states,
+    w,
+    *,
+    activation=np.tanh,
+    recurrent_activation=sigmoid,
+    x_mask=None,
+    state_mask=None,
+):
     h, c = states
     units = h.shape[-1]
     xin = x if x_mask is None else x * x_mask
@@ -63,15 +103,25 @@ def coupled_lstm_step(x, states, w, *, x_mask=None, state_mask=None):
     z_i, z_c, z_o = _blocks(z, 3)
     p_i = w.get("input_peephole", np.zeros(units))
     p_o = w.get("output_peephole", np.zeros(units))
-    i = sigmoid(z_i + p_i * c)
+    i = recurrent_activation(z_i + p_i * c)
     f = 1.0 - i
-    c_new = f * c + i * np.tanh(z_c)
-    o = sigmoid(z_o + p_o * c_new)
-    h_new = o * np.tanh(c_new)
+    c_new = f * c + i * activation(z_c)
+    o = recurrent_activation(z_o + p_o * c_new)
+    h_new = o * activation(c_new)
     return h_new, [h_new, c_new], {"input": i, "forget": f, "output": o}
 
 
-def minimal_gru_step(x, states, w, *, reset=True, x_mask=None, state_mask=None):
+def minimal_gru_step(
+    x,
+    states,
+    w,
+    *,
+    reset=True,
+    activation=np.tanh,
+    recurrent_activation=sigmoid,
+    x_mask=None,
+    state_mask=None,
+):
     (h,) = states
     units = h.shape[-1]
     xin = x if x_mask is None else x * x_mask
@@ -79,16 +129,25 @@ def minimal_gru_step(x, states, w, *, reset=True, x_mask=None, state_mask=None):
     k_f, k_h = _blocks(w["kernel"], 2)
     r_f, r_h = _blocks(w["recurrent_kernel"], 2)
     b_f, b_h = _blocks(_bias(w, 2, units), 2)
-    f = sigmoid(xin @ k_f + hin @ r_f + b_f)
+    f = recurrent_activation(xin @ k_f + hin @ r_f + b_f)
     if reset:
-        cand = np.tanh(xin @ k_h + (f * hin) @ r_h + b_h)
+        cand = activation(xin @ k_h + (f * hin) @ r_h + b_h)
     else:
-        cand = np.tanh(xin @ k_h + hin @ r_h + b_h)
+        cand = activation(xin @ k_h + hin @ r_h + b_h)
     h_new = (1.0 - f) * h + f * cand
     return h_new, [h_new], {"forget": f}
 
 
-def sru_step(x, states, w, *, activation=None, x_mask=None, state_mask=None):
+def sru_step(
+    x,
+    states,
+    w,
+    *,
+    activation=None,
+    recurrent_activation=sigmoid,
+    x_mask=None,
+    state_mask=None,
+):
     (c,) = states
     units = c.shape[-1]
     g = (lambda a: a) if activation is None else activation
@@ -102,26 +161,30 @@ def sru_step(x, states, w, *, activation=None, x_mask=None, state_mask=None):
     v = w.get("recurrent_kernel", np.zeros((2, units)))
     cin = c if state_mask is None else c * state_mask
     b_f, b_r = _blocks(_bias(w, 2, units), 2)
-    f = sigmoid(u_f + v[0] * cin + b_f)
-    r = sigmoid(u_r + v[1] * cin + b_r)
+    f = recurrent_activation(u_f + v[0] * cin + b_f)
+    r = recurrent_activation(u_r + v[1] * cin + b_r)
     c_new = f * c + (1.0 - f) * u_x
     h_new = r * g(c_new) + (1.0 - r) * highway
     return h_new, [c_new], {"forget": f, "reset": r}
 
 
-def min_gru_step(x, states, w, *, x_mask=None, state_mask=None):
+def min_gru_step(
+    x, states, w, *, recurrent_activation=sigmoid, x_mask=None, state_mask=None
+):
     (h,) = states
     units = h.shape[-1]
     xin = x if x_mask is None else x * x_mask
     k_z, k_h = _blocks(w["kernel"], 2)
     b_z, b_h = _blocks(_bias(w, 2, units), 2)
-    z = sigmoid(xin @ k_z + b_z)
+    z = recurrent_activation(xin @ k_z + b_z)
     candidate = xin @ k_h + b_h
     h_new = (1.0 - z) * h + z * candidate
     return h_new, [h_new], {"update": z}
 
 
-def keras_gru_step(x, states, w, *, reset_after=True):
+def keras_gru_step(
+    x, states, w, *, reset_after=True, activation=np.tanh, recurrent_activation=sigmoid
+):
     """Keras' GRUCell: `h = z ⊙ h_{t-1} + (1 - z) ⊙ h~` (z weights the OLD
     state), blocks z, r, h; with `reset_after` two bias rows (input, recurrent)
     and the reset gate applied after the recurrent product."""
@@ -137,12 +200,12 @@ def keras_gru_step(x, states, w, *, reset_after=True):
     x_z, x_r, x_h = _blocks(x @ w["kernel"] + b_in, 3)
     r_z, r_r, r_h = _blocks(w["recurrent_kernel"], 3)
     b_z, b_r, b_h = _blocks(b_rec, 3)
-    z = sigmoid(x_z + h @ r_z + b_z)
-    r = sigmoid(x_r + h @ r_r + b_r)
+    z = recurrent_activation(x_z + h @ r_z + b_z)
+    r = recurrent_activation(x_r + h @ r_r + b_r)
     if reset_after:
-        cand = np.tanh(x_h + r * (h @ r_h + b_h))
+        cand = activation(x_h + r * (h @ r_h + b_h))
     else:
-        cand = np.tanh(x_h + (r * h) @ r_h)
+        cand = activation(x_h + (r * h) @ r_h)
     h_new = z * h + (1.0 - z) * cand
     return h_new, [h_new], {"update": z, "reset": r}
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import keras_gates as kg
-from keras_gates.layers import base_rnn
-from keras_gates.layers import scan_path
+from keras_gates.layers import engine
 from keras_gates.ops import linear_scan
 from tests.helpers import randomize
 from tests.helpers import to_numpy
@@ -81,55 +80,57 @@ ALL_LAYERS = [
 
 
 @pytest.mark.parametrize("accelerator", [False, True])
-def test_fast_path_switch(monkeypatch, accelerator):
+def test_one_function_chooses_the_path(monkeypatch, accelerator):
     """ "auto" takes the fast path on accelerators only; True and False force
-    a path; every configuration has a fast path."""
-    monkeypatch.setattr(scan_path, "accelerator_available", lambda: accelerator)
-    monkeypatch.setattr(base_rnn, "accelerator_available", lambda: accelerator)
+    a path; the scan for a cell linear in its state, the hoisted loop for
+    the others."""
+    monkeypatch.setattr(engine, "accelerator_available", lambda: accelerator)
     for make in ALL_LAYERS:
-        assert make(3).uses_fast_path() is accelerator
-        assert make(3, fast_path=True).uses_fast_path()
-        assert not make(3, fast_path=False).uses_fast_path()
+        fast = "scan" if make(3).cell.is_linear else "hoisted"
+        assert make(3).path == (fast if accelerator else "steps")
+        assert make(3, fast_path=True).path == fast
+        assert make(3, fast_path=False).path == "steps"
+    assert kg.SRU(3).path != "scan" and kg.SRU(3, recurrent_gates=False).cell.is_linear
     for bad in ("fast", 1, None):
         with pytest.raises(ValueError, match="fast_path"):
             kg.MinGRU(3, fast_path=bad)
 
 
-def test_fast_path_true_raises_when_unavailable():
-    """The one place that chooses refuses True for a layer without a path."""
-
-    class NoFastPath(kg.MinimalGRU):
-        def _fast_path_unavailable(self):
-            return "Not in this test."
-
-    with pytest.raises(ValueError, match="cannot take its fast path here: Not in"):
-        NoFastPath(3, fast_path=True)
-    assert not NoFastPath(3).uses_fast_path()
-
-
 def test_fast_path_is_serialized():
     layer = kg.MinGRU(3, fast_path=False)
     assert layer.get_config()["fast_path"] is False
-    assert not kg.MinGRU.from_config(layer.get_config()).uses_fast_path()
+    assert kg.MinGRU.from_config(layer.get_config()).path == "steps"
 
 
 @pytest.mark.parametrize("make", ALL_LAYERS)
-def test_fast_path_really_runs(monkeypatch, make):
-    """With the fast path the cell's step is never called; without, it is."""
-    calls = []
+def test_each_path_really_runs(monkeypatch, make):
+    """Steps: `input_side` once per step; hoisted: once for the whole
+    sequence; scan: no `recurrent_step` at all."""
+    calls = {"input_side": [], "recurrent_step": 0}
     cell_class = type(make(3).cell)
-    original = cell_class._step
+    input_side, recurrent_step = cell_class.input_side, cell_class.recurrent_step
 
-    def spy(self, *args, **kwargs):
-        calls.append(1)
-        return original(self, *args, **kwargs)
+    def spy_input_side(self, inputs, *args, **kwargs):
+        calls["input_side"].append(len(inputs.shape))
+        return input_side(self, inputs, *args, **kwargs)
 
-    monkeypatch.setattr(cell_class, "_step", spy)
+    def spy_recurrent_step(self, *args, **kwargs):
+        calls["recurrent_step"] += 1
+        return recurrent_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(cell_class, "input_side", spy_input_side)
+    monkeypatch.setattr(cell_class, "recurrent_step", spy_recurrent_step)
     x = np.zeros((2, 4, 3), "float32")
-    make(3, fast_path=True)(x)
-    assert not calls
-    make(3, fast_path=False)(x)
-    assert calls
+    for fast_path in (False, True):
+        layer = make(3, fast_path=fast_path, unroll=True)
+        calls["input_side"], calls["recurrent_step"] = [], 0
+        layer(x)
+        if layer.path == "steps":
+            assert calls == {"input_side": [2] * 4, "recurrent_step": 4}
+        elif layer.path == "hoisted":
+            assert calls == {"input_side": [3], "recurrent_step": 4}
+        else:
+            assert calls == {"input_side": [3], "recurrent_step": 0}
 
 
 # name: (layer class, kwargs, units); every layer's fast path, the scans and
@@ -173,7 +174,7 @@ def test_fast_path_equals_steps_in_a_model(
         "zero_output_for_mask": zero_output_for_mask,
     }
     fast, steps = fast_model(name, True, **kwargs), fast_model(name, False, **kwargs)
-    assert fast.layers[-1].uses_fast_path() and not steps.layers[-1].uses_fast_path()
+    assert fast.layers[-1].path != "steps" and steps.layers[-1].path == "steps"
     randomize(fast)
     steps.set_weights(fast.get_weights())
     x = np.random.default_rng(2).normal(size=(3, 9, 4)).astype("float32")

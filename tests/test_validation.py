@@ -318,13 +318,68 @@ def test_bad_input_raises_a_clear_error(cls, action, exc, words):
 
 @pytest.mark.parametrize("cls", ALL)
 def test_valid_arguments_are_accepted(cls):
-    cls(1, dropout=0.999, seed=0)
-    cls(4, kernel_initializer="he_normal", bias_regularizer="l2", use_bias=False)
+    edge = cls(1, dropout=0.999, seed=0)
+    assert edge.dropout == 0.999 and edge.seed == 0
+    layer = cls(
+        4, kernel_initializer="he_normal", bias_regularizer="l2", use_bias=False
+    )
+    assert isinstance(layer.kernel_initializer, keras.initializers.HeNormal)
+    assert isinstance(layer.bias_regularizer, keras.regularizers.L2)
+    cell = layer.cell if hasattr(layer, "cell") else layer
+    cell.build((2, 3))
+    assert cell.bias is None and cell.kernel.shape[0] == 3
 
 
 @pytest.mark.parametrize("cls", RECURRENT)
 def test_valid_recurrent_arguments_are_accepted(cls):
-    cls(1, recurrent_dropout=0.999, activation=None, recurrent_initializer="zeros")
+    layer = cls(
+        1, recurrent_dropout=0.999, activation=None, recurrent_initializer="zeros"
+    )
+    assert layer.recurrent_dropout == 0.999
+    assert keras.activations.serialize(layer.activation) == "linear"
+    cell = layer.cell if hasattr(layer, "cell") else layer
+    cell.build((2, 3))
+    assert not np.any(keras.ops.convert_to_numpy(cell.recurrent_kernel))
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_numpy_booleans_are_accepted_where_keras_takes_them(cls):
+    flag = np.bool_(False)
+    assert cls(2, use_bias=flag).use_bias is False
+    if cls in LAYERS:
+        layer = cls(2, return_sequences=np.bool_(True), go_backwards=flag)
+        assert layer.return_sequences is True and layer.go_backwards is False
+    keras_layer = keras.layers.LSTM(2, use_bias=flag, return_sequences=np.bool_(True))
+    assert keras_layer.return_sequences  # Keras takes them too
+
+
+def test_arguments_are_positional_where_keras_has_them():
+    """`PeepholeLSTM(64, "tanh")` reads as `keras.layers.LSTM(64, "tanh")`."""
+    lstm_like = [
+        kg.PeepholeLSTM,
+        kg.CoupledLSTM,
+        kg.PeepholeLSTMCell,
+        kg.CoupledLSTMCell,
+    ]
+    gru_like = [kg.MinimalGRU, kg.SRU, kg.MinimalGRUCell, kg.SRUCell]
+    for cls, keras_cls in [(c, keras.layers.LSTM) for c in lstm_like] + [
+        (c, keras.layers.GRU) for c in gru_like
+    ]:
+        ours = cls(3, "relu", "hard_sigmoid", False)
+        theirs = keras_cls(3, "relu", "hard_sigmoid", False)
+        for name in ("activation", "recurrent_activation", "use_bias"):
+            got, want = getattr(ours, name), getattr(theirs, name)
+            if callable(want):
+                got, want = (
+                    keras.activations.serialize(got),
+                    keras.activations.serialize(want),
+                )
+            assert got == want, (cls.__name__, name)
+    layer = kg.PeepholeLSTM(3, "tanh", "sigmoid", True, "zeros", "zeros", "ones", False)
+    assert not layer.unit_forget_bias
+    assert isinstance(layer.bias_initializer, keras.initializers.Ones)
+    with pytest.raises(TypeError):
+        kg.PeepholeLSTM(3, "tanh", "sigmoid", True, *[None] * 20)  # too many
 
 
 @pytest.mark.parametrize("cls", [kg.MinGRUCell, kg.MinGRU])
@@ -344,6 +399,25 @@ def test_peepholes_are_normalized_to_canonical_order(cls):
     assert cls(2).peepholes == ("input", "forget", "output")
 
 
-def test_layers_take_cell_arguments_by_keyword_only():
-    with pytest.raises(TypeError, match=re.escape("positional")):
+def test_a_misplaced_positional_argument_names_its_parameter():
+    # The peepholes given where Keras' LSTM has `activation`.
+    with pytest.raises(ValueError, match=re.escape("Argument `activation`")):
         kg.PeepholeLSTM(4, ["input"])
+
+
+def test_chrono_init_needs_a_cell_with_a_chrono_layout():
+    class NoLayoutCell(kg.GatedCell):
+        pass
+
+    with pytest.raises(ValueError, match="NoLayoutCell does not take `chrono_init`"):
+        NoLayoutCell(4, chrono_init=10)
+
+
+def test_a_cell_must_return_the_gates_it_declares():
+    class Undeclared(kg.MinGRUCell):
+        GATES = ("update", "forget")
+
+    cell = Undeclared(2)
+    cell.build((None, 3))
+    with pytest.raises(ValueError, match=r"returned the gates \['update'\]"):
+        cell.step_with_gates(np.zeros((1, 3), "float32"), [np.zeros((1, 2))])

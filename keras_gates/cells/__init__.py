@@ -1,3 +1,5 @@
+from keras_gates.cells.base_cell import GatedCell
+from keras_gates.cells.base_cell import RecurrentCell
 from keras_gates.cells.coupled_lstm_cell import CoupledLSTMCell
 from keras_gates.cells.min_gru_cell import MinGRUCell
 from keras_gates.cells.minimal_gru_cell import MinimalGRUCell
@@ -6,8 +8,10 @@ from keras_gates.cells.sru_cell import SRUCell
 
 __all__ = [
     "CoupledLSTMCell",
+    "GatedCell",
     "MinGRUCell",
     "MinimalGRUCell",
     "PeepholeLSTMCell",
+    "RecurrentCell",
     "SRUCell",
 ]

@@ -1,9 +1,9 @@
-"""Private base classes shared by the keras-gates cells.
+"""The base class of every keras-gates cell, and its public protocol.
 
-`GatedCell` holds what every cell has: units, the gate activation, the input
+`GatedCell` holds what every cell has (units, the gate activation, the input
 kernel and bias with their initializers, regularizers and constraints, input
-dropout with Keras 3 semantics (one mask per sequence, training only,
-reproducible with `seed`), the zero initial state and the config.
+dropout, chrono initialization, the zero initial state and the config) and
+defines the protocol through which the layers run a cell: see its docstring.
 `RecurrentCell` adds the recurrent side (candidate activation, recurrent
 kernel, recurrent dropout), and `LSTMVariantCell` the `[h, c]` state, the
 shared step and the optional peephole vectors of the two LSTM variants.
@@ -18,39 +18,100 @@ from keras import regularizers
 from keras import tree
 
 from keras_gates import _validation as v
-from keras_gates._compat import DropoutRNNCell
+from keras_gates.api_export import keras_gates_export
 from keras_gates.initializers import Chrono
 
 # The key under which a cell saves its dropout generator's state.
 _SEED_STATE = "seed_generator_state"
 
 
-class GatedCell(keras.layers.Layer, DropoutRNNCell):
-    """What every keras-gates cell has: the input side. Not part of the API.
+def masked(x, dropout_mask):
+    """`x` times its dropout mask, or `x` when there is none."""
+    return x if dropout_mask is None else x * dropout_mask
 
-    Units, the gate activation, the input `kernel` and the `bias` with their
-    initializers, regularizers and constraints, input dropout with Keras 3
-    semantics (one mask per sequence, training only, reproducible with
-    `seed`), the zero initial state and the config. Cells with a recurrent
-    connection build on `RecurrentCell`; MinGRU, whose gates see the input
-    only, uses this class directly.
+
+@keras_gates_export
+class GatedCell(keras.layers.Layer):
+    """Base class of the keras-gates cells, and of your own.
+
+    A cell is one step of a recurrence, split in the two parts that the
+    layers (`keras_gates.GatedRNN` and the five layers built on it) need to
+    run it fast: what depends on the inputs alone, which they compute for
+    every step at once, and what depends on the states, which they loop
+    over. Implement:
+
+    - `build(input_shape)`: the weights. Call `self.add_kernel(input_dim,
+      blocks)` and `self.add_bias(blocks)` for a fused kernel and bias of
+      `blocks` gate blocks, which then follow the common arguments
+      (initializers, regularizers, constraints, `chrono_init`).
+    - `input_side(inputs, constants=(), dropout_mask=None)`: every product
+      that depends on the inputs alone, for one step `(batch, features)` or
+      for all steps `(..., features)` at once: a tensor, or a tuple of
+      tensors, with the leading axes of `inputs`. Multiply the inputs of the
+      products by `dropout_mask` (the sequence's input dropout mask, which
+      broadcasts against `inputs`, or None).
+    - `recurrent_step(projected, states, constants=(), recurrent_mask=None)`:
+      one step from that step's slice of `input_side` and the list of
+      states: `(output, new_states, gates)`, `gates` a dict of every gate's
+      value by its name in `GATES` (the layers drop it, at no cost; it is
+      what `keras_gates.inspect` reads). `recurrent_mask` is the recurrent
+      dropout mask of the sequence, or None.
+    - Class attributes: `GATES`, the gate names; `state_names`, one name per
+      state (for messages); `output_state`, the index of the state that is
+      the output (None when the output is not a state); `CHRONO_LAYOUT`, the
+      bias layout of `keras_gates.initializers.LAYOUTS` if the cell takes
+      `chrono_init`. In `__init__`, set `self.state_size` (a list) and
+      `self.output_size`.
+
+    Optionally:
+
+    - `step_constants()`: tensors derived from the weights that every step
+      needs (splits of fused weights), computed once per sequence and passed
+      to `input_side` and `recurrent_step` as `constants`.
+    - `linear_recurrence(projected)`: for a cell with one state that is
+      linear in itself, `s_t = a_t ⊙ s_{t-1} + b_t`, the coefficients `(a,
+      b)` of every step, from `input_side` of the whole sequence; and
+      `linear_output(projected, states)`, the outputs from the sequence of
+      states. Set `is_linear` (a property or attribute) to True when they
+      apply: the layers then solve the recurrence with a parallel scan.
+
+    Everything else comes with it: the call of one step (`call`), one
+    dropout mask per sequence (`dropout_masks`), the config, and, through
+    `keras_gates.GatedRNN`, masking, `go_backwards`, `stateful`, the hoisted
+    and scan fast paths, `Bidirectional`, `.keras` saving, export and
+    `keras_gates.testing.run_layer_test`. The README's "Write your own cell"
+    has a complete example.
+
+    Dropout: the layers draw one input mask and one recurrent mask per
+    sequence (Keras 3 semantics) and pass them to every step. A cell called
+    alone, or in `keras.layers.RNN`, draws its masks at each call: Keras
+    draws per-sequence masks for its own cells only (through a class that is
+    not part of its public API), so inside `keras.layers.RNN` a fresh mask
+    is drawn at every step on TensorFlow and PyTorch, and none can be drawn
+    inside JAX's compiled loop. Use the keras-gates layers for dropout.
     """
+
+    GATES = ()
+    state_names = ("h",)
+    output_state = 0
+    CHRONO_LAYOUT = None
+    is_linear = False
 
     def __init__(
         self,
         units,
         *,
-        recurrent_activation,
-        use_bias,
-        kernel_initializer,
-        bias_initializer,
-        chrono_init,
-        kernel_regularizer,
-        bias_regularizer,
-        kernel_constraint,
-        bias_constraint,
-        dropout,
-        seed,
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        chrono_init=None,
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        seed=None,
         **kwargs,
     ):
         units = v.check_units(units)
@@ -61,6 +122,12 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
         kernel_initializer = v.get_initializer(kernel_initializer, "kernel_initializer")
         bias_initializer = v.get_initializer(bias_initializer, "bias_initializer")
         chrono_init = v.check_chrono_init(chrono_init)
+        if chrono_init is not None and self.CHRONO_LAYOUT is None:
+            raise ValueError(
+                f"{type(self).__name__} does not take `chrono_init`: the cell "
+                "sets no CHRONO_LAYOUT (which bias blocks are its memory gate). "
+                f"Received: chrono_init={chrono_init}"
+            )
         kernel_regularizer = v.get_regularizer(kernel_regularizer, "kernel_regularizer")
         bias_regularizer = v.get_regularizer(bias_regularizer, "bias_regularizer")
         kernel_constraint = v.get_constraint(kernel_constraint, "kernel_constraint")
@@ -80,12 +147,12 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
         self.kernel_constraint = kernel_constraint
         self.bias_constraint = bias_constraint
         self.dropout = dropout
-        # Read by Keras' DropoutRNNCell; RecurrentCell makes it an argument.
+        # RecurrentCell makes it an argument.
         self.recurrent_dropout = 0.0
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
 
-    def _add_kernel(self, input_dim, blocks):
+    def add_kernel(self, input_dim, blocks):
         return self.add_weight(
             shape=(input_dim, blocks * self.units),
             name="kernel",
@@ -94,10 +161,7 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
             constraint=self.kernel_constraint,
         )
 
-    # The bias layout of `keras_gates.initializers.LAYOUTS` (its gate blocks).
-    CHRONO_LAYOUT = None
-
-    def _add_bias(self, blocks, constant_block=None, constant=1.0):
+    def add_bias(self, blocks, constant_block=None, constant=1.0):
         """Adds the fused bias of `blocks` gate blocks, or returns None.
 
         With `chrono_init`, the memory gate's blocks start at chrono
@@ -135,51 +199,80 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
             constraint=self.bias_constraint,
         )
 
-    def _drop_inputs(self, inputs, training):
-        if training and self.dropout > 0.0:
-            return inputs * self.get_dropout_mask(inputs)
-        return inputs
+    # ------------------------------------------------------------ protocol
 
-    def _step_constants(self):
+    def input_side(self, inputs, constants=(), dropout_mask=None):
+        """Everything of a step that depends on the inputs alone, for one
+        step or all steps at once (see the class docstring)."""
+        raise NotImplementedError
+
+    def recurrent_step(self, projected, states, constants=(), recurrent_mask=None):
+        """One step: `(output, new_states, gates)` (see the class docstring)."""
+        raise NotImplementedError
+
+    def step_constants(self):
         """Tensors derived from the weights that every step needs (splits of
-        fused weights), computed once per sequence: the keras-gates layers
-        compute them before their loop over time, `call` for its one step.
-        Slicing a weight inside the loop would also cost, in training, one
-        full-size gradient of that weight per step."""
+        fused weights), computed once per sequence: slicing a weight inside
+        the loop would also cost, in training, one full-size gradient of that
+        weight per step."""
         return ()
 
-    # The states' names in cells.md, in state order (for messages).
-    state_names = ("h",)
-    # The names of the gates that `_step_with_gates` returns.
-    GATES = ()
-    # Whether `_step` reads `inputs` (the undropped input) besides `dropped`.
-    reads_undropped_inputs = False
-    # Whether the output is the first state, so that the previous output can
-    # be read from the states (export.step_function relies on it).
-    output_is_first_state = True
+    def linear_recurrence(self, projected):
+        """`(a, b)` of `s_t = a_t ⊙ s_{t-1} + b_t` for every step, when
+        `is_linear` (see the class docstring)."""
+        raise NotImplementedError(f"{type(self).__name__} is not linear in its state")
 
-    def _step(self, dropped, inputs, states, constants, training):
-        """One step: `(output, new_states)`.
-
-        `dropped` is the step's input after input dropout, `inputs` the same
-        before it. The layers drop a whole sequence at once before their loop
-        (one mask per sequence), so the loop never multiplies by the mask;
-        `call` drops its one step.
-        """
-        raise NotImplementedError
-
-    def _step_with_gates(self, inputs, states):
-        """One step in inference, `(output, new_states, gates)`: `gates` maps
-        each name of `GATES` to the gate's value, the very tensor that the
-        step used. For `keras_gates.inspect`; no dropout."""
-        raise NotImplementedError
+    def linear_output(self, projected, states):
+        """The outputs from the sequence of states, when `is_linear`."""
+        raise NotImplementedError(f"{type(self).__name__} is not linear in its state")
 
     def derived_gates(self, gates):
         """`gates` with the gates that the cell does not compute but implies
-        (the CIFG's forget gate, `1 - input`). Only inspection calls it."""
+        (the CIFG's forget gate, `1 - input`). Only `keras_gates.inspect`
+        calls it."""
         return gates
 
+    # ------------------------------------------------------- from the protocol
+
+    def dropout_masks(self, step_inputs, training):
+        """`(input_mask, recurrent_mask)` for one sequence, each None when
+        its rate is 0 or outside training: drawn from the cell's seed
+        generator, the input mask first (Keras 3's order)."""
+        input_mask = recurrent_mask = None
+        if training and self.dropout > 0.0:
+            ones = ops.ones_like(step_inputs)
+            input_mask = keras.random.dropout(
+                ones, self.dropout, seed=self.seed_generator
+            )
+        if training and self.recurrent_dropout > 0.0:
+            batch = ops.shape(step_inputs)[0]
+            size = self.state_size[self.recurrent_dropout_state]
+            ones = ops.ones((batch, size), dtype=step_inputs.dtype)
+            recurrent_mask = keras.random.dropout(
+                ones, self.recurrent_dropout, seed=self.seed_generator
+            )
+        return input_mask, recurrent_mask
+
+    # The state that recurrent dropout masks (h; the SRU's c).
+    recurrent_dropout_state = 0
+
+    def step_with_gates(self, inputs, states):
+        """One step in inference: `(output, new_states, gates)`."""
+        constants = self.step_constants()
+        projected = self.input_side(inputs, constants)
+        output, new_states, gates = self.recurrent_step(
+            projected, list(states), constants
+        )
+        if sorted(gates) != sorted(self.GATES):
+            raise ValueError(
+                f"{type(self).__name__}.recurrent_step returned the gates "
+                f"{sorted(gates)}, but the cell declares GATES = {self.GATES}."
+            )
+        return output, new_states, gates
+
     def call(self, inputs, states, training=False):
+        """One step, as `keras.layers.RNN` calls a cell: `(output,
+        new_states)`, with dropout masks drawn for this call."""
         if not tree.is_nested(states):
             states = [states]
         states = list(states)
@@ -189,8 +282,13 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
             self.kernel.shape[0] if self.built else None,
             [v.shape_of(s) for s in states],
         )
-        dropped = self._drop_inputs(inputs, training)
-        return self._step(dropped, inputs, states, self._step_constants(), training)
+        input_mask, recurrent_mask = self.dropout_masks(inputs, training)
+        constants = self.step_constants()
+        projected = self.input_side(inputs, constants, input_mask)
+        output, new_states, _ = self.recurrent_step(
+            projected, states, constants, recurrent_mask
+        )
+        return output, new_states
 
     def save_own_variables(self, store):
         """Saves the weights and, unlike Keras' own layers, the state of the
@@ -231,20 +329,26 @@ class GatedCell(keras.layers.Layer, DropoutRNNCell):
         return {**super().get_config(), **config}
 
 
+@keras_gates_export
 class RecurrentCell(GatedCell):
-    """A `GatedCell` whose state feeds back through weights: adds the
-    candidate `activation`, the `recurrent_kernel` with its initializer,
-    regularizer and constraint, and `recurrent_dropout`. Not public."""
+    """A `GatedCell` whose state feeds back through weights.
+
+    Adds the candidate `activation` (default `"tanh"`), the recurrent kernel
+    with its initializer (default `"orthogonal"`), regularizer and
+    constraint (`self.add_recurrent_kernel(shape)` in `build`), and
+    `recurrent_dropout`, whose mask `recurrent_step` receives. The protocol
+    is `GatedCell`'s.
+    """
 
     def __init__(
         self,
         units,
         *,
-        activation,
-        recurrent_initializer,
-        recurrent_regularizer,
-        recurrent_constraint,
-        recurrent_dropout,
+        activation="tanh",
+        recurrent_initializer="orthogonal",
+        recurrent_regularizer=None,
+        recurrent_constraint=None,
+        recurrent_dropout=0.0,
         **kwargs,
     ):
         activation = v.get_activation(activation, "activation")
@@ -265,35 +369,7 @@ class RecurrentCell(GatedCell):
         self.recurrent_constraint = recurrent_constraint
         self.recurrent_dropout = recurrent_dropout
 
-    def _project_inputs(self, dropped, inputs):
-        """The input side of a step, for one step or a whole sequence (any
-        rank): `dropped @ kernel` and whatever else of the step depends on
-        the inputs only. `dropped` are the inputs after input dropout,
-        `inputs` the same before it. The layers' fast path computes it for
-        every step in one GEMM before the loop."""
-        raise NotImplementedError
-
-    def _recurrent_step(self, projected, states, constants, training):
-        """The rest of a step: `(output, new_states)` from the step's slice of
-        `_project_inputs`. Holds the only recurrent matrix product."""
-        output, new_states, _ = self._gated_step(projected, states, constants, training)
-        return output, new_states
-
-    def _gated_step(self, projected, states, constants, training):
-        """`_recurrent_step` that also returns the gates it computed, by
-        name: `(output, new_states, gates)`. The one home of the step's
-        gate math; the loops drop the gates, which costs nothing."""
-        raise NotImplementedError
-
-    def _step_with_gates(self, inputs, states):
-        projected = self._project_inputs(inputs, inputs)
-        return self._gated_step(projected, states, self._step_constants(), False)
-
-    def _step(self, dropped, inputs, states, constants, training):
-        projected = self._project_inputs(dropped, inputs)
-        return self._recurrent_step(projected, states, constants, training)
-
-    def _add_recurrent_kernel(self, shape):
+    def add_recurrent_kernel(self, shape):
         return self.add_weight(
             shape=shape,
             name="recurrent_kernel",
@@ -301,11 +377,6 @@ class RecurrentCell(GatedCell):
             regularizer=self.recurrent_regularizer,
             constraint=self.recurrent_constraint,
         )
-
-    def _drop_recurrent(self, state, training):
-        if training and self.recurrent_dropout > 0.0:
-            return state * self.get_recurrent_dropout_mask(state)
-        return state
 
     def get_config(self):
         config = {
@@ -369,9 +440,9 @@ class LSTMVariantCell(RecurrentCell):
 
     def _add_gate_bias(self, blocks):
         if not self.unit_forget_bias:
-            return self._add_bias(blocks)
+            return self.add_bias(blocks)
         block, value = self.FORGET_BIAS_INIT
-        return self._add_bias(blocks, constant_block=block, constant=value)
+        return self.add_bias(blocks, constant_block=block, constant=value)
 
     def _add_peepholes(self):
         for gate in self.peepholes:
@@ -390,16 +461,15 @@ class LSTMVariantCell(RecurrentCell):
             return pre_activation
         return pre_activation + peephole * c
 
-    def _project_inputs(self, dropped, inputs):
-        z_x = ops.matmul(dropped, self.kernel)
+    def input_side(self, inputs, constants=(), dropout_mask=None):
+        z_x = ops.matmul(masked(inputs, dropout_mask), self.kernel)
         if self.use_bias:
             z_x = z_x + self.bias
         return z_x
 
-    def _gated_step(self, z_x, states, constants, training):
+    def recurrent_step(self, z_x, states, constants=(), recurrent_mask=None):
         h_tm1, c_tm1 = states
-        h_in = self._drop_recurrent(h_tm1, training)
-        z = z_x + ops.matmul(h_in, self.recurrent_kernel)
+        z = z_x + ops.matmul(masked(h_tm1, recurrent_mask), self.recurrent_kernel)
         h, c, gates = self._compute_step(z, c_tm1)
         return h, [h, c], gates
 

@@ -2,6 +2,7 @@ from keras import ops
 
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.base_cell import GatedCell
+from keras_gates.cells.base_cell import masked
 
 
 @keras_gates_export
@@ -101,28 +102,31 @@ class MinGRUCell(GatedCell):
         self.output_size = self.units
 
     def build(self, input_shape):
-        self.kernel = self._add_kernel(input_shape[-1], 2)
-        self.bias = self._add_bias(2)
+        self.kernel = self.add_kernel(input_shape[-1], 2)
+        self.bias = self.add_bias(2)
 
-    def _project(self, inputs):
-        """The gate `z` and the candidate `h~` from (dropped) `inputs` of any
-        rank: one step, or a whole sequence in one GEMM."""
-        x = ops.matmul(inputs, self.kernel)
+    GATES = ("update",)
+    CHRONO_LAYOUT = "min_gru"
+    is_linear = True
+
+    def input_side(self, inputs, constants=(), dropout_mask=None):
+        """The gate `z` and the candidate `h~` (the gate sees the input only)."""
+        x = ops.matmul(masked(inputs, dropout_mask), self.kernel)
         if self.use_bias:
             x = x + self.bias
         z, candidate = ops.split(x, 2, axis=-1)
         return self.recurrent_activation(z), candidate
 
-    GATES = ("update",)
-    CHRONO_LAYOUT = "min_gru"
-
-    def _step(self, dropped, inputs, states, constants, training):
-        output, new_states, _ = self._step_with_gates(dropped, states)
-        return output, new_states
-
-    def _step_with_gates(self, inputs, states):
+    def recurrent_step(self, projected, states, constants=(), recurrent_mask=None):
+        z, candidate = projected
         h_tm1 = states[0]
-        z, candidate = self._project(inputs)
         # (1 - z) * h_tm1 + z * candidate, with one product fewer.
         h = h_tm1 + z * (candidate - h_tm1)
         return h, [h], {"update": z}
+
+    def linear_recurrence(self, projected):
+        z, candidate = projected
+        return 1.0 - z, z * candidate
+
+    def linear_output(self, projected, states):
+        return states

@@ -3,6 +3,7 @@ from keras import ops
 from keras_gates import _validation as v
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.base_cell import RecurrentCell
+from keras_gates.cells.base_cell import masked
 
 
 @keras_gates_export
@@ -87,15 +88,12 @@ class MinimalGRUCell(RecurrentCell):
     def __init__(
         self,
         units,
-        *,
-        reset=True,
         activation="tanh",
         recurrent_activation="sigmoid",
         use_bias=True,
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         bias_initializer="zeros",
-        chrono_init=None,
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
@@ -105,6 +103,9 @@ class MinimalGRUCell(RecurrentCell):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        *,
+        reset=True,
+        chrono_init=None,
         **kwargs,
     ):
         reset = v.check_bool(reset, "reset")
@@ -132,26 +133,29 @@ class MinimalGRUCell(RecurrentCell):
         self.state_size = [self.units]
         self.output_size = self.units
 
+    GATES = ("forget",)
+    CHRONO_LAYOUT = "minimal_gru"
+
     def build(self, input_shape):
         input_dim = input_shape[-1]
-        self.kernel = self._add_kernel(input_dim, 2)
-        self.recurrent_kernel = self._add_recurrent_kernel((self.units, 2 * self.units))
-        self.bias = self._add_bias(2)
+        self.kernel = self.add_kernel(input_dim, 2)
+        self.recurrent_kernel = self.add_recurrent_kernel((self.units, 2 * self.units))
+        self.bias = self.add_bias(2)
 
-    def _step_constants(self):
+    def step_constants(self):
         if self.reset:  # the two blocks are used in two separate products
             return tuple(ops.split(self.recurrent_kernel, 2, axis=1))
         return (self.recurrent_kernel,)
 
-    GATES = ("forget",)
-    CHRONO_LAYOUT = "minimal_gru"
+    def input_side(self, inputs, constants=(), dropout_mask=None):
+        x_proj = ops.matmul(masked(inputs, dropout_mask), self.kernel)
+        if self.use_bias:
+            x_proj = x_proj + self.bias
+        return x_proj
 
-    def _compute_step(self, x_proj, h_tm1, h_in, constants):
-        """One step from `x_proj = x @ kernel (+ bias)`: `(h, f)`.
-
-        `h_tm1` is the previous state (carried), `h_in` the same after
-        recurrent dropout (fed to the recurrent projections).
-        """
+    def recurrent_step(self, x_proj, states, constants=(), recurrent_mask=None):
+        h_tm1 = states[0]
+        h_in = masked(h_tm1, recurrent_mask)  # what the products see
         x_f, x_h = ops.split(x_proj, 2, axis=-1)
         if self.reset:
             r_kernel_f, r_kernel_h = constants
@@ -163,18 +167,7 @@ class MinimalGRUCell(RecurrentCell):
             f = self.recurrent_activation(x_f + r_f)
         candidate = self.activation(x_h + r_h)
         # (1 - f) * h_tm1 + f * candidate, with one product fewer.
-        return h_tm1 + f * (candidate - h_tm1), f
-
-    def _project_inputs(self, dropped, inputs):
-        x_proj = ops.matmul(dropped, self.kernel)
-        if self.use_bias:
-            x_proj = x_proj + self.bias
-        return x_proj
-
-    def _gated_step(self, x_proj, states, constants, training):
-        h_tm1 = states[0]
-        h_in = self._drop_recurrent(h_tm1, training)
-        h, f = self._compute_step(x_proj, h_tm1, h_in, constants)
+        h = h_tm1 + f * (candidate - h_tm1)
         return h, [h], {"forget": f}
 
     def get_config(self):

@@ -105,29 +105,29 @@ class PeepholeLSTMCell(LSTMVariantCell):
     def __init__(
         self,
         units,
-        *,
-        peepholes=ALL_GATES,
-        cell_clip=None,
-        unit_forget_bias=True,
         activation="tanh",
         recurrent_activation="sigmoid",
         use_bias=True,
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         bias_initializer="zeros",
-        chrono_init=None,
-        peephole_initializer="zeros",
+        unit_forget_bias=True,
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
-        peephole_regularizer=None,
         kernel_constraint=None,
         recurrent_constraint=None,
         bias_constraint=None,
-        peephole_constraint=None,
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        *,
+        peepholes=ALL_GATES,
+        cell_clip=None,
+        chrono_init=None,
+        peephole_initializer="zeros",
+        peephole_regularizer=None,
+        peephole_constraint=None,
         **kwargs,
     ):
         cell_clip = v.check_cell_clip(cell_clip)
@@ -162,8 +162,8 @@ class PeepholeLSTMCell(LSTMVariantCell):
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
-        self.kernel = self._add_kernel(input_dim, 4)
-        self.recurrent_kernel = self._add_recurrent_kernel((self.units, 4 * self.units))
+        self.kernel = self.add_kernel(input_dim, 4)
+        self.recurrent_kernel = self.add_recurrent_kernel((self.units, 4 * self.units))
         self.bias = self._add_gate_bias(4)
         self._add_peepholes()
 

@@ -6,6 +6,7 @@ from keras import ops
 from keras_gates import _validation as v
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.base_cell import RecurrentCell
+from keras_gates.cells.base_cell import masked
 
 # Zero mean, variance 1/2: the reference implementation's initialization of
 # the recurrent gate vectors v_f and v_r.
@@ -98,15 +99,12 @@ class SRUCell(RecurrentCell):
     def __init__(
         self,
         units,
-        *,
         activation="linear",
-        recurrent_gates=True,
         recurrent_activation="sigmoid",
         use_bias=True,
         kernel_initializer="glorot_uniform",
         recurrent_initializer=None,
         bias_initializer="zeros",
-        chrono_init=None,
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
@@ -116,6 +114,9 @@ class SRUCell(RecurrentCell):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        *,
+        recurrent_gates=True,
+        chrono_init=None,
         **kwargs,
     ):
         recurrent_gates = v.check_bool(recurrent_gates, "recurrent_gates")
@@ -154,24 +155,25 @@ class SRUCell(RecurrentCell):
     def build(self, input_shape):
         input_dim = input_shape[-1]
         self.projects_highway = input_dim != self.units
-        self.kernel = self._add_kernel(input_dim, 4 if self.projects_highway else 3)
+        self.kernel = self.add_kernel(input_dim, 4 if self.projects_highway else 3)
         self.recurrent_kernel = (
-            self._add_recurrent_kernel((2, self.units))
-            if self.recurrent_gates
-            else None
+            self.add_recurrent_kernel((2, self.units)) if self.recurrent_gates else None
         )
-        self.bias = self._add_bias(2)
+        self.bias = self.add_bias(2)
 
-    output_is_first_state = False  # outputs h, keeps c
+    output_state = None  # outputs h, keeps c
+    recurrent_dropout_state = 0  # c, as the gates see it
     state_names = ("c",)
     GATES = ("forget", "reset")
     CHRONO_LAYOUT = "sru"
 
     @property
-    def reads_undropped_inputs(self):
-        return not self.projects_highway  # the identity highway: the input
+    def is_linear(self):
+        """With `recurrent_gates=False`, `c_t = f_t ⊙ c_{t-1} + (1 - f_t) ⊙ u_x~`
+        with gates that see the input only: linear in `c`."""
+        return not self.recurrent_gates
 
-    def _step_constants(self):
+    def step_constants(self):
         """`(b_f, b_r, v_f, v_r)`, None for the absent ones."""
         b_f = b_r = v_f = v_r = None
         if self.use_bias:
@@ -180,16 +182,16 @@ class SRUCell(RecurrentCell):
             v_f, v_r = self.recurrent_kernel[0], self.recurrent_kernel[1]
         return b_f, b_r, v_f, v_r
 
-    def _split_projection(self, u, inputs, constants):
-        """The blocks of `u = x @ kernel` for one step or a whole sequence:
-        `(u_x, gate pre-activations f and r with their bias, highway)`.
-        `inputs` are the undropped inputs (the identity highway)."""
+    def input_side(self, inputs, constants=(), dropout_mask=None):
+        """`(u_x~, u_f + b_f, u_r + b_r, highway)`: the highway is the
+        undropped input itself when `input_dim == units`."""
+        u = ops.matmul(masked(inputs, dropout_mask), self.kernel)
         if self.projects_highway:
             u_x, u_f, u_r, highway = ops.split(u, 4, axis=-1)
         else:
             u_x, u_f, u_r = ops.split(u, 3, axis=-1)
             highway = inputs
-        b_f, b_r, _, _ = constants
+        b_f, b_r, _, _ = constants or self.step_constants()
         if self.use_bias:
             u_f = u_f + b_f
             u_r = u_r + b_r
@@ -199,45 +201,28 @@ class SRUCell(RecurrentCell):
         # r * g(c) + (1 - r) * highway, with one product fewer.
         return highway + r * (self.activation(c) - highway)
 
-    def _gated_update(self, blocks, c_tm1, c_in, constants):
-        """`(h, c, gates)` from the blocks of `_split_projection`.
-
-        `c_tm1` is the previous state (carried), `c_in` the same after
-        recurrent dropout (seen by the gates).
-        """
-        u_x, u_f, u_r, highway = blocks
+    def recurrent_step(self, projected, states, constants=(), recurrent_mask=None):
+        u_x, u_f, u_r, highway = projected
+        c_tm1 = states[0]
         if self.recurrent_gates:
             _, _, v_f, v_r = constants
+            c_in = masked(c_tm1, recurrent_mask)  # what the gates see
             u_f = u_f + v_f * c_in
             u_r = u_r + v_r * c_in
         f = self.recurrent_activation(u_f)
         r = self.recurrent_activation(u_r)
         # f * c_tm1 + (1 - f) * u_x, with one product fewer.
         c = u_x + f * (c_tm1 - u_x)
-        return self._output(c, r, highway), c, {"forget": f, "reset": r}
+        return self._output(c, r, highway), [c], {"forget": f, "reset": r}
 
-    def _project_inputs(self, dropped, inputs):
-        # The four blocks side by side, the gate biases added: all the loop
-        # reads from the inputs (the highway too when it is the identity).
-        u = ops.matmul(dropped, self.kernel)
-        blocks = self._split_projection(u, inputs, self._step_constants())
-        return ops.concatenate(blocks, axis=-1)
+    def linear_recurrence(self, projected):
+        u_x, u_f, _, _ = projected
+        f = self.recurrent_activation(u_f)
+        return f, (1.0 - f) * u_x
 
-    def _gated_step(self, projected, states, constants, training):
-        c_tm1 = states[0]
-        c_in = self._drop_recurrent(c_tm1, training)
-        blocks = ops.split(projected, 4, axis=-1)
-        h, c, gates = self._gated_update(blocks, c_tm1, c_in, constants)
-        return h, [c], gates
-
-    def _step(self, dropped, inputs, states, constants, training):
-        # Without the concatenation of `_project_inputs`: one op fewer a step.
-        c_tm1 = states[0]
-        u = ops.matmul(dropped, self.kernel)
-        c_in = self._drop_recurrent(c_tm1, training)
-        blocks = self._split_projection(u, inputs, constants)
-        h, c, _ = self._gated_update(blocks, c_tm1, c_in, constants)
-        return h, [c]
+    def linear_output(self, projected, states):
+        _, _, u_r, highway = projected
+        return self._output(states, self.recurrent_activation(u_r), highway)
 
     def get_config(self):
         return {**super().get_config(), "recurrent_gates": self.recurrent_gates}

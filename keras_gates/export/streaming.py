@@ -44,14 +44,14 @@ _PER_STEP_LAYERS = tuple(
 def _output_state(cell):
     """The index, among the cell's flattened states, of the state that is its
     output, or None when the output is not a state (the SRU outputs `h` and
-    keeps `c`; cells say so with `output_is_first_state = False`). Keras'
+    keeps `c`; a `keras_gates.GatedCell` says so in `output_state`). Keras'
     cells output their first state; stacked cells output the last cell's."""
     if isinstance(cell, keras.layers.StackedRNNCells):
         *lower, last = cell.cells
         index = _output_state(last)
         offset = sum(len(_state_sizes(c)) for c in lower)
         return None if index is None else offset + index
-    return 0 if getattr(cell, "output_is_first_state", True) else None
+    return getattr(cell, "output_state", 0)
 
 
 def _carries_output(layer, masked):

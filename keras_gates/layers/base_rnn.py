@@ -1,30 +1,17 @@
-"""Private base class of the keras-gates layers."""
+"""`GatedRNN`: the layer that runs any `keras_gates.GatedCell`, and the
+base of the five keras-gates layers."""
 
 import keras
 from keras import ops
 from keras import tree
 
 from keras_gates import _validation as v
-from keras_gates._compat import backend_rnn
-from keras_gates._device import accelerator_available
+from keras_gates.api_export import keras_gates_export
+from keras_gates.cells.base_cell import GatedCell
+from keras_gates.layers import engine
 
 # Keys of a cell's config that belong to the layer, not to the cell.
 _LAYER_KEYS = ("name", "trainable", "dtype")
-
-
-def hoisting_pays_off():
-    """Whether `fast_path="auto"` should hoist `x @ kernel` out of the loop.
-
-    On a GPU one large GEMM before the loop is what cuDNN's LSTM does. On a
-    CPU the per-step product is cheap and the hoisted projection, the
-    largest tensor of the call (batch x steps x 4 units), costs memory
-    passes of its own: measured on a 2-core CPU (`python -m benchmarks.run
-    --preset quick`, TensorFlow), the hoisted path took 0.81-1.70x the time of
-    the step-by-step loop: faster in 11 of 32 measurements (by at most
-    19%), slower in the rest (up to 70%, SRU and MinimalGRU inference). So
-    "auto" hoists on a GPU or TPU only.
-    """
-    return accelerator_available()
 
 
 def cell_property(name):
@@ -54,76 +41,88 @@ class _OutputMemory:
         )
 
 
+@keras_gates_export
 class GatedRNN(keras.layers.RNN):
-    """A `keras.layers.RNN` over one keras-gates cell. Not part of the API.
+    """A recurrent layer over any cell of the `keras_gates.GatedCell` protocol.
 
-    Subclasses build their cell from their own arguments and pass it here with
-    the RNN arguments. The config is flat (the cell's arguments next to the
-    RNN's), so `from_config` is `cls(**config)`, as for `keras.layers.LSTM`.
+    Used like `keras.layers.RNN`, with the cell as first argument, and like
+    `keras.layers.LSTM` otherwise: masking (left, right or inner padding;
+    a masked step keeps the states and repeats the previous output, or
+    outputs zeros with `zero_output_for_mask`, the same on every backend),
+    `return_sequences`, `return_state`, `go_backwards`, `stateful` (chunks
+    equal one pass, masks included), `unroll`, dropout with one mask per
+    sequence, `Bidirectional`, `.keras` saving and export. The cell's
+    protocol gives it its fast paths (see `fast_path`); the path is chosen
+    in one place, `keras_gates.layers.engine.choose_path`, and exposed as
+    `path`.
 
-    Fast paths: by default the fast path is `_hoisted_loop` (the cell's
-    `_project_inputs` over the whole sequence, then `_recurrent_step` in the
-    loop). A subclass that computes the sequence another way (a parallel
-    scan) overrides `_fast_loop` (same contract as `inner_loop`), may
-    override `_fast_path_unavailable` to say when it cannot serve a
-    configuration, and `_fast_path_pays_off` to say where it is not faster. The
-    choice between the two paths is made here and only here, in
-    `uses_fast_path`, from the `fast_path` argument: `"auto"` takes the fast
-    path when available and paying off, `True` requires it (a `ValueError`
-    at construction when unavailable), `False` always runs the cell step by
-    step.
+    Args:
+        cell: A `keras_gates.GatedCell`.
+        return_sequences, return_state, go_backwards, stateful, unroll,
+        zero_output_for_mask: As in `keras.layers.RNN`. Default to False.
+        fast_path: `True` computes `x @ kernel` for every step in one GEMM
+            before the loop (a parallel scan for a cell linear in its state),
+            `False` runs the cell step by step, `"auto"` takes the fast path
+            on a GPU or TPU and the step loop on a CPU. Both give the same
+            numbers. Defaults to `"auto"`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
+
+    Example:
+
+    >>> import numpy as np, keras_gates
+    >>> layer = keras_gates.GatedRNN(keras_gates.SRUCell(4), return_sequences=True)
+    >>> tuple(layer(np.zeros((2, 3, 5), "float32")).shape)
+    (2, 3, 4)
     """
 
     def __init__(
         self,
         cell,
-        *,
         return_sequences=False,
         return_state=False,
         go_backwards=False,
         stateful=False,
         unroll=False,
         zero_output_for_mask=False,
+        *,
         fast_path="auto",
         activity_regularizer=None,
         **kwargs,
     ):
-        for name, value in [
-            ("return_sequences", return_sequences),
-            ("return_state", return_state),
-            ("go_backwards", go_backwards),
-            ("stateful", stateful),
-            ("unroll", unroll),
-            ("zero_output_for_mask", zero_output_for_mask),
-        ]:
-            v.check_bool(value, name)
+        if not isinstance(cell, GatedCell):
+            raise TypeError(
+                "GatedRNN runs cells of the keras_gates.GatedCell protocol. "
+                f"Received: {type(cell).__name__}; wrap other cells in "
+                "keras.layers.RNN."
+            )
+        flags = {
+            "return_sequences": return_sequences,
+            "return_state": return_state,
+            "go_backwards": go_backwards,
+            "stateful": stateful,
+            "unroll": unroll,
+            "zero_output_for_mask": zero_output_for_mask,
+        }
+        flags = {name: v.check_bool(value, name) for name, value in flags.items()}
         if not (fast_path is True or fast_path is False or fast_path == "auto"):
             raise ValueError(
                 "Argument `fast_path` must be one of 'auto', True or False. "
                 f"Received: fast_path={fast_path!r}"
             )
         super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            activity_regularizer=activity_regularizer,
-            **kwargs,
+            cell, **flags, activity_regularizer=activity_regularizer, **kwargs
         )
         self.input_spec = keras.layers.InputSpec(ndim=3)
         self.fast_path = fast_path
         self._output_memory = None
         # Whether the call in progress resumes from the stored states.
         self._resuming = False
-        if fast_path is True and self._fast_path_unavailable() is not None:
-            raise ValueError(
-                f"{type(self).__name__} cannot take its fast path here: "
-                f"{self._fast_path_unavailable()} Pass fast_path='auto' to fall "
-                "back to the step-by-step loop. Received: fast_path=True"
-            )
+
+    @property
+    def path(self):
+        """How calls run the cell: `"steps"`, `"hoisted"` or `"scan"` (see
+        `keras_gates.layers.engine.choose_path`)."""
+        return engine.choose_path(self.cell, self.fast_path)
 
     def build(self, sequences_shape, initial_state_shape=None):
         super().build(sequences_shape, initial_state_shape)
@@ -142,170 +141,32 @@ class GatedRNN(keras.layers.RNN):
         """The output that a masked first step repeats: the last output of
         the previous call when a stateful layer resumes from its stored
         states, zeros otherwise (no output before the first valid step)."""
+        dtype = self.cell.compute_dtype
         if self._resuming:
-            return ops.cast(self._output_memory.variable.value, self.cell.compute_dtype)
-        return ops.zeros((batch_size, self.cell.output_size), self.cell.compute_dtype)
+            return ops.cast(self._output_memory.variable.value, dtype)
+        return ops.zeros((batch_size, self.cell.output_size), dtype)
 
-    def _fast_path_unavailable(self):
-        """None if the fast path can serve this layer, else why not."""
-        return None
-
-    def _fast_path_pays_off(self):
-        """Whether `"auto"` should take the (available) fast path here."""
-        return hoisting_pays_off()
-
-    def uses_fast_path(self):
-        """Whether calls run the fast path rather than the cell step by step."""
-        if self.fast_path is False or self._fast_path_unavailable() is not None:
-            return False
-        return self.fast_path is True or self._fast_path_pays_off()
-
-    def _fast_loop(self, sequences, initial_state, mask, training):
-        return self._hoisted_loop(sequences, initial_state, mask, training)
-
-    def _hoisted_loop(self, sequences, initial_state, mask, training):
-        """The input side of every step in one GEMM, then the loop.
-
-        `cell._project_inputs` runs once on the whole (dropped) sequence, so
-        `x @ kernel` is one product over batch * steps rows, and the loop runs
-        `cell._recurrent_step`: the recurrent product and the element-wise
-        gate math only.
-        """
-        dropped = self._drop_sequence(sequences, training)
-        # Time-major from here: the projection, the largest tensor of the
-        # call, is then never transposed (the inputs and outputs are smaller).
-        inputs = ops.transpose(sequences, (1, 0, 2))
-        if dropped is not sequences:
-            dropped = ops.transpose(dropped, (1, 0, 2))
-        else:
-            dropped = inputs
-        if tree.is_nested(mask):
-            mask = mask[0]
-        if mask is not None:
-            mask = ops.transpose(mask, (1, 0))
-        projected = self.cell._project_inputs(dropped, inputs)
-        last_output, outputs, states = self._step_loop(
-            projected,
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        last_output, outputs, states = engine.run(
+            self.cell,
+            sequences,
             initial_state,
             mask,
             training,
-            self.cell._recurrent_step,
-            time_major=True,
-        )
-        if self.return_sequences:
-            outputs = ops.transpose(outputs, (1, 0, 2))
-        return last_output, outputs, states
-
-    def _drop_sequence(self, sequences, training):
-        """The inputs after input dropout, or `sequences` itself without it.
-
-        One mask per sequence for all its steps: the mask that
-        `keras.layers.RNN` draws for this call, applied once before any loop.
-        """
-        if not (training and self.cell.dropout > 0.0):
-            return sequences
-        dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
-        return sequences * ops.expand_dims(dropout_mask, 1)
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if self.uses_fast_path():
-            result = self._fast_loop(sequences, initial_state, mask, training)
-        else:
-            result = self._cell_loop(sequences, initial_state, mask, training)
-        if self.stateful:
-            last_output = ops.cast(result[0], self._output_memory.variable.dtype)
-            self._output_memory.variable.assign(last_output)
-        return result
-
-    def _cell_loop(self, sequences, initial_state, mask, training):
-        cell = self.cell
-        dropped = self._drop_sequence(sequences, training)
-        if dropped is sequences or not cell.reads_undropped_inputs:
-
-            def step_fn(x, *args):
-                return cell._step(x, x, *args)
-
-            loop_inputs = dropped
-        else:
-            # Both side by side, one tensor (Keras' torch loop does not
-            # unroll nested inputs), split at every step.
-            features = sequences.shape[-1]
-
-            def step_fn(both, *args):
-                return cell._step(both[:, :features], both[:, features:], *args)
-
-            loop_inputs = ops.concatenate([dropped, sequences], axis=-1)
-        return self._step_loop(loop_inputs, initial_state, mask, training, step_fn)
-
-    def _step_loop(
-        self, sequences, initial_state, mask, training, step_fn, time_major=False
-    ):
-        """The loop over time, the cell's weight-derived constants computed once.
-
-        `step_fn(inputs, states, constants, training)` is one step.
-
-        Masked steps are handled here, the same on every backend, not by the
-        backend's loop: the mask travels with the inputs (one more feature,
-        split off at each step), a masked step keeps the states, and its
-        output is zeros (`zero_output_for_mask`) or the previous output. The
-        previous output is carried as the first loop state, since it is not
-        always a state of the cell (the SRU outputs `h` and keeps `c`); it
-        starts at `previous_output`: zeros, or for a stateful layer that
-        resumes, its last output of the call before. (Keras' backends differ
-        here: its JAX loop repeats `states[0]`, its TensorFlow loop a
-        previous output of its own that starts at zeros.)
-        """
-        if tree.is_nested(mask):
-            mask = mask[0]
-        cell = self.cell
-        constants = cell._step_constants()
-        masked = mask is not None
-        carry_output = masked and not self.zero_output_for_mask
-        # As in keras.layers.RNN: torch's autograd needs fresh state tensors
-        # when a stateful layer later assigns them in place.
-        copy_states = keras.backend.backend() == "torch" and self.stateful
-
-        def step(inputs, states):
-            states = [ops.copy(s) for s in states] if copy_states else list(states)
-            if masked:
-                inputs, valid = inputs[:, :-1], inputs[:, -1:] > 0.5
-            if carry_output:
-                previous, states = states[0], states[1:]
-            output, new_states = step_fn(inputs, states, constants, training)
-            if masked:
-                new_states = [
-                    ops.where(valid, new, old)
-                    for new, old in zip(new_states, states, strict=True)
-                ]
-                if not carry_output:
-                    previous = ops.zeros_like(output)
-                output = ops.where(valid, output, previous)
-            if carry_output:
-                new_states = [output, *new_states]
-            return output, new_states
-
-        initial_state = list(initial_state)
-        if masked:
-            valid = ops.cast(
-                ops.expand_dims(ops.cast(mask, "bool"), -1), sequences.dtype
-            )
-            sequences = ops.concatenate([sequences, valid], axis=-1)
-        if carry_output:
-            batch_size = ops.shape(sequences)[1 if time_major else 0]
-            initial_state = [self.previous_output(batch_size), *initial_state]
-        last_output, outputs, states = backend_rnn(
-            step,
-            sequences,
-            initial_state,
+            path=self.path,
+            previous_output=self.previous_output(ops.shape(sequences)[0]),
             go_backwards=self.go_backwards,
-            mask=None,
             unroll=self.unroll,
-            input_length=sequences.shape[0 if time_major else 1],
-            time_major=time_major,
-            return_all_outputs=self.return_sequences,
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_sequences=self.return_sequences,
+            stateful=self.stateful,
         )
-        states = list(states)
-        return last_output, outputs, states[1:] if carry_output else states
+        if self.stateful:
+            memory = self._output_memory.variable
+            memory.assign(ops.cast(last_output, memory.dtype))
+        if outputs is None:  # keras.layers.RNN does not read them then
+            outputs = ops.expand_dims(last_output, 1)
+        return last_output, outputs, states
 
     def _check_call(self, sequences_shape, initial_state_shapes, mask_shape):
         """A clear ValueError for inputs, initial states or a mask of the
@@ -348,6 +209,30 @@ class GatedRNN(keras.layers.RNN):
         finally:
             self._resuming = False
 
+    def get_config(self):
+        return {**super().get_config(), "fast_path": self.fast_path}
+
+
+class CellLayer(GatedRNN):
+    """A `GatedRNN` over a cell of one class, with the cell's arguments in
+    the layer's own, as for `keras.layers.LSTM`. The config is flat (the
+    cell's arguments next to the RNN's), so `from_config` is `cls(**config)`.
+    Not public."""
+
+    def get_config(self):
+        config = super().get_config()
+        del config["cell"]
+        cell_config = {
+            key: value
+            for key, value in self.cell.get_config().items()
+            if key not in _LAYER_KEYS
+        }
+        return {**config, **cell_config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
     units = cell_property("units")
     recurrent_activation = cell_property("recurrent_activation")
     use_bias = cell_property("use_bias")
@@ -361,24 +246,9 @@ class GatedRNN(keras.layers.RNN):
     dropout = cell_property("dropout")
     seed = cell_property("seed")
 
-    def get_config(self):
-        config = super().get_config()
-        del config["cell"]
-        config["fast_path"] = self.fast_path
-        cell_config = {
-            key: value
-            for key, value in self.cell.get_config().items()
-            if key not in _LAYER_KEYS
-        }
-        return {**config, **cell_config}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-class RecurrentGatedRNN(GatedRNN):
-    """A `GatedRNN` over a cell with a recurrent kernel (a `RecurrentCell`):
+class RecurrentCellLayer(CellLayer):
+    """A `CellLayer` over a cell with a recurrent kernel (a `RecurrentCell`):
     also forwards the recurrent side of the cell's arguments. Not public."""
 
     activation = cell_property("activation")

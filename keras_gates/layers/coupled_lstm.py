@@ -1,13 +1,13 @@
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.coupled_lstm_cell import CoupledLSTMCell
-from keras_gates.layers.base_rnn import RecurrentGatedRNN
+from keras_gates.layers.base_rnn import RecurrentCellLayer
 from keras_gates.layers.base_rnn import cell_property
 from keras_gates.layers.base_rnn import with_common_args_doc
 
 
 @keras_gates_export
 @with_common_args_doc
-class CoupledLSTM(RecurrentGatedRNN):
+class CoupledLSTM(RecurrentCellLayer):
     """Coupled input-forget gate LSTM layer, CIFG (Greff et al., 2015).
 
     A `keras.layers.RNN` over a `CoupledLSTMCell`, used like
@@ -49,26 +49,20 @@ class CoupledLSTM(RecurrentGatedRNN):
     def __init__(
         self,
         units,
-        *,
-        peepholes=None,
-        unit_forget_bias=True,
         activation="tanh",
         recurrent_activation="sigmoid",
         use_bias=True,
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         bias_initializer="zeros",
-        chrono_init=None,
-        peephole_initializer="zeros",
+        unit_forget_bias=True,
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
-        peephole_regularizer=None,
         activity_regularizer=None,
         kernel_constraint=None,
         recurrent_constraint=None,
         bias_constraint=None,
-        peephole_constraint=None,
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
@@ -77,6 +71,12 @@ class CoupledLSTM(RecurrentGatedRNN):
         go_backwards=False,
         stateful=False,
         unroll=False,
+        *,
+        peepholes=None,
+        chrono_init=None,
+        peephole_initializer="zeros",
+        peephole_regularizer=None,
+        peephole_constraint=None,
         zero_output_for_mask=False,
         fast_path="auto",
         **kwargs,

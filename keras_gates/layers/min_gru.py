@@ -1,12 +1,10 @@
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.min_gru_cell import MinGRUCell
-from keras_gates.layers import scan_path
-from keras_gates.layers.base_rnn import GatedRNN
-from keras_gates.ops import linear_scan
+from keras_gates.layers.base_rnn import CellLayer
 
 
 @keras_gates_export
-class MinGRU(GatedRNN):
+class MinGRU(CellLayer):
     """Minimal GRU layer, parallel in time (Feng et al., 2024).
 
     The gate and candidate of a `MinGRUCell` see the input only, so the
@@ -140,13 +138,3 @@ class MinGRU(GatedRNN):
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
-
-    def _fast_path_pays_off(self):
-        return scan_path.scan_pays_off()
-
-    def _fast_loop(self, sequences, initial_state, mask, training):
-        dropped, _, valid = scan_path.prepare_inputs(self, sequences, mask, training)
-        z, candidate = self.cell._project(dropped)
-        decay, update = scan_path.masked_identity(1.0 - z, z * candidate, valid)
-        h = linear_scan(decay, update, initial_state[0])
-        return scan_path.finish(self, h, h, valid, initial_state[0])

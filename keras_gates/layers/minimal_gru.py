@@ -1,13 +1,13 @@
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.minimal_gru_cell import MinimalGRUCell
-from keras_gates.layers.base_rnn import RecurrentGatedRNN
+from keras_gates.layers.base_rnn import RecurrentCellLayer
 from keras_gates.layers.base_rnn import cell_property
 from keras_gates.layers.base_rnn import with_common_args_doc
 
 
 @keras_gates_export
 @with_common_args_doc
-class MinimalGRU(RecurrentGatedRNN):
+class MinimalGRU(RecurrentCellLayer):
     """Minimal gated unit layer, a GRU with one gate (Zhou et al., 2016).
 
     A `keras.layers.RNN` over a `MinimalGRUCell`, used like
@@ -41,15 +41,12 @@ class MinimalGRU(RecurrentGatedRNN):
     def __init__(
         self,
         units,
-        *,
-        reset=True,
         activation="tanh",
         recurrent_activation="sigmoid",
         use_bias=True,
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         bias_initializer="zeros",
-        chrono_init=None,
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
@@ -65,6 +62,9 @@ class MinimalGRU(RecurrentGatedRNN):
         go_backwards=False,
         stateful=False,
         unroll=False,
+        *,
+        reset=True,
+        chrono_init=None,
         zero_output_for_mask=False,
         fast_path="auto",
         **kwargs,

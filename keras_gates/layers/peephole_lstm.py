@@ -6,14 +6,14 @@ from keras import ops
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.peephole_lstm_cell import ALL_GATES
 from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
-from keras_gates.layers.base_rnn import RecurrentGatedRNN
+from keras_gates.layers.base_rnn import RecurrentCellLayer
 from keras_gates.layers.base_rnn import cell_property
 from keras_gates.layers.base_rnn import with_common_args_doc
 
 
 @keras_gates_export
 @with_common_args_doc
-class PeepholeLSTM(RecurrentGatedRNN):
+class PeepholeLSTM(RecurrentCellLayer):
     """LSTM layer with peephole connections (Gers & Schmidhuber, 2000).
 
     A `keras.layers.RNN` over a `PeepholeLSTMCell`, used like
@@ -58,27 +58,20 @@ class PeepholeLSTM(RecurrentGatedRNN):
     def __init__(
         self,
         units,
-        *,
-        peepholes=ALL_GATES,
-        cell_clip=None,
-        unit_forget_bias=True,
         activation="tanh",
         recurrent_activation="sigmoid",
         use_bias=True,
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         bias_initializer="zeros",
-        chrono_init=None,
-        peephole_initializer="zeros",
+        unit_forget_bias=True,
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
-        peephole_regularizer=None,
         activity_regularizer=None,
         kernel_constraint=None,
         recurrent_constraint=None,
         bias_constraint=None,
-        peephole_constraint=None,
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
@@ -87,6 +80,13 @@ class PeepholeLSTM(RecurrentGatedRNN):
         go_backwards=False,
         stateful=False,
         unroll=False,
+        *,
+        peepholes=ALL_GATES,
+        cell_clip=None,
+        chrono_init=None,
+        peephole_initializer="zeros",
+        peephole_regularizer=None,
+        peephole_constraint=None,
         zero_output_for_mask=False,
         fast_path="auto",
         **kwargs,

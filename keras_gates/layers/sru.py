@@ -1,17 +1,13 @@
-from keras import ops
-
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.sru_cell import SRUCell
-from keras_gates.layers import scan_path
-from keras_gates.layers.base_rnn import RecurrentGatedRNN
+from keras_gates.layers.base_rnn import RecurrentCellLayer
 from keras_gates.layers.base_rnn import cell_property
 from keras_gates.layers.base_rnn import with_common_args_doc
-from keras_gates.ops import linear_scan
 
 
 @keras_gates_export
 @with_common_args_doc
-class SRU(RecurrentGatedRNN):
+class SRU(RecurrentCellLayer):
     """Simple Recurrent Unit layer (Lei et al., 2018).
 
     A `keras.layers.RNN` over an `SRUCell`, used like `keras.layers.LSTM`:
@@ -51,15 +47,12 @@ class SRU(RecurrentGatedRNN):
     def __init__(
         self,
         units,
-        *,
         activation="linear",
-        recurrent_gates=True,
         recurrent_activation="sigmoid",
         use_bias=True,
         kernel_initializer="glorot_uniform",
         recurrent_initializer=None,
         bias_initializer="zeros",
-        chrono_init=None,
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
@@ -75,6 +68,9 @@ class SRU(RecurrentGatedRNN):
         go_backwards=False,
         stateful=False,
         unroll=False,
+        *,
+        recurrent_gates=True,
+        chrono_init=None,
         zero_output_for_mask=False,
         fast_path="auto",
         **kwargs,
@@ -116,24 +112,3 @@ class SRU(RecurrentGatedRNN):
         )
 
     recurrent_gates = cell_property("recurrent_gates")
-
-    def _fast_path_pays_off(self):
-        if self.cell.recurrent_gates:
-            return super()._fast_path_pays_off()
-        return scan_path.scan_pays_off()
-
-    def _fast_loop(self, sequences, initial_state, mask, training):
-        if self.cell.recurrent_gates:
-            return self._hoisted_loop(sequences, initial_state, mask, training)
-        cell = self.cell
-        dropped, sequences, valid = scan_path.prepare_inputs(
-            self, sequences, mask, training
-        )
-        u = ops.matmul(dropped, cell.kernel)
-        constants = cell._step_constants()
-        u_x, u_f, u_r, highway = cell._split_projection(u, sequences, constants)
-        f = cell.recurrent_activation(u_f)
-        decay, update = scan_path.masked_identity(f, (1.0 - f) * u_x, valid)
-        c = linear_scan(decay, update, initial_state[0])
-        h = cell._output(c, cell.recurrent_activation(u_r), highway)
-        return scan_path.finish(self, c, h, valid, initial_state[0])

@@ -33,6 +33,23 @@ def _first(x):
     return tree.flatten(x)[0]
 
 
+def _construct(layer_cls, init_kwargs, dtype=None):
+    """`layer_cls(**init_kwargs)`, with a fresh copy of every layer among
+    the arguments (a cell is built by the one layer that holds it), and the
+    layer and such cells under `dtype` if given."""
+    kwargs = {}
+    for key, value in init_kwargs.items():
+        if isinstance(value, keras.layers.Layer):
+            config = value.get_config()
+            if dtype is not None:
+                config["dtype"] = dtype
+            value = type(value).from_config(config)
+        kwargs[key] = value
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    return layer_cls(**kwargs)
+
+
 def check_config_round_trip(layer):
     """`from_config(get_config())` and Keras serialization give the same config.
 
@@ -72,7 +89,7 @@ def check_saving_round_trip(layer_cls, init_kwargs, input_data, tmp_dir):
     outputs and weights.
     """
     inputs = keras.Input(batch_shape=input_data.shape, dtype=input_data.dtype)
-    outputs = layer_cls(**init_kwargs)(inputs)
+    outputs = _construct(layer_cls, init_kwargs)(inputs)
     model = keras.Model(inputs, outputs)
     # Give the weights values an initializer would not (e.g. nonzero
     # peepholes), so that losing one on reload cannot go unnoticed.
@@ -101,7 +118,7 @@ def check_saving_round_trip(layer_cls, init_kwargs, input_data, tmp_dir):
 def check_training_step(layer_cls, init_kwargs, input_data):
     """A few optimizer steps give a finite loss and move every trainable weight."""
     inputs = keras.Input(batch_shape=input_data.shape, dtype=input_data.dtype)
-    layer = layer_cls(**init_kwargs)
+    layer = _construct(layer_cls, init_kwargs)
     outputs = _first(layer(inputs))
     model = keras.Model(inputs, outputs)
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
@@ -121,7 +138,7 @@ def check_training_step(layer_cls, init_kwargs, input_data):
 
 def check_mixed_precision(layer_cls, init_kwargs, input_data, policy):
     """Under `policy` the outputs are in half precision and the weights float32."""
-    layer = layer_cls(**{**init_kwargs, "dtype": policy})
+    layer = _construct(layer_cls, init_kwargs, dtype=policy)
     compute_dtype = keras.DTypePolicy(policy).compute_dtype
     for out in tree.flatten(layer(input_data)):
         dtype = keras.backend.standardize_dtype(out.dtype)
@@ -153,8 +170,9 @@ def run_layer_test(
     """Runs the standard checks of a recurrent layer.
 
     Args:
-        layer_cls: The layer class.
-        init_kwargs: Constructor arguments.
+        layer_cls: The layer class (e.g. `keras_gates.GatedRNN`).
+        init_kwargs: Constructor arguments. A layer among them (a cell) is
+            copied from its config for each layer the checks construct.
         input_shape: Shape of the test input, `(batch, timesteps, features)`.
         expected_output_shape: The output shape, or a list of shapes when the
             layer returns several tensors (`return_state=True`).
@@ -185,7 +203,7 @@ def run_layer_test(
     expected_shapes = _normalize_shapes(expected_output_shape)
     input_data = np.random.default_rng(0).normal(size=input_shape).astype("float32")
 
-    layer = layer_cls(**init_kwargs)
+    layer = _construct(layer_cls, init_kwargs)
     check_config_round_trip(layer)
 
     symbolic_out = layer(keras.KerasTensor(input_shape))
@@ -200,7 +218,7 @@ def run_layer_test(
         f"compute_output_shape gives {computed}, expected {expected_shapes}"
     )
 
-    layer = layer_cls(**init_kwargs)
+    layer = _construct(layer_cls, init_kwargs)
     eager_out = layer(input_data)
     assert _shapes(eager_out) == expected_shapes, (
         f"eager output shapes {_shapes(eager_out)} != {expected_shapes}"
