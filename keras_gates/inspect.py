@@ -96,9 +96,10 @@ def _gru_cell_step(cell):
 def _cell_step(cell, name):
     """`step(x_t, states) -> (output, new_states, gates)` for `cell`."""
     if isinstance(cell, GatedCell):
+        constants = cell.step_constants()  # once per sequence, as the layers do
 
         def step(x, states):
-            output, new_states, gates = cell.step_with_gates(x, states)
+            output, new_states, gates = cell.step_with_gates(x, states, constants)
             return output, new_states, cell.derived_gates(gates)
 
         return step

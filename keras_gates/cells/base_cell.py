@@ -256,9 +256,12 @@ class GatedCell(keras.layers.Layer):
     # The state that recurrent dropout masks (h; the SRU's c).
     recurrent_dropout_state = 0
 
-    def step_with_gates(self, inputs, states):
-        """One step in inference: `(output, new_states, gates)`."""
-        constants = self.step_constants()
+    def step_with_gates(self, inputs, states, constants=None):
+        """One step in inference: `(output, new_states, gates)`. A caller
+        that steps through a sequence passes `constants` (`step_constants()`,
+        computed once) rather than have every step derive them again."""
+        if constants is None:
+            constants = self.step_constants()
         projected = self.input_side(inputs, constants)
         output, new_states, gates = self.recurrent_step(
             projected, list(states), constants
