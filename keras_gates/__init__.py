@@ -10,12 +10,14 @@ layer beside it is used like `keras.layers.LSTM`:
 - `MinGRUCell` / `MinGRU`: minimal GRU, computed parallel in time.
 
 `keras_gates.inspect` reads every gate at every step, as tables and
-pictures. Importing the package registers every class for Keras serialization, so a
+pictures; `keras_gates.convert` imports trained weights of TF1's LSTMCell,
+the official SRU and mingru-pytorch. Importing the package registers every class for Keras serialization, so a
 `.keras` file that uses them loads with `keras.saving.load_model` alone;
 `keras_gates.saving.load_model` does the same with a clear error for a
 truncated or damaged file.
 """
 
+from keras_gates import convert
 from keras_gates import initializers
 from keras_gates import inspect
 from keras_gates import saving
@@ -49,6 +51,7 @@ __all__ = [
     "SRU",
     "SRUCell",
     "__version__",
+    "convert",
     "initializers",
     "inspect",
     "saving",

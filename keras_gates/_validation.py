@@ -20,18 +20,23 @@ def _is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def check_units(units):
+def check_units(units, name="units"):
     """Returns `units` as an `int` after checking it is a positive integer."""
     if not _is_int(units):
         raise TypeError(
-            "Argument `units` must be a positive integer. "
-            f"Received: units={units!r} of type {type(units).__name__}"
+            f"Argument `{name}` must be a positive integer. "
+            f"Received: {name}={units!r} of type {type(units).__name__}"
         )
     if units <= 0:
         raise ValueError(
-            f"Argument `units` must be a positive integer. Received: units={units}"
+            f"Argument `{name}` must be a positive integer. Received: {name}={units}"
         )
     return int(units)
+
+
+def check_optional_units(units, name):
+    """`units`, None or a positive integer, as an `int` or None."""
+    return None if units is None else check_units(units, name)
 
 
 def check_bool(value, name):
@@ -85,21 +90,35 @@ def check_chrono_init(chrono_init):
     return int(chrono_init)
 
 
-def check_cell_clip(cell_clip):
-    """Checks `cell_clip`: None, or a positive finite number."""
+def check_cell_clip(cell_clip, name="cell_clip"):
+    """Checks a clip value (`cell_clip`, `projection_clip`) or an epsilon:
+    None, or a positive finite number."""
     if cell_clip is None:
         return None
     if not isinstance(cell_clip, numbers.Real) or isinstance(cell_clip, bool):
         raise TypeError(
-            "Argument `cell_clip` must be None or a positive number. "
-            f"Received: cell_clip={cell_clip!r} of type {type(cell_clip).__name__}"
+            f"Argument `{name}` must be None or a positive number. "
+            f"Received: {name}={cell_clip!r} of type {type(cell_clip).__name__}"
         )
     if not (cell_clip > 0 and math.isfinite(cell_clip)):
         raise ValueError(
-            "Argument `cell_clip` must be None or a positive finite number. "
-            f"Received: cell_clip={cell_clip}"
+            f"Argument `{name}` must be None or a positive finite number. "
+            f"Received: {name}={cell_clip}"
         )
     return float(cell_clip)
+
+
+def check_number(value, name):
+    """A finite real number (not a bool), as a float."""
+    if (
+        not isinstance(value, numbers.Real)
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+    ):
+        raise ValueError(
+            f"Argument `{name}` must be a finite number. Received: {name}={value!r}"
+        )
+    return float(value)
 
 
 def check_peepholes(peepholes, allowed, cell_name, absent=None):

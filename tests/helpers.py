@@ -81,6 +81,113 @@ CASES = {
     ),
     "sru_projected_hoisted": (kg.SRU, {"fast_path": True}, 3),
     "sru_identity_hoisted": (kg.SRU, {"activation": "tanh", "fast_path": True}, UNITS),
+    # The options of the reference implementations (issue 15).
+    "lstmp_clips": (
+        kg.PeepholeLSTM,
+        {"projection_units": 3, "projection_clip": 0.4, "cell_clip": 0.8},
+        3,
+    ),
+    "lstmp_clips_hoisted": (
+        kg.PeepholeLSTM,
+        {
+            "projection_units": 2,
+            "projection_clip": 0.4,
+            "peepholes": ["forget"],
+            "fast_path": True,
+        },
+        3,
+    ),
+    "peephole_layer_norm": (kg.PeepholeLSTM, {"layer_norm": True}, 3),
+    "lstm_layer_norm_hoisted": (
+        kg.PeepholeLSTM,
+        {
+            "layer_norm": True,
+            "peepholes": None,
+            "norm_epsilon": 0.01,
+            "fast_path": True,
+        },
+        3,
+    ),
+    "sru_rescale_identity": (
+        kg.SRU,
+        {"rescale": True, "highway_bias": -1.5, "activation": "tanh"},
+        UNITS,
+    ),
+    "sru_no_skip": (kg.SRU, {"skip_term": False}, UNITS),
+    "sru_layer_norm_rescale": (
+        kg.SRU,
+        {"layer_norm": True, "rescale": True, "highway_bias": 0.5},
+        UNITS,
+    ),
+    "sru_layer_norm_projected_hoisted": (
+        kg.SRU,
+        {"layer_norm": True, "fast_path": True},
+        3,
+    ),
+    "sru_normalize_after_scan": (
+        kg.SRU,
+        {
+            "layer_norm": True,
+            "normalize_after": True,
+            "recurrent_gates": False,
+            "fast_path": True,
+        },
+        3,
+    ),
+    "sru_input_projection": (kg.SRU, {"input_projection_units": 2}, 3),
+    "sru_split_highway": (kg.SRU, {"highway": "split", "rescale": True}, 2 * UNITS),
+    # go_backwards (test_matches_reference's backward runs) reads the
+    # second half.
+    "sru_split_highway_hoisted": (
+        kg.SRU,
+        {"highway": "split", "fast_path": True},
+        2 * UNITS,
+    ),
+    "sru_projection_highway": (kg.SRU, {"highway": "projection"}, UNITS),
+    "mingru_log_space": (kg.MinGRU, {"log_space": True, "fast_path": True}, 3),
+    "mingru_log_space_steps": (kg.MinGRU, {"log_space": True}, 3),
+    "mingru_log_space_projected": (
+        kg.MinGRU,
+        {"log_space": True, "projection_units": 2, "fast_path": True},
+        3,
+    ),
+    "mingru_projected_steps": (kg.MinGRU, {"projection_units": 5}, 3),
+    "coupled_clip_proj_norm_hoisted": (
+        kg.CoupledLSTM,
+        {
+            "cell_clip": 0.7,
+            "projection_units": 5,
+            "projection_clip": 0.5,
+            "layer_norm": True,
+            "fast_path": True,
+        },
+        3,
+    ),
+    "sru_rescale_input_projection_hoisted": (
+        kg.SRU,
+        {
+            "rescale": True,
+            "highway_bias": 1.0,
+            "input_projection_units": 2,
+            "fast_path": True,
+        },
+        UNITS,
+    ),
+    "sru_no_skip_scan": (
+        kg.SRU,
+        {"skip_term": False, "recurrent_gates": False, "fast_path": True},
+        3,
+    ),
+    "coupled_clip_proj_norm": (
+        kg.CoupledLSTM,
+        {
+            "cell_clip": 0.7,
+            "projection_units": 3,
+            "layer_norm": True,
+            "peepholes": ["input", "output"],
+        },
+        3,
+    ),
 }
 # The cases without an explicit fast_path take the step-by-step loop.
 for _cls, _kwargs, _ in CASES.values():
@@ -114,6 +221,15 @@ WEIGHT_NAMES = (
     "input_peephole",
     "forget_peephole",
     "output_peephole",
+    "projection_kernel",
+    "kernel_norm_gamma",
+    "kernel_norm_beta",
+    "recurrent_norm_gamma",
+    "recurrent_norm_beta",
+    "state_norm_gamma",
+    "state_norm_beta",
+    "norm_gamma",
+    "norm_beta",
 )
 
 
@@ -155,12 +271,11 @@ def randomize(layer, seed=0, scale=0.5):
 
 def cell_weights(cell):
     """The cell's weights as float64 arrays, keyed by their cells.md names."""
-    weights = {}
-    for name in WEIGHT_NAMES:
-        w = getattr(cell, name, None)
-        if w is not None:
-            weights[name] = keras.ops.convert_to_numpy(w).astype(np.float64)
-    return weights
+    return {
+        w.name: keras.ops.convert_to_numpy(w).astype(np.float64)
+        for w in cell.weights
+        if w.name in WEIGHT_NAMES
+    }
 
 
 def _numpy_activation(activation):
@@ -181,16 +296,30 @@ def reference_step(cell, x_mask=None, state_mask=None):
     }
     if hasattr(cell, "activation"):
         options["activation"] = _numpy_activation(cell.activation)
-    if isinstance(cell, kg.PeepholeLSTMCell):
-        step = functools.partial(ref.peephole_lstm_step, cell_clip=cell.cell_clip)
-    elif isinstance(cell, kg.CoupledLSTMCell):
-        step = ref.coupled_lstm_step
+    if isinstance(cell, (kg.PeepholeLSTMCell, kg.CoupledLSTMCell)):
+        step = functools.partial(
+            ref.peephole_lstm_step
+            if isinstance(cell, kg.PeepholeLSTMCell)
+            else ref.coupled_lstm_step,
+            cell_clip=cell.cell_clip,
+            projection_clip=cell.projection_clip,
+            norm_epsilon=cell.norm_epsilon,
+        )
     elif isinstance(cell, kg.MinimalGRUCell):
         step = functools.partial(ref.minimal_gru_step, reset=cell.reset)
     elif isinstance(cell, kg.MinGRUCell):
-        step = ref.min_gru_step
+        step = functools.partial(ref.min_gru_step, log_space=cell.log_space)
     elif isinstance(cell, kg.SRUCell):
-        step = ref.sru_step
+        highway = None if not cell.skip_term else cell.highway
+        step = functools.partial(
+            ref.sru_step,
+            highway=highway
+            if highway in (None, "first_half", "second_half")
+            else "auto",
+            scale=ref.sru_rescale(cell.highway_bias) if cell.rescale else 1.0,
+            normalize_after=cell.normalize_after,
+            norm_epsilon=cell.norm_epsilon,
+        )
         name = keras.activations.serialize(cell.activation)
         options["activation"] = ref.ACTIVATIONS[name]  # None: the identity
     else:

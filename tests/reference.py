@@ -54,34 +54,80 @@ def _bias(w, n_blocks, units):
     return np.zeros(n_blocks * units) if b is None else b
 
 
+def layer_norm(x, gamma, beta, epsilon):
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + epsilon) * gamma + beta
+
+
+def _lstm_products(x, h, w, blocks, x_mask, state_mask, epsilon):
+    """`x @ kernel` and `h @ recurrent_kernel`, each layer-normalized when `w`
+    has its norm weights, plus the bias."""
+    units = w["kernel"].shape[-1] // blocks
+    xin = x if x_mask is None else x * x_mask
+    hin = h if state_mask is None else h * state_mask
+    z_x = xin @ w["kernel"]
+    z_h = hin @ w["recurrent_kernel"]
+    if "kernel_norm_gamma" in w:
+        z_x = layer_norm(z_x, w["kernel_norm_gamma"], w["kernel_norm_beta"], epsilon)
+        z_h = layer_norm(
+            z_h, w["recurrent_norm_gamma"], w["recurrent_norm_beta"], epsilon
+        )
+    return z_x + z_h + _bias(w, blocks, units)
+
+
+def _lstm_output(c_new, z_o, w, *, cell_clip, projection_clip, epsilon, act, rec):
+    """The shared end of an LSTM step: state norm, clip, the output gate
+    (peeping at the new state), the output and its projection."""
+    units = c_new.shape[-1]
+    if "state_norm_gamma" in w:
+        c_new = layer_norm(c_new, w["state_norm_gamma"], w["state_norm_beta"], epsilon)
+    if cell_clip is not None:
+        c_new = np.clip(c_new, -cell_clip, cell_clip)
+    o = rec(z_o + w.get("output_peephole", np.zeros(units)) * c_new)
+    h_new = o * act(c_new)
+    if "projection_kernel" in w:
+        h_new = h_new @ w["projection_kernel"]
+        if projection_clip is not None:
+            h_new = np.clip(h_new, -projection_clip, projection_clip)
+    return h_new, c_new, o
+
+
 def peephole_lstm_step(
     x,
     states,
     w,
     *,
     cell_clip=None,
+    projection_clip=None,
+    norm_epsilon=1e-3,
     activation=np.tanh,
     recurrent_activation=sigmoid,
     x_mask=None,
     state_mask=None,
 ):
+    """Also LSTMP (`projection_kernel` in `w`) and tensorflow-addons'
+    LayerNormLSTMCell (the `*_norm_gamma`/`_beta` weights in `w`)."""
     h, c = states
-    units = h.shape[-1]
-    xin = x if x_mask is None else x * x_mask
-    hin = h if state_mask is None else h * state_mask
-    z = xin @ w["kernel"] + hin @ w["recurrent_kernel"] + _bias(w, 4, units)
+    units = c.shape[-1]
+    z = _lstm_products(x, h, w, 4, x_mask, state_mask, norm_epsilon)
     z_i, z_f, z_c, z_o = _blocks(z, 4)
     p_i = w.get("input_peephole", np.zeros(units))
     p_f = w.get("forget_peephole", np.zeros(units))
-    p_o = w.get("output_peephole", np.zeros(units))
     i = recurrent_activation(z_i + p_i * c)
     f = recurrent_activation(z_f + p_f * c)
     g = activation(z_c)
     c_new = f * c + i * g
-    if cell_clip is not None:
-        c_new = np.clip(c_new, -cell_clip, cell_clip)
-    o = recurrent_activation(z_o + p_o * c_new)
-    h_new = o * activation(c_new)
+    h_new, c_new, o = _lstm_output(
+        c_new,
+        z_o,
+        w,
+        cell_clip=cell_clip,
+        projection_clip=projection_clip,
+        epsilon=norm_epsilon,
+        act=activation,
+        rec=recurrent_activation,
+    )
     return h_new, [h_new, c_new], {"input": i, "forget": f, "output": o}
 
 
@@ -90,24 +136,32 @@ def coupled_lstm_step(
     states,
     w,
     *,
+    cell_clip=None,
+    projection_clip=None,
+    norm_epsilon=1e-3,
     activation=np.tanh,
     recurrent_activation=sigmoid,
     x_mask=None,
     state_mask=None,
 ):
     h, c = states
-    units = h.shape[-1]
-    xin = x if x_mask is None else x * x_mask
-    hin = h if state_mask is None else h * state_mask
-    z = xin @ w["kernel"] + hin @ w["recurrent_kernel"] + _bias(w, 3, units)
+    units = c.shape[-1]
+    z = _lstm_products(x, h, w, 3, x_mask, state_mask, norm_epsilon)
     z_i, z_c, z_o = _blocks(z, 3)
     p_i = w.get("input_peephole", np.zeros(units))
-    p_o = w.get("output_peephole", np.zeros(units))
     i = recurrent_activation(z_i + p_i * c)
     f = 1.0 - i
     c_new = f * c + i * activation(z_c)
-    o = recurrent_activation(z_o + p_o * c_new)
-    h_new = o * activation(c_new)
+    h_new, c_new, o = _lstm_output(
+        c_new,
+        z_o,
+        w,
+        cell_clip=cell_clip,
+        projection_clip=projection_clip,
+        epsilon=norm_epsilon,
+        act=activation,
+        rec=recurrent_activation,
+    )
     return h_new, [h_new, c_new], {"input": i, "forget": f, "output": o}
 
 
@@ -145,32 +199,80 @@ def sru_step(
     *,
     activation=None,
     recurrent_activation=sigmoid,
+    highway="auto",
+    scale=1.0,
+    normalize_after=False,
+    norm_epsilon=1e-5,
     x_mask=None,
     state_mask=None,
 ):
+    """`highway`: "auto" (a projection block when the kernel has one, else
+    the identity), None (no skip term), "first_half" / "second_half" (that
+    half of `x`). `scale` multiplies an identity highway (the official
+    `rescale`). With `norm_gamma`/`norm_beta` in `w`, `x` is layer-normalized
+    before the product, or the output with `normalize_after`; with
+    `projection_kernel`, the product is `(x @ projection_kernel) @ kernel`."""
     (c,) = states
     units = c.shape[-1]
     g = (lambda a: a) if activation is None else activation
-    xin = x if x_mask is None else x * x_mask
+    norm = "norm_gamma" in w
+    xin = x
+    if norm and not normalize_after:
+        xin = layer_norm(xin, w["norm_gamma"], w["norm_beta"], norm_epsilon)
+    if x_mask is not None:
+        xin = xin * x_mask
+    if "projection_kernel" in w:
+        xin = xin @ w["projection_kernel"]
     u = xin @ w["kernel"]
     if u.shape[-1] == 4 * units:
-        u_x, u_f, u_r, highway = _blocks(u, 4)
+        u_x, u_f, u_r, x_prime = _blocks(u, 4)
     else:
         u_x, u_f, u_r = _blocks(u, 3)
-        highway = x  # the identity highway sees the undropped input
+        # The identity highway sees the raw input: undropped, unnormalized.
+        x_prime = {
+            None: None,
+            "auto": x,
+            "first_half": x[:, :units],
+            "second_half": x[:, units:],
+        }[highway]
+        if x_prime is not None:
+            x_prime = x_prime * scale
     v = w.get("recurrent_kernel", np.zeros((2, units)))
     cin = c if state_mask is None else c * state_mask
     b_f, b_r = _blocks(_bias(w, 2, units), 2)
     f = recurrent_activation(u_f + v[0] * cin + b_f)
     r = recurrent_activation(u_r + v[1] * cin + b_r)
     c_new = f * c + (1.0 - f) * u_x
-    h_new = r * g(c_new) + (1.0 - r) * highway
+    h_new = r * g(c_new)
+    if x_prime is not None:
+        h_new = h_new + (1.0 - r) * x_prime
+    if norm and normalize_after:
+        h_new = layer_norm(h_new, w["norm_gamma"], w["norm_beta"], norm_epsilon)
     return h_new, [c_new], {"forget": f, "reset": r}
 
 
+def sru_rescale(highway_bias):
+    """The official SRU's rescale factor, sqrt(1 + 2 exp(highway_bias))."""
+    return np.sqrt(1.0 + 2.0 * np.exp(highway_bias))
+
+
+def positive_g(x):
+    """Feng et al.'s g: x + 0.5 for x >= 0, sigmoid(x) otherwise."""
+    return np.where(x >= 0, x + 0.5, sigmoid(x))
+
+
 def min_gru_step(
-    x, states, w, *, recurrent_activation=sigmoid, x_mask=None, state_mask=None
+    x,
+    states,
+    w,
+    *,
+    log_space=False,
+    recurrent_activation=sigmoid,
+    x_mask=None,
+    state_mask=None,
 ):
+    """With `log_space`, the candidate passes through `positive_g`; with
+    `projection_kernel` in `w`, the output is `h @ projection_kernel`."""
     (h,) = states
     units = h.shape[-1]
     xin = x if x_mask is None else x * x_mask
@@ -178,8 +280,11 @@ def min_gru_step(
     b_z, b_h = _blocks(_bias(w, 2, units), 2)
     z = recurrent_activation(xin @ k_z + b_z)
     candidate = xin @ k_h + b_h
+    if log_space:
+        candidate = positive_g(candidate)
     h_new = (1.0 - z) * h + z * candidate
-    return h_new, [h_new], {"update": z}
+    out = h_new @ w["projection_kernel"] if "projection_kernel" in w else h_new
+    return out, [h_new], {"update": z}
 
 
 def keras_gru_step(

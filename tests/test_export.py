@@ -97,8 +97,10 @@ def assert_builtins_only(content):
 SERVE_SCRIPT = textwrap.dedent(
     """
     import json, sys
-    # TF Serving has neither: make importing them fail.
+    # TF Serving has none of them: make importing them fail (tf_keras, Keras
+    # 2, is installed beside TensorFlow by the peers extra).
     sys.modules["keras"] = sys.modules["keras_gates"] = None
+    sys.modules["tf_keras"] = None
     import numpy as np
     import tensorflow as tf
 
@@ -109,8 +111,9 @@ SERVE_SCRIPT = textwrap.dedent(
         result = serving(**{k: tf.constant(v) for k, v in inputs.items()})
         np.savez(job["outputs"], **{k: v.numpy() for k, v in result.items()})
     print(json.dumps({
-        "blocked": [sys.modules[m] is None for m in ("keras", "keras_gates")],
-        "tf_keras": "tf_keras" in sys.modules,
+        "blocked": [
+            sys.modules[m] is None for m in ("keras", "keras_gates", "tf_keras")
+        ],
     }))
     """
 )
@@ -154,7 +157,7 @@ def test_saved_model_serves_without_keras_gates(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report == {"blocked": [True, True], "tf_keras": False}
+    assert report == {"blocked": [True, True, True]}
     for job, (out_name, want) in expected.items():
         got = np.load(tmp_path / f"{job}_out.npz")
         assert list(got) == [out_name], job
@@ -610,3 +613,108 @@ def test_saved_model_refuses_a_non_empty_directory(tmp_path):
     export.to_saved_model(model, tmp_path / "new", overwrite=True)
     assert not (tmp_path / "new" / "stale.txt").exists()
     assert (tmp_path / "new" / "saved_model.pb").exists()
+
+
+# ------------------------------------------- the reference options (issue 15)
+
+OPTION_MODELS = {
+    # name: (layer class, its arguments, Bidirectional)
+    "lstmp_layer_norm": (
+        kg.PeepholeLSTM,
+        {
+            "projection_units": 5,
+            "projection_clip": 0.5,
+            "cell_clip": 1.0,
+            "layer_norm": True,
+        },
+        False,
+    ),
+    "coupled_projection_layer_norm": (
+        kg.CoupledLSTM,
+        {"projection_units": 5, "layer_norm": True, "cell_clip": 1.0},
+        False,
+    ),
+    "sru_rescale_layer_norm_projection": (
+        kg.SRU,
+        {
+            "rescale": True,
+            "highway_bias": -1.0,
+            "layer_norm": True,
+            "input_projection_units": 3,
+        },
+        False,
+    ),
+    "sru_normalize_after_no_skip": (
+        kg.SRU,
+        {"layer_norm": True, "normalize_after": True, "skip_term": False},
+        False,
+    ),
+    "sru_split_bidirectional": (
+        kg.SRU,
+        {"highway": "split", "rescale": True, "layer_norm": True},
+        True,
+    ),
+    "mingru_log_space_projection_scan": (
+        kg.MinGRU,
+        {"log_space": True, "projection_units": 5, "fast_path": True},
+        False,
+    ),
+    "mingru_log_space_steps": (kg.MinGRU, {"log_space": True}, False),
+}
+
+
+def option_model(name):
+    """Embedding(mask_zero) -> the layer with its options (twice, or once in
+    Bidirectional over 2 * units features) -> Dense."""
+    cls, kwargs, bidirectional = OPTION_MODELS[name]
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(VOCABULARY, 2 * UNITS, mask_zero=True)(tokens)
+    if bidirectional:
+        x = keras.layers.Bidirectional(cls(UNITS, **kwargs))(x)
+    else:
+        x = cls(UNITS, return_sequences=True, **kwargs)(x)
+        x = cls(UNITS, **kwargs)(x)
+    model = keras.Model(tokens, keras.layers.Dense(3, name="scores")(x))
+    randomize(model)
+    return model
+
+
+@pytest.mark.parametrize("name", sorted(OPTION_MODELS))
+def test_reference_options_export_everywhere(name, tmp_path):
+    """SavedModel, TFLite (builtins), the streaming step (not for a
+    Bidirectional) and ONNX, each against Keras."""
+    import onnxruntime
+    import tensorflow as tf
+
+    model = option_model(name)
+    x = padded_tokens(3, 11)
+    want = keras_output(model, x)
+    export.to_saved_model(model, str(tmp_path / "saved"))
+    serving = tf.saved_model.load(str(tmp_path / "saved")).signatures["serving_default"]
+    got = serving(tokens=tf.constant(x))["scores"].numpy()
+    np.testing.assert_allclose(got, want, atol=ATOL)
+    content = export.to_tflite(model, batch_size=3)
+    assert_builtins_only(content)
+    got = run_tflite(content, {"tokens": x})["scores"]
+    np.testing.assert_allclose(got, want, atol=ATOL)
+    path = export.to_onnx(model, tmp_path / "model.onnx")
+    session = onnxruntime.InferenceSession(str(path))
+    np.testing.assert_allclose(
+        session.run(["scores"], {"tokens": x})[0], want, atol=ATOL
+    )
+    if OPTION_MODELS[name][2]:
+        return  # a backward direction cannot stream
+    content = export.to_tflite(model, streaming=True, batch_size=3)
+    assert_builtins_only(content)
+    _, specs = export.step_function(model, batch_size=3)
+    runner = Interpreter(model_content=content).get_signature_runner("step")
+    states = {
+        f"state_{i}": np.zeros(s.shape, "float32") for i, s in enumerate(specs[1:])
+    }
+    for t in range(x.shape[1]):
+        result = runner(inputs=x[:, t], **states)
+        states = {key: result[key] for key in states}
+        want = keras_output(model, x[:, : t + 1])
+        np.testing.assert_allclose(
+            result["outputs"], want, atol=ATOL, err_msg=f"step {t}"
+        )

@@ -39,10 +39,10 @@ def make_mask():
     return mask
 
 
-def inputs(input_dim, seed=1):
+def inputs(input_dim, seed=1, state_size=(UNITS, UNITS)):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(BATCH, STEPS, input_dim)).astype("float32")
-    states = [rng.normal(size=(BATCH, UNITS)).astype("float32") for _ in range(2)]
+    states = [rng.normal(size=(BATCH, n)).astype("float32") for n in state_size]
     return x, states
 
 
@@ -74,8 +74,7 @@ def reference_gates(cell, x, states, mask=None, go_backwards=False):
 @pytest.mark.parametrize("backwards", [False, True], ids=["forward", "backward"])
 def test_layer_gates_match_reference(case, masked, backwards):
     layer, input_dim = built_layer(case, STEPS, go_backwards=backwards)
-    x, states = inputs(input_dim)
-    states = states[: num_states(layer)]
+    x, states = inputs(input_dim, state_size=layer.cell.state_size)
     mask = make_mask() if masked else None
     got = inspect.gate_activations(layer, x, mask=mask, initial_state=states)
     want = reference_gates(layer.cell, x, states, mask, backwards)

@@ -18,26 +18,46 @@ def expected_weights(case, input_dim):
     cls, kwargs, _ = CASES[case]
     use_bias = kwargs.get("use_bias", True)
     n_bias = UNITS if use_bias else 0
-    if cls is kg.PeepholeLSTM:
-        peep = kwargs.get("peepholes", ("input", "forget", "output"))
+    if cls in (kg.PeepholeLSTM, kg.CoupledLSTM):
+        blocks = 4 if cls is kg.PeepholeLSTM else 3
+        default = ("input", "forget", "output") if blocks == 4 else None
+        peep = kwargs.get("peepholes", default) or []
         peep = [peep] if isinstance(peep, str) else peep
+        out = kwargs.get("projection_units") or UNITS
         n = 2 + use_bias + len(peep)
-        params = 4 * (input_dim * UNITS + UNITS * UNITS + n_bias) + len(peep) * UNITS
-    elif cls is kg.CoupledLSTM:
-        peep = kwargs.get("peepholes") or []
-        n = 3 + len(peep)
-        params = 3 * (input_dim * UNITS + UNITS * UNITS + UNITS) + len(peep) * UNITS
+        params = blocks * (input_dim * UNITS + out * UNITS + n_bias)
+        params += len(peep) * UNITS
+        if "projection_units" in kwargs:  # projection_kernel (units, P)
+            n += 1
+            params += UNITS * out
+        if kwargs.get("layer_norm"):  # gamma, beta of the two products and c
+            n += 6
+            params += 2 * (2 * blocks * UNITS + UNITS)
     elif cls is kg.MinimalGRU:
         n = 2 + use_bias
         params = 2 * (input_dim * UNITS + UNITS * UNITS + n_bias)
     elif cls is kg.MinGRU:
         n = 2
         params = 2 * (input_dim * UNITS + UNITS)
+        if "projection_units" in kwargs:
+            n += 1
+            params += UNITS * kwargs["projection_units"]
     else:
         gates = kwargs.get("recurrent_gates", True)
-        blocks = 3 if input_dim == UNITS else 4
+        highway = kwargs.get("highway", "auto")
+        projects = kwargs.get("skip_term", True) and (
+            highway == "projection" or (highway == "auto" and input_dim != UNITS)
+        )
+        blocks = 4 if projects else 3
+        rows = kwargs.get("input_projection_units") or input_dim
         n = 2 + gates
-        params = blocks * input_dim * UNITS + 2 * UNITS * gates + 2 * UNITS
+        params = blocks * rows * UNITS + 2 * UNITS * gates + 2 * UNITS
+        if "input_projection_units" in kwargs:
+            n += 1
+            params += input_dim * rows
+        if kwargs.get("layer_norm"):
+            n += 2
+            params += 2 * (UNITS if kwargs.get("normalize_after") else input_dim)
     return n, params
 
 
@@ -45,10 +65,14 @@ def expected_weights(case, input_dim):
 @pytest.mark.parametrize("return_state", [False, True])
 def test_layer_harness(case, return_state, tmp_path):
     cls, kwargs, input_dim = CASES[case]
-    n_states = 2 if cls in (kg.PeepholeLSTM, kg.CoupledLSTM) else 1
-    shape = [(BATCH, STEPS, UNITS)]
+    lstm = cls in (kg.PeepholeLSTM, kg.CoupledLSTM)
+    out = kwargs.get("projection_units") or UNITS
+    shape = [(BATCH, STEPS, out)]
     if return_state:
-        shape += [(BATCH, UNITS)] * n_states
+        if lstm:
+            shape += [(BATCH, out), (BATCH, UNITS)]
+        else:  # one state of `units` (a projected MinGRU outputs P features)
+            shape += [(BATCH, UNITS)]
     n_weights, n_params = expected_weights(case, input_dim)
     run_layer_test(
         cls,

@@ -33,10 +33,10 @@ def make_mask():
     return mask
 
 
-def make_inputs(input_dim, seed=1):
+def make_inputs(input_dim, seed=1, state_size=(UNITS, UNITS)):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(BATCH, STEPS, input_dim)).astype("float32")
-    states = [rng.normal(size=(BATCH, UNITS)).astype("float32") for _ in range(2)]
+    states = [rng.normal(size=(BATCH, n)).astype("float32") for n in state_size]
     return x, states
 
 
@@ -59,11 +59,10 @@ def weight_twin(layer, input_shape, **overrides):
 @pytest.mark.parametrize("backwards", [False, True], ids=["forward", "backward"])
 def test_matches_reference(case, masked, initial, backwards):
     layer, input_dim = build(case, go_backwards=backwards)
-    x, states = make_inputs(input_dim)
-    states = states[: num_states(layer)]
+    x, states = make_inputs(input_dim, state_size=layer.cell.state_size)
     mask = make_mask() if masked else None
     out, *final = layer(x, initial_state=states if initial else None, mask=mask)
-    init = states if initial else [np.zeros((BATCH, UNITS))] * num_states(layer)
+    init = states if initial else [np.zeros((BATCH, n)) for n in layer.cell.state_size]
     want_out, want_final = ref.run_rnn(
         reference_step(layer.cell), x, init, mask=mask, go_backwards=backwards
     )
@@ -412,3 +411,21 @@ def test_dropout_with_mask_backwards_and_unroll(case, unroll, request):
     np.testing.assert_allclose(to_numpy(out), want_out, atol=ATOL, rtol=0)
     for got, want in zip(final, want_final, strict=True):
         np.testing.assert_allclose(to_numpy(got), want, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("log_space", [False, True], ids=["linear", "log_space"])
+def test_min_gru_scan_on_a_long_sequence(log_space):
+    """3,000 steps whose decays multiply far below float32's smallest
+    number: the scan (linear or log space) stays at the float64 step
+    reference, masked steps included."""
+    layer = kg.MinGRU(UNITS, return_sequences=True, log_space=log_space, fast_path=True)
+    layer.build((None, 3000, 3))
+    randomize(layer, scale=1.0)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 3000, 3)).astype("float32")
+    mask = rng.random((2, 3000)) > 0.1
+    want, _ = ref.run_rnn(
+        reference_step(layer.cell), x, [np.zeros((2, UNITS))], mask=mask
+    )
+    got = to_numpy(layer(x, mask=mask))
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)

@@ -241,7 +241,8 @@ def test_gradients_match_finite_differences_in_float64(case):
     x = rng.normal(size=(FD_BATCH, FD_STEPS, input_dim))
     x[0, -2:] = 0.0  # right padding
     x[1, :1] = 0.0  # left padding
-    y = rng.normal(size=(FD_BATCH, FD_STEPS * UNITS))
+    outputs = kwargs.get("projection_units") or UNITS
+    y = rng.normal(size=(FD_BATCH, FD_STEPS * outputs))
     weights = model.get_weights()
     assert all(w.dtype == np.float64 for w in weights)
 

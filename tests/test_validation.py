@@ -118,6 +118,48 @@ CONSTRUCTOR_CASES = [
     (LAYERS, {"stateful": "no"}, TypeError, ["stateful='no'"]),
     (LAYERS, {"unroll": 0}, TypeError, ["unroll=0"]),
     (LAYERS, {"zero_output_for_mask": "no"}, TypeError, ["zero_output_for_mask"]),
+    # The options of the reference implementations.
+    (PEEPHOLED, {"projection_units": 0}, ValueError, ["projection_units=0"]),
+    (PEEPHOLED, {"projection_units": 2.0}, TypeError, ["projection_units=2.0"]),
+    (
+        PEEPHOLED,
+        {"projection_clip": 1.0},
+        ValueError,
+        ["projection_clip", "projection_units=None"],
+    ),
+    (
+        PEEPHOLED,
+        {"projection_units": 2, "projection_clip": -1.0},
+        ValueError,
+        ["projection_clip=-1.0"],
+    ),
+    (PEEPHOLED, {"cell_clip": 0}, ValueError, ["cell_clip=0"]),
+    (PEEPHOLED, {"layer_norm": "yes"}, TypeError, ["layer_norm='yes'"]),
+    (PEEPHOLED, {"norm_epsilon": 0.0}, ValueError, ["norm_epsilon=0.0"]),
+    (PEEPHOLED, {"norm_gamma_initializer": "nope"}, ValueError, ["norm_gamma"]),
+    ([kg.SRU, kg.SRUCell], {"highway": "half"}, ValueError, ["highway", "'half'"]),
+    ([kg.SRU, kg.SRUCell], {"skip_term": 1}, TypeError, ["skip_term=1"]),
+    ([kg.SRU, kg.SRUCell], {"rescale": "on"}, TypeError, ["rescale='on'"]),
+    ([kg.SRU, kg.SRUCell], {"highway_bias": "1"}, ValueError, ["highway_bias='1'"]),
+    (
+        [kg.SRU, kg.SRUCell],
+        {"normalize_after": True},
+        ValueError,
+        ["normalize_after", "layer_norm=True"],
+    ),
+    (
+        [kg.SRU, kg.SRUCell],
+        {"input_projection_units": -1},
+        ValueError,
+        ["input_projection_units=-1"],
+    ),
+    (
+        [kg.MinGRU, kg.MinGRUCell],
+        {"log_space": True, "recurrent_activation": "hard_sigmoid"},
+        ValueError,
+        ["log_space", "sigmoid", "hard_sigmoid"],
+    ),
+    ([kg.MinGRU, kg.MinGRUCell], {"projection_units": 0}, ValueError, ["projection"]),
 ]
 
 
@@ -403,6 +445,11 @@ def test_a_misplaced_positional_argument_names_its_parameter():
     # The peepholes given where Keras' LSTM has `activation`.
     with pytest.raises(ValueError, match=re.escape("Argument `activation`")):
         kg.PeepholeLSTM(4, ["input"])
+
+
+def test_split_highway_needs_twice_the_units():
+    with pytest.raises(ValueError, match=r"input_dim = 2 \* units = 8.*input_dim=5"):
+        kg.SRU(4, highway="split")(_zeros(2, 3, 5))
 
 
 def test_chrono_init_needs_a_cell_with_a_chrono_layout():

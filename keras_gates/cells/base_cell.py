@@ -73,7 +73,9 @@ class GatedCell(keras.layers.Layer):
       b)` of every step, from `input_side` of the whole sequence; and
       `linear_output(projected, states)`, the outputs from the sequence of
       states. Set `is_linear` (a property or attribute) to True when they
-      apply: the layers then solve the recurrence with a parallel scan.
+      apply: the layers then solve the recurrence with a parallel scan. Set
+      `log_space_scan` to True when `linear_recurrence` returns `(log a,
+      log b)` instead (`a > 0`, `b > 0`): the scan then runs in log space.
 
     Everything else comes with it: the call of one step (`call`), one
     dropout mask per sequence (`dropout_masks`), the config, and, through
@@ -96,6 +98,7 @@ class GatedCell(keras.layers.Layer):
     output_state = 0
     CHRONO_LAYOUT = None
     is_linear = False
+    log_space_scan = False
 
     def __init__(
         self,
@@ -199,6 +202,12 @@ class GatedCell(keras.layers.Layer):
             constraint=self.bias_constraint,
         )
 
+    @property
+    def input_dim(self):
+        """The number of input features of the built cell: the rows of
+        `kernel`, unless the cell says otherwise."""
+        return self.kernel.shape[0]
+
     # ------------------------------------------------------------ protocol
 
     def input_side(self, inputs, constants=(), dropout_mask=None):
@@ -282,7 +291,7 @@ class GatedCell(keras.layers.Layer):
         v.check_step_call(
             self,
             v.shape_of(inputs),
-            self.kernel.shape[0] if self.built else None,
+            self.input_dim if self.built else None,
             [v.shape_of(s) for s in states],
         )
         input_mask, recurrent_mask = self.dropout_masks(inputs, training)
@@ -392,17 +401,81 @@ class RecurrentCell(GatedCell):
         return {**super().get_config(), **config}
 
 
-class LSTMVariantCell(RecurrentCell):
-    """A `RecurrentCell` with states `[h, c]` and optional peephole vectors.
+def layer_normalize(x, gamma, beta, epsilon):
+    """Layer normalization over the last axis (biased variance, as
+    `keras.layers.LayerNormalization` and `torch.nn.LayerNorm`)."""
+    mean = ops.mean(x, axis=-1, keepdims=True)
+    centered = x - mean
+    variance = ops.mean(ops.square(centered), axis=-1, keepdims=True)
+    return centered * ops.rsqrt(variance + epsilon) * gamma + beta
 
-    Subclasses set `PEEPHOLE_GATES` (the gates that may have one, in canonical
-    order), may set `ABSENT_GATES` (gate name to why the cell lacks it), set
+
+class NormArgs:
+    """The arguments of a cell's layer normalizations: `norm_gamma_initializer`,
+    `norm_beta_initializer` and `norm_epsilon`, checked, kept and saved, and
+    `add_norm(name, size)` for the `<name>_gamma` and `<name>_beta` weights.
+    Not public."""
+
+    def _set_norm_args(self, gamma_initializer, beta_initializer, epsilon):
+        self.norm_gamma_initializer = v.get_initializer(
+            gamma_initializer, "norm_gamma_initializer"
+        )
+        self.norm_beta_initializer = v.get_initializer(
+            beta_initializer, "norm_beta_initializer"
+        )
+        self.norm_epsilon = v.check_cell_clip(epsilon, "norm_epsilon")
+        if self.norm_epsilon is None:
+            raise ValueError("Argument `norm_epsilon` must be a positive number.")
+
+    def add_norm(self, name, size):
+        gamma = self.add_weight(
+            shape=(size,), name=f"{name}_gamma", initializer=self.norm_gamma_initializer
+        )
+        beta = self.add_weight(
+            shape=(size,), name=f"{name}_beta", initializer=self.norm_beta_initializer
+        )
+        return gamma, beta
+
+    def normalize(self, x, norm):
+        gamma, beta = norm
+        return layer_normalize(x, gamma, beta, self.norm_epsilon)
+
+    def _norm_config(self):
+        return {
+            "norm_gamma_initializer": initializers.serialize(
+                self.norm_gamma_initializer
+            ),
+            "norm_beta_initializer": initializers.serialize(self.norm_beta_initializer),
+            "norm_epsilon": self.norm_epsilon,
+        }
+
+
+class LSTMVariantCell(NormArgs, RecurrentCell):
+    """A `RecurrentCell` with states `[h, c]`, optional peephole vectors, cell
+    clipping, an output projection (LSTMP) and layer normalization.
+
+    Subclasses set `BLOCKS` (the gate blocks of the fused kernel),
+    `PEEPHOLE_GATES` (the gates that may have one, in canonical order), may
+    set `ABSENT_GATES` (gate name to why the cell lacks it), set
     `FORGET_BIAS_INIT = (block, value)`: the bias block and start value that
     make the initial forget gate σ(1) under `unit_forget_bias`, and implement
-    `_compute_step(z, c_tm1) -> (h, c, gates)` from the fused pre-activations
-    `z = x @ kernel + h @ recurrent_kernel + bias`. Not public.
+    `_cell_update(z, c_tm1) -> (c, z_o, gates)`: the new cell state before
+    normalization and clipping, the output gate's pre-activation and the
+    input-side gates, from the fused pre-activations `z`. The rest of the
+    step is here, shared:
+
+    ```
+    z   = LN_k(x_t @ kernel) + LN_r(h_{t-1} @ recurrent_kernel) + bias
+    c_t = clip(LN_c(c'_t), cell_clip)          # c'_t from _cell_update
+    o_t = σ(z_o + p_o ⊙ c_t)
+    h_t = clip((o_t ⊙ tanh(c_t)) @ projection_kernel, projection_clip)
+    ```
+
+    Each LN only with `layer_norm=True`, the projection only with
+    `projection_units`. Not public.
     """
 
+    BLOCKS = 4
     PEEPHOLE_GATES = ()
     ABSENT_GATES = {}
     state_names = ("h", "c")
@@ -417,6 +490,16 @@ class LSTMVariantCell(RecurrentCell):
         peephole_initializer,
         peephole_regularizer,
         peephole_constraint,
+        cell_clip=None,
+        projection_units=None,
+        projection_clip=None,
+        projection_initializer="glorot_uniform",
+        projection_regularizer=None,
+        projection_constraint=None,
+        layer_norm=False,
+        norm_gamma_initializer="ones",
+        norm_beta_initializer="zeros",
+        norm_epsilon=1e-3,
         **kwargs,
     ):
         peepholes = v.check_peepholes(
@@ -432,22 +515,54 @@ class LSTMVariantCell(RecurrentCell):
         peephole_constraint = v.get_constraint(
             peephole_constraint, "peephole_constraint"
         )
+        cell_clip = v.check_cell_clip(cell_clip)
+        projection_units = v.check_optional_units(projection_units, "projection_units")
+        projection_clip = v.check_cell_clip(projection_clip, "projection_clip")
+        if projection_clip is not None and projection_units is None:
+            raise ValueError(
+                "Argument `projection_clip` clips the output projection, which "
+                "needs `projection_units`. Received: projection_units=None, "
+                f"projection_clip={projection_clip}"
+            )
+        projection_initializer = v.get_initializer(
+            projection_initializer, "projection_initializer"
+        )
+        projection_regularizer = v.get_regularizer(
+            projection_regularizer, "projection_regularizer"
+        )
+        projection_constraint = v.get_constraint(
+            projection_constraint, "projection_constraint"
+        )
+        layer_norm = v.check_bool(layer_norm, "layer_norm")
         super().__init__(units, **kwargs)
+        self._set_norm_args(norm_gamma_initializer, norm_beta_initializer, norm_epsilon)
         self.peepholes = peepholes
         self.unit_forget_bias = unit_forget_bias
         self.peephole_initializer = peephole_initializer
         self.peephole_regularizer = peephole_regularizer
         self.peephole_constraint = peephole_constraint
+        self.cell_clip = cell_clip
+        self.projection_units = projection_units
+        self.projection_clip = projection_clip
+        self.projection_initializer = projection_initializer
+        self.projection_regularizer = projection_regularizer
+        self.projection_constraint = projection_constraint
+        self.layer_norm = layer_norm
         for gate in self.PEEPHOLE_GATES:
             setattr(self, f"{gate}_peephole", None)
+        self.projection_kernel = None
+        self.kernel_norm = self.recurrent_norm = self.state_norm = None
+        output_size = projection_units or self.units
+        self.state_size = [output_size, self.units]
+        self.output_size = output_size
 
-    def _add_gate_bias(self, blocks):
-        if not self.unit_forget_bias:
-            return self.add_bias(blocks)
-        block, value = self.FORGET_BIAS_INIT
-        return self.add_bias(blocks, constant_block=block, constant=value)
-
-    def _add_peepholes(self):
+    def build(self, input_shape):
+        blocks = self.BLOCKS
+        self.kernel = self.add_kernel(input_shape[-1], blocks)
+        self.recurrent_kernel = self.add_recurrent_kernel(
+            (self.output_size, blocks * self.units)
+        )
+        self.bias = self._add_gate_bias(blocks)
         for gate in self.peepholes:
             weight = self.add_weight(
                 shape=(self.units,),
@@ -457,6 +572,24 @@ class LSTMVariantCell(RecurrentCell):
                 constraint=self.peephole_constraint,
             )
             setattr(self, f"{gate}_peephole", weight)
+        if self.projection_units is not None:
+            self.projection_kernel = self.add_weight(
+                shape=(self.units, self.projection_units),
+                name="projection_kernel",
+                initializer=self.projection_initializer,
+                regularizer=self.projection_regularizer,
+                constraint=self.projection_constraint,
+            )
+        if self.layer_norm:
+            self.kernel_norm = self.add_norm("kernel_norm", blocks * self.units)
+            self.recurrent_norm = self.add_norm("recurrent_norm", blocks * self.units)
+            self.state_norm = self.add_norm("state_norm", self.units)
+
+    def _add_gate_bias(self, blocks):
+        if not self.unit_forget_bias:
+            return self.add_bias(blocks)
+        block, value = self.FORGET_BIAS_INIT
+        return self.add_bias(blocks, constant_block=block, constant=value)
 
     @staticmethod
     def _peep(pre_activation, peephole, c):
@@ -466,15 +599,29 @@ class LSTMVariantCell(RecurrentCell):
 
     def input_side(self, inputs, constants=(), dropout_mask=None):
         z_x = ops.matmul(masked(inputs, dropout_mask), self.kernel)
+        if self.layer_norm:
+            z_x = self.normalize(z_x, self.kernel_norm)
         if self.use_bias:
             z_x = z_x + self.bias
         return z_x
 
     def recurrent_step(self, z_x, states, constants=(), recurrent_mask=None):
         h_tm1, c_tm1 = states
-        z = z_x + ops.matmul(masked(h_tm1, recurrent_mask), self.recurrent_kernel)
-        h, c, gates = self._compute_step(z, c_tm1)
-        return h, [h, c], gates
+        z_h = ops.matmul(masked(h_tm1, recurrent_mask), self.recurrent_kernel)
+        if self.layer_norm:
+            z_h = self.normalize(z_h, self.recurrent_norm)
+        c, z_o, gates = self._cell_update(z_x + z_h, c_tm1)
+        if self.layer_norm:
+            c = self.normalize(c, self.state_norm)
+        if self.cell_clip is not None:
+            c = ops.clip(c, -self.cell_clip, self.cell_clip)
+        o = self.recurrent_activation(self._peep(z_o, self.output_peephole, c))
+        h = o * self.activation(c)
+        if self.projection_kernel is not None:
+            h = ops.matmul(h, self.projection_kernel)
+            if self.projection_clip is not None:
+                h = ops.clip(h, -self.projection_clip, self.projection_clip)
+        return h, [h, c], {**gates, "output": o}
 
     def get_config(self):
         config = {
@@ -483,5 +630,17 @@ class LSTMVariantCell(RecurrentCell):
             "peephole_initializer": initializers.serialize(self.peephole_initializer),
             "peephole_regularizer": regularizers.serialize(self.peephole_regularizer),
             "peephole_constraint": constraints.serialize(self.peephole_constraint),
+            "cell_clip": self.cell_clip,
+            "projection_units": self.projection_units,
+            "projection_clip": self.projection_clip,
+            "projection_initializer": initializers.serialize(
+                self.projection_initializer
+            ),
+            "projection_regularizer": regularizers.serialize(
+                self.projection_regularizer
+            ),
+            "projection_constraint": constraints.serialize(self.projection_constraint),
+            "layer_norm": self.layer_norm,
+            **self._norm_config(),
         }
         return {**super().get_config(), **config}

@@ -21,6 +21,10 @@ class CoupledLSTMCell(LSTMVariantCell):
     h_t = o_t ⊙ tanh(c_t)
     ```
 
+    With the options of `PeepholeLSTMCell`: `cell_clip`, the output
+    projection (`projection_units`, `projection_clip`; `h` then has size
+    `projection_units`) and `layer_norm`, defined there.
+
     The states are `[h_t, c_t]` and the output is `h_t`. Weights: `kernel`
     of shape `(input_dim, 3 * units)`, `recurrent_kernel`
     `(units, 3 * units)`, `bias` `(3 * units,)`, blocks i, c, o; optional
@@ -37,6 +41,15 @@ class CoupledLSTMCell(LSTMVariantCell):
         peepholes: The gates that get a peephole, from `"input"` and
             `"output"`; a name, a list, or None. There is no forget-gate
             peephole, since there is no forget gate. Defaults to `None`.
+        cell_clip: If set, a positive float: the cell state is clipped to
+            `[-cell_clip, cell_clip]` after each update. Defaults to `None`.
+        projection_units, projection_clip, projection_initializer,
+        projection_regularizer, projection_constraint: The output
+            projection, as in `PeepholeLSTMCell`. Default to None (no
+            projection).
+        layer_norm, norm_gamma_initializer, norm_beta_initializer,
+        norm_epsilon: Layer normalization, as in `PeepholeLSTMCell`.
+            Default to False, `"ones"`, `"zeros"`, `1e-3`.
         unit_forget_bias: If True, the input-gate block of the bias starts at
             -1, so the forget gate `1 - i` starts at `σ(1) ≈ 0.73`, as the
             forget gate of a Keras LSTM with `unit_forget_bias=True`. Without
@@ -130,6 +143,16 @@ class CoupledLSTMCell(LSTMVariantCell):
         peephole_initializer="zeros",
         peephole_regularizer=None,
         peephole_constraint=None,
+        cell_clip=None,
+        projection_units=None,
+        projection_clip=None,
+        projection_initializer="glorot_uniform",
+        projection_regularizer=None,
+        projection_constraint=None,
+        layer_norm=False,
+        norm_gamma_initializer="ones",
+        norm_beta_initializer="zeros",
+        norm_epsilon=1e-3,
         **kwargs,
     ):
         super().__init__(
@@ -139,6 +162,16 @@ class CoupledLSTMCell(LSTMVariantCell):
             peephole_initializer=peephole_initializer,
             peephole_regularizer=peephole_regularizer,
             peephole_constraint=peephole_constraint,
+            cell_clip=cell_clip,
+            projection_units=projection_units,
+            projection_clip=projection_clip,
+            projection_initializer=projection_initializer,
+            projection_regularizer=projection_regularizer,
+            projection_constraint=projection_constraint,
+            layer_norm=layer_norm,
+            norm_gamma_initializer=norm_gamma_initializer,
+            norm_beta_initializer=norm_beta_initializer,
+            norm_epsilon=norm_epsilon,
             activation=activation,
             recurrent_activation=recurrent_activation,
             use_bias=use_bias,
@@ -157,25 +190,15 @@ class CoupledLSTMCell(LSTMVariantCell):
             seed=seed,
             **kwargs,
         )
-        self.state_size = [self.units, self.units]
-        self.output_size = self.units
 
-    def build(self, input_shape):
-        input_dim = input_shape[-1]
-        self.kernel = self.add_kernel(input_dim, 3)
-        self.recurrent_kernel = self.add_recurrent_kernel((self.units, 3 * self.units))
-        self.bias = self._add_gate_bias(3)
-        self._add_peepholes()
+    BLOCKS = 3
 
-    def _compute_step(self, z, c_tm1):
-        """The gate math of one step from the fused pre-activations `z`."""
+    def _cell_update(self, z, c_tm1):
         z_i, z_c, z_o = ops.split(z, 3, axis=-1)
         i = self.recurrent_activation(self._peep(z_i, self.input_peephole, c_tm1))
         # (1 - i) * c_tm1 + i * g, written with one product fewer.
         c = c_tm1 + i * (self.activation(z_c) - c_tm1)
-        o = self.recurrent_activation(self._peep(z_o, self.output_peephole, c))
-        h = o * self.activation(c)
-        return h, c, {"input": i, "output": o}
+        return c, z_o, {"input": i}
 
     def derived_gates(self, gates):
         return {**gates, "forget": 1.0 - gates["input"]}

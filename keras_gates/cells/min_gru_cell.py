@@ -1,5 +1,8 @@
+from keras import activations
+from keras import initializers
 from keras import ops
 
+from keras_gates import _validation as v
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.base_cell import GatedCell
 from keras_gates.cells.base_cell import masked
@@ -21,9 +24,22 @@ class MinGRUCell(GatedCell):
     h_t  = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h~_t
     ```
 
+    With `log_space=True`, the paper's log-space form (its appendix B.3,
+    as `mingru-pytorch`): the candidate passes through `g(v) = v + 0.5` for
+    `v ≥ 0`, `σ(v)` otherwise, so that the states stay positive, and the
+    layer's parallel scan runs on `log(1 - z_t) = -softplus(k_z)` and
+    `log(z_t ⊙ g(h~_t))` in log space:
+
+    ```
+    h_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ g(h~_t)
+    ```
+
+    With `projection_units=P` the output is `h_t @ projection_kernel`
+    (`mingru-pytorch`'s `to_out`), P features, and the state stays `h_t`.
+
     The state is `[h_t]` and the output is `h_t`. Weights: `kernel` of shape
     `(input_dim, 2 * units)` and `bias` `(2 * units,)`, blocks z, h; there is
-    no recurrent kernel.
+    no recurrent kernel; `projection_kernel` `(units, P)` with a projection.
 
     Args:
         units: Positive integer, dimensionality of the output space.
@@ -47,6 +63,12 @@ class MinGRUCell(GatedCell):
             input projection. One mask per sequence, in training only.
             Defaults to `0.0`.
         seed: Integer seed of the dropout mask. Defaults to `None`.
+        log_space: Whether to use the log-space form (see above); needs the
+            sigmoid gate. Defaults to `False`.
+        projection_units: None, or a positive integer: the output projection
+            (see above). Defaults to `None`.
+        projection_initializer: Initializer of `projection_kernel`. Defaults
+            to `"glorot_uniform"`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -81,8 +103,22 @@ class MinGRUCell(GatedCell):
         bias_constraint=None,
         dropout=0.0,
         seed=None,
+        log_space=False,
+        projection_units=None,
+        projection_initializer="glorot_uniform",
         **kwargs,
     ):
+        log_space = v.check_bool(log_space, "log_space")
+        projection_units = v.check_optional_units(projection_units, "projection_units")
+        projection_initializer = v.get_initializer(
+            projection_initializer, "projection_initializer"
+        )
+        if log_space and recurrent_activation not in ("sigmoid", activations.sigmoid):
+            raise ValueError(
+                "MinGRUCell with `log_space=True` computes log(1 - z) and log(z) "
+                "of the sigmoid gate: `recurrent_activation` must be 'sigmoid'. "
+                f"Received: recurrent_activation={recurrent_activation!r}"
+            )
         super().__init__(
             units,
             recurrent_activation=recurrent_activation,
@@ -98,35 +134,88 @@ class MinGRUCell(GatedCell):
             seed=seed,
             **kwargs,
         )
+        self.log_space = log_space
+        self.projection_units = projection_units
+        self.projection_initializer = projection_initializer
+        self.projection_kernel = None
         self.state_size = [self.units]
-        self.output_size = self.units
+        self.output_size = projection_units or self.units
 
     def build(self, input_shape):
         self.kernel = self.add_kernel(input_shape[-1], 2)
         self.bias = self.add_bias(2)
+        if self.projection_units is not None:
+            self.projection_kernel = self.add_weight(
+                shape=(self.units, self.projection_units),
+                name="projection_kernel",
+                initializer=self.projection_initializer,
+                regularizer=self.kernel_regularizer,
+                constraint=self.kernel_constraint,
+            )
 
     GATES = ("update",)
     CHRONO_LAYOUT = "min_gru"
     is_linear = True
 
+    @property
+    def output_state(self):
+        return None if self.projection_units else 0
+
+    @property
+    def log_space_scan(self):
+        return self.log_space
+
     def input_side(self, inputs, constants=(), dropout_mask=None):
-        """The gate `z` and the candidate `h~` (the gate sees the input only)."""
+        """The gate `z` and the candidate `h~` (the gate sees the input
+        only); in log space, the gate's pre-activation and `h~` before `g`."""
         x = ops.matmul(masked(inputs, dropout_mask), self.kernel)
         if self.use_bias:
             x = x + self.bias
         z, candidate = ops.split(x, 2, axis=-1)
+        if self.log_space:
+            return z, candidate
         return self.recurrent_activation(z), candidate
+
+    def _output(self, h):
+        if self.projection_kernel is None:
+            return h
+        return ops.matmul(h, self.projection_kernel)
 
     def recurrent_step(self, projected, states, constants=(), recurrent_mask=None):
         z, candidate = projected
+        if self.log_space:
+            z, candidate = self.recurrent_activation(z), positive_g(candidate)
         h_tm1 = states[0]
         # (1 - z) * h_tm1 + z * candidate, with one product fewer.
         h = h_tm1 + z * (candidate - h_tm1)
-        return h, [h], {"update": z}
+        return self._output(h), [h], {"update": z}
 
     def linear_recurrence(self, projected):
         z, candidate = projected
+        if self.log_space:  # (log(1 - z), log(z * g(h~))) of z = σ(k)
+            return -ops.softplus(z), -ops.softplus(-z) + log_positive_g(candidate)
         return 1.0 - z, z * candidate
 
     def linear_output(self, projected, states):
-        return states
+        return self._output(states)
+
+    def get_config(self):
+        config = {
+            "log_space": self.log_space,
+            "projection_units": self.projection_units,
+            "projection_initializer": initializers.serialize(
+                self.projection_initializer
+            ),
+        }
+        return {**super().get_config(), **config}
+
+
+def positive_g(x):
+    """The paper's `g`: `x + 0.5` for `x ≥ 0`, `σ(x)` otherwise (positive,
+    continuous, linear growth)."""
+    return ops.where(x >= 0, x + 0.5, ops.sigmoid(x))
+
+
+def log_positive_g(x):
+    """`log(g(x))`, computed without forming `g(x)` for negative `x`."""
+    return ops.where(x >= 0, ops.log(ops.relu(x) + 0.5), -ops.softplus(-x))

@@ -1,6 +1,5 @@
 from keras import ops
 
-from keras_gates import _validation as v
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.base_cell import LSTMVariantCell
 
@@ -26,12 +25,28 @@ class PeepholeLSTMCell(LSTMVariantCell):
     h_t = o_t ⊙ tanh(c_t)
     ```
 
+    Two options of TF1's `LSTMCell` and tensorflow-addons:
+
+    - `projection_units=P` (LSTMP, Sak et al., 2014; TF1's `num_proj`):
+      `h_t = (o_t ⊙ tanh(c_t)) @ projection_kernel`, clipped to
+      `±projection_clip`; `h` (the output and the state fed back) has size
+      P, `recurrent_kernel` shape `(P, 4 * units)`.
+    - `layer_norm=True` (Ba et al., 2016; exactly tensorflow-addons'
+      `LayerNormLSTMCell`): `z = LN(x_t @ kernel) + LN(h_{t-1} @
+      recurrent_kernel) + bias`, each LN over the fused 4·units product,
+      and `c_t` is normalized after its update (and before the clip and the
+      output gate), the normalized state being the one carried.
+
     `σ` is `recurrent_activation` and `tanh` is `activation`. The states are
     `[h_t, c_t]` and the output is `h_t`. Weights: `kernel` of shape
     `(input_dim, 4 * units)`, `recurrent_kernel` `(units, 4 * units)`, `bias`
     `(4 * units,)`, gate blocks in Keras' order i, f, c, o; and one vector of
     shape `(units,)` per enabled peephole, named `input_peephole`,
-    `forget_peephole`, `output_peephole` (None for a gate without one).
+    `forget_peephole`, `output_peephole` (None for a gate without one);
+    `projection_kernel` `(units, projection_units)` with a projection; and
+    with `layer_norm`, `kernel_norm_gamma`/`_beta` and
+    `recurrent_norm_gamma`/`_beta` of shape `(4 * units,)`,
+    `state_norm_gamma`/`_beta` of shape `(units,)`.
 
     Args:
         units: Positive integer, dimensionality of the output space.
@@ -40,6 +55,21 @@ class PeepholeLSTMCell(LSTMVariantCell):
             three.
         cell_clip: If set, a positive float: the cell state is clipped to
             `[-cell_clip, cell_clip]` after each update. Defaults to `None`.
+        projection_units: None, or a positive integer P: the output
+            projection of LSTMP (see above). Defaults to `None`.
+        projection_clip: If set, a positive float: the projected output is
+            clipped to `[-projection_clip, projection_clip]`. Needs
+            `projection_units`. Defaults to `None`.
+        projection_initializer, projection_regularizer,
+        projection_constraint: Of `projection_kernel`. Default to
+            `"glorot_uniform"`, None, None.
+        layer_norm: Whether to normalize the two fused products and the
+            cell state (see above). Defaults to `False`.
+        norm_gamma_initializer, norm_beta_initializer: Initializers of the
+            three normalizations' scale and offset. Default to `"ones"` and
+            `"zeros"`.
+        norm_epsilon: The normalizations' epsilon. Defaults to `1e-3`, as
+            tensorflow-addons.
         unit_forget_bias: If True, the forget-gate block of the bias starts at
             ones (Jozefowicz et al., 2015). Defaults to `True`.
         activation: Activation of the candidate and of the cell state in the
@@ -92,9 +122,12 @@ class PeepholeLSTMCell(LSTMVariantCell):
     >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
     (2, 4)
 
-    Reference:
+    References:
         F. A. Gers and J. Schmidhuber, "Recurrent nets that time and count",
-        IJCNN 2000.
+        IJCNN 2000. H. Sak, A. Senior and F. Beaufays, "Long Short-Term
+        Memory Recurrent Neural Network Architectures for Large Scale
+        Acoustic Modeling", Interspeech 2014. J. L. Ba, J. R. Kiros and G. E.
+        Hinton, "Layer Normalization", 2016 (arXiv:1607.06450).
     """
 
     PEEPHOLE_GATES = ALL_GATES
@@ -128,9 +161,17 @@ class PeepholeLSTMCell(LSTMVariantCell):
         peephole_initializer="zeros",
         peephole_regularizer=None,
         peephole_constraint=None,
+        projection_units=None,
+        projection_clip=None,
+        projection_initializer="glorot_uniform",
+        projection_regularizer=None,
+        projection_constraint=None,
+        layer_norm=False,
+        norm_gamma_initializer="ones",
+        norm_beta_initializer="zeros",
+        norm_epsilon=1e-3,
         **kwargs,
     ):
-        cell_clip = v.check_cell_clip(cell_clip)
         super().__init__(
             units,
             peepholes=peepholes,
@@ -138,6 +179,16 @@ class PeepholeLSTMCell(LSTMVariantCell):
             peephole_initializer=peephole_initializer,
             peephole_regularizer=peephole_regularizer,
             peephole_constraint=peephole_constraint,
+            cell_clip=cell_clip,
+            projection_units=projection_units,
+            projection_clip=projection_clip,
+            projection_initializer=projection_initializer,
+            projection_regularizer=projection_regularizer,
+            projection_constraint=projection_constraint,
+            layer_norm=layer_norm,
+            norm_gamma_initializer=norm_gamma_initializer,
+            norm_beta_initializer=norm_beta_initializer,
+            norm_epsilon=norm_epsilon,
             activation=activation,
             recurrent_activation=recurrent_activation,
             use_bias=use_bias,
@@ -156,28 +207,10 @@ class PeepholeLSTMCell(LSTMVariantCell):
             seed=seed,
             **kwargs,
         )
-        self.cell_clip = cell_clip
-        self.state_size = [self.units, self.units]
-        self.output_size = self.units
 
-    def build(self, input_shape):
-        input_dim = input_shape[-1]
-        self.kernel = self.add_kernel(input_dim, 4)
-        self.recurrent_kernel = self.add_recurrent_kernel((self.units, 4 * self.units))
-        self.bias = self._add_gate_bias(4)
-        self._add_peepholes()
-
-    def _compute_step(self, z, c_tm1):
-        """The gate math of one step from the fused pre-activations `z`."""
+    def _cell_update(self, z, c_tm1):
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
         i = self.recurrent_activation(self._peep(z_i, self.input_peephole, c_tm1))
         f = self.recurrent_activation(self._peep(z_f, self.forget_peephole, c_tm1))
         c = f * c_tm1 + i * self.activation(z_c)
-        if self.cell_clip is not None:
-            c = ops.clip(c, -self.cell_clip, self.cell_clip)
-        o = self.recurrent_activation(self._peep(z_o, self.output_peephole, c))
-        h = o * self.activation(c)
-        return h, c, {"input": i, "forget": f, "output": o}
-
-    def get_config(self):
-        return {**super().get_config(), "cell_clip": self.cell_clip}
+        return c, z_o, {"input": i, "forget": f}

@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_gates import _validation as v
 from keras_gates.api_export import keras_gates_export
+from keras_gates.cells.base_cell import NormArgs
 from keras_gates.cells.base_cell import RecurrentCell
 from keras_gates.cells.base_cell import masked
 
@@ -12,9 +13,20 @@ from keras_gates.cells.base_cell import masked
 # the recurrent gate vectors v_f and v_r.
 _V_LIMIT = math.sqrt(1.5)
 
+# The cell's highway: "auto" is the identity when input_dim == units and a
+# projection block otherwise; the halves are those of the official
+# bidirectional SRU, whose directions each read their half of the input.
+HIGHWAYS = ("auto", "projection", "first_half", "second_half")
+
+
+def rescale_factor(highway_bias):
+    """The official SRU's `rescale` factor of the identity highway,
+    `sqrt(1 + 2·exp(highway_bias))`."""
+    return math.sqrt(1.0 + 2.0 * math.exp(highway_bias))
+
 
 @keras_gates_export
-class SRUCell(RecurrentCell):
+class SRUCell(NormArgs, RecurrentCell):
     """Cell of the Simple Recurrent Unit (Lei et al., 2018).
 
     Every matrix product depends on the input only; the recurrence is
@@ -29,6 +41,23 @@ class SRUCell(RecurrentCell):
     c_t = f_t ⊙ c_{t-1} + (1 - f_t) ⊙ u_x~
     h_t = r_t ⊙ g(c_t) + (1 - r_t) ⊙ x'_t   # x'_t = x_t if input_dim == units, else u_x'
     ```
+
+    The options of the official implementation (`sru` 2.6):
+
+    - `skip_term=False`: no highway, `h_t = r_t ⊙ g(c_t)`.
+    - `rescale=True`: the identity highway is `x'_t = s · x_t` with `s =
+      sqrt(1 + 2·exp(highway_bias))` (a projected highway starts with its
+      block scaled by `s` instead); `highway_bias` is also the reset gate's
+      initial bias.
+    - `layer_norm=True`: `x_t` is layer-normalized before the matrix
+      product (the identity highway still reads the raw `x_t`), or, with
+      `normalize_after=True`, the output `h_t` is.
+    - `input_projection_units=P` (the official `n_proj`): the kernel is
+      factorized, `u = (x_t @ projection_kernel) @ kernel`, with
+      `projection_kernel` of shape `(input_dim, P)` and `kernel` `(P, k·units)`.
+    - `highway="first_half"` / `"second_half"`: with `input_dim = 2·units`,
+      the identity highway reads that half of `x_t` (each direction of the
+      official bidirectional SRU); `"projection"` always projects it.
 
     The state is `[c_t]` and the output is `h_t`. Weights: `kernel` of shape
     `(input_dim, 3 * units)`, or `(input_dim, 4 * units)` with the highway
@@ -68,6 +97,30 @@ class SRUCell(RecurrentCell):
         recurrent_constraint: Constraint on `recurrent_kernel`. Defaults to
             `None`.
         bias_constraint: Constraint on `bias`. Defaults to `None`.
+        skip_term: Whether the output has the highway term. Defaults to
+            `True`.
+        highway: `"auto"` (the identity when `input_dim == units`, a
+            projection block of `kernel` otherwise), `"projection"`,
+            `"first_half"` or `"second_half"` (see above). Defaults to
+            `"auto"`.
+        rescale: Whether the identity highway is scaled by `sqrt(1 +
+            2·exp(highway_bias))`, as the official `SRUCell`'s default.
+            Defaults to `False`.
+        highway_bias: The initial bias of the reset gate, when not 0 (the
+            official `highway_bias`), and the `rescale` factor's argument.
+            Defaults to `0.0`.
+        layer_norm: Whether to layer-normalize the input before the matrix
+            product (or the output, with `normalize_after`). Defaults to
+            `False`.
+        normalize_after: With `layer_norm`, normalize the output `h_t`
+            instead of the input. Defaults to `False`.
+        norm_gamma_initializer, norm_beta_initializer: Initializers of the
+            normalization's `norm_gamma` and `norm_beta`. Default to
+            `"ones"` and `"zeros"`.
+        norm_epsilon: The normalization's epsilon. Defaults to `1e-5`, as
+            `torch.nn.LayerNorm`.
+        input_projection_units: None, or a positive integer: the rank of the
+            factorized kernel (the official `n_proj`). Defaults to `None`.
         dropout: Float in [0, 1): fraction of the inputs dropped before the
             input projection (the identity highway sees the inputs
             undropped). One mask per sequence, in training only. Defaults to
@@ -117,6 +170,16 @@ class SRUCell(RecurrentCell):
         *,
         recurrent_gates=True,
         chrono_init=None,
+        skip_term=True,
+        highway="auto",
+        rescale=False,
+        highway_bias=0.0,
+        layer_norm=False,
+        normalize_after=False,
+        norm_gamma_initializer="ones",
+        norm_beta_initializer="zeros",
+        norm_epsilon=1e-5,
+        input_projection_units=None,
         **kwargs,
     ):
         recurrent_gates = v.check_bool(recurrent_gates, "recurrent_gates")
@@ -126,6 +189,24 @@ class SRUCell(RecurrentCell):
                 "connection for `recurrent_dropout` to act on. Received: "
                 f"recurrent_gates=False, recurrent_dropout={recurrent_dropout}"
             )
+        skip_term = v.check_bool(skip_term, "skip_term")
+        if highway not in HIGHWAYS:
+            raise ValueError(
+                f"Argument `highway` must be one of {HIGHWAYS}. "
+                f"Received: highway={highway!r}"
+            )
+        rescale = v.check_bool(rescale, "rescale")
+        highway_bias = v.check_number(highway_bias, "highway_bias")
+        layer_norm = v.check_bool(layer_norm, "layer_norm")
+        normalize_after = v.check_bool(normalize_after, "normalize_after")
+        if normalize_after and not layer_norm:
+            raise ValueError(
+                "Argument `normalize_after` places the layer normalization, "
+                "which needs `layer_norm=True`."
+            )
+        input_projection_units = v.check_optional_units(
+            input_projection_units, "input_projection_units"
+        )
         if recurrent_initializer is None:
             recurrent_initializer = initializers.RandomUniform(-_V_LIMIT, _V_LIMIT)
         super().__init__(
@@ -148,18 +229,94 @@ class SRUCell(RecurrentCell):
             seed=seed,
             **kwargs,
         )
+        self._set_norm_args(norm_gamma_initializer, norm_beta_initializer, norm_epsilon)
         self.recurrent_gates = recurrent_gates
+        self.skip_term = skip_term
+        self.highway = highway
+        self.rescale = rescale
+        self.highway_bias = highway_bias
+        self.layer_norm = layer_norm
+        self.normalize_after = normalize_after
+        self.input_projection_units = input_projection_units
+        self.projection_kernel = None
+        self.norm = None
         self.state_size = [self.units]
         self.output_size = self.units
 
+    def _highway_kind(self, input_dim):
+        """None (no skip term), "identity", "projection" or a half."""
+        if not self.skip_term:
+            return None
+        if self.highway in ("first_half", "second_half"):
+            if input_dim != 2 * self.units:
+                raise ValueError(
+                    f"SRUCell with highway={self.highway!r} reads half of its "
+                    f"input on the highway, which needs input_dim = 2 * units = "
+                    f"{2 * self.units}. Received input_dim={input_dim}."
+                )
+            return self.highway
+        if self.highway == "projection" or input_dim != self.units:
+            return "projection"
+        return "identity"
+
+    @property
+    def scale(self):
+        """The identity highway's factor: `rescale_factor(highway_bias)`
+        with `rescale`, else 1."""
+        return rescale_factor(self.highway_bias) if self.rescale else 1.0
+
     def build(self, input_shape):
         input_dim = input_shape[-1]
-        self.projects_highway = input_dim != self.units
-        self.kernel = self.add_kernel(input_dim, 4 if self.projects_highway else 3)
+        self.highway_kind = self._highway_kind(input_dim)
+        self.projects_highway = self.highway_kind == "projection"
+        blocks = 4 if self.projects_highway else 3
+        rows = input_dim
+        if self.input_projection_units is not None:
+            rows = self.input_projection_units
+            self.projection_kernel = self.add_weight(
+                shape=(input_dim, rows),
+                name="projection_kernel",
+                initializer=self.kernel_initializer,
+                regularizer=self.kernel_regularizer,
+                constraint=self.kernel_constraint,
+            )
+        kernel_initializer = self.kernel_initializer
+        if self.projects_highway and self.rescale:
+            scale, units = self.scale, self.units
+
+            def kernel_initializer(shape, dtype=None):
+                # The official init: the highway block scaled like the
+                # identity highway would be.
+                kernel = self.kernel_initializer(shape, dtype=dtype)
+                factors = ops.concatenate(
+                    [ops.ones((3 * units,)), ops.full((units,), scale)]
+                )
+                return kernel * ops.cast(factors, kernel.dtype)
+
+        self.kernel = self.add_weight(
+            shape=(rows, blocks * self.units),
+            name="kernel",
+            initializer=kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
         self.recurrent_kernel = (
             self.add_recurrent_kernel((2, self.units)) if self.recurrent_gates else None
         )
-        self.bias = self.add_bias(2)
+        if self.highway_bias and self.chrono_init is None:
+            self.bias = self.add_bias(2, constant_block=1, constant=self.highway_bias)
+        else:
+            self.bias = self.add_bias(2)
+        if self.layer_norm:
+            size = self.units if self.normalize_after else input_dim
+            self.norm = self.add_norm("norm", size)
+
+    @property
+    def input_dim(self):
+        weight = (
+            self.kernel if self.projection_kernel is None else self.projection_kernel
+        )
+        return weight.shape[0]
 
     output_state = None  # outputs h, keeps c
     recurrent_dropout_state = 0  # c, as the gates see it
@@ -183,14 +340,29 @@ class SRUCell(RecurrentCell):
         return b_f, b_r, v_f, v_r
 
     def input_side(self, inputs, constants=(), dropout_mask=None):
-        """`(u_x~, u_f + b_f, u_r + b_r, highway)`: the highway is the
-        undropped input itself when `input_dim == units`."""
-        u = ops.matmul(masked(inputs, dropout_mask), self.kernel)
+        """`(u_x~, u_f + b_f, u_r + b_r, highway)`: an identity highway is
+        the raw input itself (undropped, unnormalized), or its half; None
+        without a skip term."""
+        x = inputs
+        if self.layer_norm and not self.normalize_after:
+            x = self.normalize(x, self.norm)
+        x = masked(x, dropout_mask)
+        if self.projection_kernel is not None:
+            x = ops.matmul(x, self.projection_kernel)
+        u = ops.matmul(x, self.kernel)
         if self.projects_highway:
             u_x, u_f, u_r, highway = ops.split(u, 4, axis=-1)
         else:
             u_x, u_f, u_r = ops.split(u, 3, axis=-1)
-            highway = inputs
+            highway = None
+            if self.highway_kind == "identity":
+                highway = inputs
+            elif self.highway_kind == "first_half":
+                highway = inputs[..., : self.units]
+            elif self.highway_kind == "second_half":
+                highway = inputs[..., self.units :]
+            if highway is not None and self.rescale:
+                highway = highway * self.scale
         b_f, b_r, _, _ = constants or self.step_constants()
         if self.use_bias:
             u_f = u_f + b_f
@@ -198,8 +370,14 @@ class SRUCell(RecurrentCell):
         return u_x, u_f, u_r, highway
 
     def _output(self, c, r, highway):
-        # r * g(c) + (1 - r) * highway, with one product fewer.
-        return highway + r * (self.activation(c) - highway)
+        if highway is None:
+            h = r * self.activation(c)
+        else:
+            # r * g(c) + (1 - r) * highway, with one product fewer.
+            h = highway + r * (self.activation(c) - highway)
+        if self.normalize_after:
+            h = self.normalize(h, self.norm)
+        return h
 
     def recurrent_step(self, projected, states, constants=(), recurrent_mask=None):
         u_x, u_f, u_r, highway = projected
@@ -225,4 +403,15 @@ class SRUCell(RecurrentCell):
         return self._output(states, self.recurrent_activation(u_r), highway)
 
     def get_config(self):
-        return {**super().get_config(), "recurrent_gates": self.recurrent_gates}
+        config = {
+            "recurrent_gates": self.recurrent_gates,
+            "skip_term": self.skip_term,
+            "highway": self.highway,
+            "rescale": self.rescale,
+            "highway_bias": self.highway_bias,
+            "layer_norm": self.layer_norm,
+            "normalize_after": self.normalize_after,
+            "input_projection_units": self.input_projection_units,
+            **self._norm_config(),
+        }
+        return {**super().get_config(), **config}

@@ -174,7 +174,7 @@ class GatedRNN(keras.layers.RNN):
         v.check_sequence_call(
             self,
             tuple(sequences_shape),
-            self.cell.kernel.shape[0] if self.cell.built else None,
+            self.cell.input_dim if self.cell.built else None,
             initial_state_shapes,
             mask_shape,
         )
@@ -258,6 +258,50 @@ class RecurrentCellLayer(CellLayer):
     recurrent_dropout = cell_property("recurrent_dropout")
 
 
+class LSTMVariantLayer(RecurrentCellLayer):
+    """A `RecurrentCellLayer` over an LSTM variant: also forwards the
+    peephole, clipping, projection and normalization arguments. Not public."""
+
+    peepholes = cell_property("peepholes")
+    unit_forget_bias = cell_property("unit_forget_bias")
+    peephole_initializer = cell_property("peephole_initializer")
+    peephole_regularizer = cell_property("peephole_regularizer")
+    peephole_constraint = cell_property("peephole_constraint")
+    cell_clip = cell_property("cell_clip")
+    projection_units = cell_property("projection_units")
+    projection_clip = cell_property("projection_clip")
+    projection_initializer = cell_property("projection_initializer")
+    projection_regularizer = cell_property("projection_regularizer")
+    projection_constraint = cell_property("projection_constraint")
+    layer_norm = cell_property("layer_norm")
+    norm_gamma_initializer = cell_property("norm_gamma_initializer")
+    norm_beta_initializer = cell_property("norm_beta_initializer")
+    norm_epsilon = cell_property("norm_epsilon")
+
+
+_LSTM_ARGS_DOC = """\
+        cell_clip: If set, a positive float: the cell state is clipped to
+            `[-cell_clip, cell_clip]` after each update. Defaults to `None`.
+        projection_units: None, or a positive integer P: the output
+            projection of LSTMP (Sak et al., 2014; TF1's `num_proj`), `h_t =
+            (o_t ⊙ tanh(c_t)) @ projection_kernel`; the output and the state
+            `h` then have P features. Defaults to `None`.
+        projection_clip: If set, a positive float: the projected output is
+            clipped to `[-projection_clip, projection_clip]` (TF1's
+            `proj_clip`). Needs `projection_units`. Defaults to `None`.
+        projection_initializer, projection_regularizer,
+        projection_constraint: Of `projection_kernel`. Default to
+            `"glorot_uniform"`, None and None.
+        layer_norm: Whether to apply layer normalization as
+            tensorflow-addons' `LayerNormLSTMCell`: to the fused input
+            product, to the fused recurrent product and to the new cell state
+            (which is carried normalized). Defaults to `False`.
+        norm_gamma_initializer, norm_beta_initializer: Initializers of the
+            normalizations' scale and offset. Default to `"ones"` and
+            `"zeros"`.
+        norm_epsilon: The normalizations' epsilon. Defaults to `1e-3`."""
+
+
 _COMMON_ARGS_DOC = """\
         recurrent_activation: Activation of the gates. Defaults to
             `"sigmoid"`.
@@ -319,6 +363,8 @@ _COMMON_ARGS_DOC = """\
 
 
 def with_common_args_doc(cls):
-    """Fills the `{common_args}` marker of a layer's docstring."""
-    cls.__doc__ = cls.__doc__.replace("        {common_args}", _COMMON_ARGS_DOC)
+    """Fills the `{common_args}` and `{lstm_args}` markers of a layer's
+    docstring."""
+    doc = cls.__doc__.replace("        {common_args}", _COMMON_ARGS_DOC)
+    cls.__doc__ = doc.replace("        {lstm_args}", _LSTM_ARGS_DOC)
     return cls

@@ -1,13 +1,12 @@
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.coupled_lstm_cell import CoupledLSTMCell
-from keras_gates.layers.base_rnn import RecurrentCellLayer
-from keras_gates.layers.base_rnn import cell_property
+from keras_gates.layers.base_rnn import LSTMVariantLayer
 from keras_gates.layers.base_rnn import with_common_args_doc
 
 
 @keras_gates_export
 @with_common_args_doc
-class CoupledLSTM(RecurrentCellLayer):
+class CoupledLSTM(LSTMVariantLayer):
     """Coupled input-forget gate LSTM layer, CIFG (Greff et al., 2015).
 
     A `keras.layers.RNN` over a `CoupledLSTMCell`, used like
@@ -30,6 +29,7 @@ class CoupledLSTM(RecurrentCellLayer):
             to `None`.
         peephole_constraint: Constraint on the peephole vectors. Defaults to
             `None`.
+        {lstm_args}
         {common_args}
 
     Example:
@@ -79,6 +79,16 @@ class CoupledLSTM(RecurrentCellLayer):
         peephole_constraint=None,
         zero_output_for_mask=False,
         fast_path="auto",
+        cell_clip=None,
+        projection_units=None,
+        projection_clip=None,
+        projection_initializer="glorot_uniform",
+        projection_regularizer=None,
+        projection_constraint=None,
+        layer_norm=False,
+        norm_gamma_initializer="ones",
+        norm_beta_initializer="zeros",
+        norm_epsilon=1e-3,
         **kwargs,
     ):
         cell = CoupledLSTMCell(
@@ -101,6 +111,16 @@ class CoupledLSTM(RecurrentCellLayer):
             recurrent_constraint=recurrent_constraint,
             bias_constraint=bias_constraint,
             peephole_constraint=peephole_constraint,
+            cell_clip=cell_clip,
+            projection_units=projection_units,
+            projection_clip=projection_clip,
+            projection_initializer=projection_initializer,
+            projection_regularizer=projection_regularizer,
+            projection_constraint=projection_constraint,
+            layer_norm=layer_norm,
+            norm_gamma_initializer=norm_gamma_initializer,
+            norm_beta_initializer=norm_beta_initializer,
+            norm_epsilon=norm_epsilon,
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
             seed=seed,
@@ -120,9 +140,3 @@ class CoupledLSTM(RecurrentCellLayer):
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
-
-    peepholes = cell_property("peepholes")
-    unit_forget_bias = cell_property("unit_forget_bias")
-    peephole_initializer = cell_property("peephole_initializer")
-    peephole_regularizer = cell_property("peephole_regularizer")
-    peephole_constraint = cell_property("peephole_constraint")

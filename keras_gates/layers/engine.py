@@ -12,6 +12,8 @@ from keras import tree
 
 from keras_gates._device import accelerator_available
 from keras_gates.ops import linear_scan
+from keras_gates.ops import log_linear_scan
+from keras_gates.ops.linear_scan import LOG_ZERO
 
 PATHS = ("steps", "hoisted", "scan")
 
@@ -208,10 +210,13 @@ def _scan(
     projected = cell.input_side(sequences, constants, input_mask)
     a, b = cell.linear_recurrence(projected)
     valid = None if mask is None else ops.expand_dims(mask, -1)
+    in_log_space = getattr(cell, "log_space_scan", False)
     if valid is not None:  # a masked step keeps the state exactly: 1 * s + 0
-        a, b = ops.where(valid, a, 1.0), ops.where(valid, b, 0.0)
+        one, zero = (0.0, LOG_ZERO) if in_log_space else (1.0, 0.0)
+        a, b = ops.where(valid, a, one), ops.where(valid, b, zero)
     (initial,) = initial_state
-    states = linear_scan(a, b, initial)
+    scan = log_linear_scan if in_log_space else linear_scan
+    states = scan(a, b, initial)
     outputs = cell.linear_output(projected, states)
     if valid is not None:
         if zero_output_for_mask:

@@ -1,6 +1,7 @@
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.min_gru_cell import MinGRUCell
 from keras_gates.layers.base_rnn import CellLayer
+from keras_gates.layers.base_rnn import cell_property
 
 
 @keras_gates_export
@@ -57,6 +58,15 @@ class MinGRU(CellLayer):
         fast_path: `True`: the parallel scan; `False`: the cell step by
             step (same numbers); `"auto"`: the scan on a GPU or TPU, the
             steps on a CPU. Defaults to `"auto"`.
+        log_space: Whether to use the paper's log-space form, exactly as
+            `mingru-pytorch`: the candidate through `g` (positive states)
+            and the scan in log space (see `MinGRUCell`). Defaults to
+            `False`.
+        projection_units: None, or a positive integer: the output is `h_t @
+            projection_kernel` with this many features (`mingru-pytorch`'s
+            `to_out`); the state stays `h_t`. Defaults to `None`.
+        projection_initializer: Initializer of `projection_kernel`.
+            Defaults to `"glorot_uniform"`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Call arguments:
@@ -107,10 +117,16 @@ class MinGRU(CellLayer):
         unroll=False,
         zero_output_for_mask=False,
         fast_path="auto",
+        log_space=False,
+        projection_units=None,
+        projection_initializer="glorot_uniform",
         **kwargs,
     ):
         cell = MinGRUCell(
             units,
+            log_space=log_space,
+            projection_units=projection_units,
+            projection_initializer=projection_initializer,
             recurrent_activation=recurrent_activation,
             use_bias=use_bias,
             kernel_initializer=kernel_initializer,
@@ -138,3 +154,7 @@ class MinGRU(CellLayer):
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
+
+    log_space = cell_property("log_space")
+    projection_units = cell_property("projection_units")
+    projection_initializer = cell_property("projection_initializer")

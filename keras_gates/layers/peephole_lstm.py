@@ -6,14 +6,13 @@ from keras import ops
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.peephole_lstm_cell import ALL_GATES
 from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
-from keras_gates.layers.base_rnn import RecurrentCellLayer
-from keras_gates.layers.base_rnn import cell_property
+from keras_gates.layers.base_rnn import LSTMVariantLayer
 from keras_gates.layers.base_rnn import with_common_args_doc
 
 
 @keras_gates_export
 @with_common_args_doc
-class PeepholeLSTM(RecurrentCellLayer):
+class PeepholeLSTM(LSTMVariantLayer):
     """LSTM layer with peephole connections (Gers & Schmidhuber, 2000).
 
     A `keras.layers.RNN` over a `PeepholeLSTMCell`, used like
@@ -25,8 +24,6 @@ class PeepholeLSTM(RecurrentCellLayer):
         units: Positive integer, dimensionality of the output space.
         peepholes: The gates that get a peephole, from `"input"`, `"forget"`
             and `"output"`; a name, a list, or None. Defaults to all three.
-        cell_clip: If set, a positive float: the cell state is clipped to
-            `[-cell_clip, cell_clip]`. Defaults to `None`.
         unit_forget_bias: If True, the forget-gate bias starts at ones.
             Defaults to `True`.
         activation: Activation of the candidate and of the cell state in the
@@ -37,6 +34,7 @@ class PeepholeLSTM(RecurrentCellLayer):
             to `None`.
         peephole_constraint: Constraint on the peephole vectors. Defaults to
             `None`.
+        {lstm_args}
         {common_args}
 
     Example:
@@ -82,19 +80,27 @@ class PeepholeLSTM(RecurrentCellLayer):
         unroll=False,
         *,
         peepholes=ALL_GATES,
-        cell_clip=None,
         chrono_init=None,
         peephole_initializer="zeros",
         peephole_regularizer=None,
         peephole_constraint=None,
         zero_output_for_mask=False,
         fast_path="auto",
+        cell_clip=None,
+        projection_units=None,
+        projection_clip=None,
+        projection_initializer="glorot_uniform",
+        projection_regularizer=None,
+        projection_constraint=None,
+        layer_norm=False,
+        norm_gamma_initializer="ones",
+        norm_beta_initializer="zeros",
+        norm_epsilon=1e-3,
         **kwargs,
     ):
         cell = PeepholeLSTMCell(
             units,
             peepholes=peepholes,
-            cell_clip=cell_clip,
             unit_forget_bias=unit_forget_bias,
             activation=activation,
             recurrent_activation=recurrent_activation,
@@ -112,6 +118,16 @@ class PeepholeLSTM(RecurrentCellLayer):
             recurrent_constraint=recurrent_constraint,
             bias_constraint=bias_constraint,
             peephole_constraint=peephole_constraint,
+            cell_clip=cell_clip,
+            projection_units=projection_units,
+            projection_clip=projection_clip,
+            projection_initializer=projection_initializer,
+            projection_regularizer=projection_regularizer,
+            projection_constraint=projection_constraint,
+            layer_norm=layer_norm,
+            norm_gamma_initializer=norm_gamma_initializer,
+            norm_beta_initializer=norm_beta_initializer,
+            norm_epsilon=norm_epsilon,
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
             seed=seed,
@@ -131,13 +147,6 @@ class PeepholeLSTM(RecurrentCellLayer):
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
-
-    peepholes = cell_property("peepholes")
-    cell_clip = cell_property("cell_clip")
-    unit_forget_bias = cell_property("unit_forget_bias")
-    peephole_initializer = cell_property("peephole_initializer")
-    peephole_regularizer = cell_property("peephole_regularizer")
-    peephole_constraint = cell_property("peephole_constraint")
 
     @classmethod
     def from_keras_lstm(cls, lstm, **kwargs):

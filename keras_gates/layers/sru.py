@@ -4,6 +4,8 @@ from keras_gates.layers.base_rnn import RecurrentCellLayer
 from keras_gates.layers.base_rnn import cell_property
 from keras_gates.layers.base_rnn import with_common_args_doc
 
+LAYER_HIGHWAYS = ("auto", "projection", "split")
+
 
 @keras_gates_export
 @with_common_args_doc
@@ -29,6 +31,29 @@ class SRU(RecurrentCellLayer):
         recurrent_gates: If True, the gates see `c_{t-1}` through `v_f` and
             `v_r`; if False (the 2017 form), the recurrence is linear in `c`.
             Defaults to `True`.
+        skip_term: Whether the output has the highway term. Defaults to
+            `True`.
+        highway: `"auto"` (the identity when the input has `units`
+            features, a projection otherwise), `"projection"` (always a
+            projection), or `"split"`: in `keras.layers.Bidirectional` over
+            inputs of `2 * units` features, each direction's identity
+            highway reads its half of the input (the forward layer the
+            first, the backward layer the second), as the official
+            bidirectional SRU. Defaults to `"auto"`.
+        rescale: Whether the identity highway is scaled by `sqrt(1 +
+            2·exp(highway_bias))` (the official `rescale`). Defaults to
+            `False`.
+        highway_bias: The reset gate's initial bias, when not 0, and the
+            argument of `rescale`'s factor. Defaults to `0.0`.
+        layer_norm: Whether to layer-normalize the input before the matrix
+            product (the official placement), or the output with
+            `normalize_after=True`. Defaults to `False`.
+        normalize_after: See `layer_norm`. Defaults to `False`.
+        norm_gamma_initializer, norm_beta_initializer, norm_epsilon: Of the
+            normalization. Default to `"ones"`, `"zeros"`, `1e-5`.
+        input_projection_units: None, or a positive integer: the kernel is
+            factorized through a projection of the input to this many
+            features (the official `n_proj`). Defaults to `None`.
         {common_args}
 
     Example:
@@ -73,10 +98,38 @@ class SRU(RecurrentCellLayer):
         chrono_init=None,
         zero_output_for_mask=False,
         fast_path="auto",
+        skip_term=True,
+        highway="auto",
+        rescale=False,
+        highway_bias=0.0,
+        layer_norm=False,
+        normalize_after=False,
+        norm_gamma_initializer="ones",
+        norm_beta_initializer="zeros",
+        norm_epsilon=1e-5,
+        input_projection_units=None,
         **kwargs,
     ):
+        if highway not in LAYER_HIGHWAYS:
+            raise ValueError(
+                f"Argument `highway` must be one of {LAYER_HIGHWAYS}. "
+                f"Received: highway={highway!r}"
+            )
+        layer_highway = highway
+        if highway == "split":
+            highway = "second_half" if go_backwards else "first_half"
         cell = SRUCell(
             units,
+            skip_term=skip_term,
+            highway=highway,
+            rescale=rescale,
+            highway_bias=highway_bias,
+            layer_norm=layer_norm,
+            normalize_after=normalize_after,
+            norm_gamma_initializer=norm_gamma_initializer,
+            norm_beta_initializer=norm_beta_initializer,
+            norm_epsilon=norm_epsilon,
+            input_projection_units=input_projection_units,
             activation=activation,
             recurrent_gates=recurrent_gates,
             recurrent_activation=recurrent_activation,
@@ -110,5 +163,24 @@ class SRU(RecurrentCellLayer):
             activity_regularizer=activity_regularizer,
             **kwargs,
         )
+        self._highway = layer_highway
 
     recurrent_gates = cell_property("recurrent_gates")
+    skip_term = cell_property("skip_term")
+    rescale = cell_property("rescale")
+    highway_bias = cell_property("highway_bias")
+    layer_norm = cell_property("layer_norm")
+    normalize_after = cell_property("normalize_after")
+    norm_gamma_initializer = cell_property("norm_gamma_initializer")
+    norm_beta_initializer = cell_property("norm_beta_initializer")
+    norm_epsilon = cell_property("norm_epsilon")
+    input_projection_units = cell_property("input_projection_units")
+
+    @property
+    def highway(self):
+        """The layer's `highway` argument (the cell's is a half under
+        `"split"`)."""
+        return self._highway
+
+    def get_config(self):
+        return {**super().get_config(), "highway": self._highway}

@@ -1,0 +1,259 @@
+"""The importers of `keras_gates.convert` against the real reference
+packages: TF1's LSTMCell (through tf_keras), the official `sru` and
+`mingru-pytorch`. Each peer runs in a process of its own (tests/peers/) or,
+for the PyTorch ones, in this process on NumPy inputs.
+
+The peers are installed by the README's test command (`pip install -e
+".[tests,peers]"`). A peer that is not installed skips its tests, saying so;
+with KERAS_GATES_REQUIRE_PEERS=1 (set by CI) it fails them instead.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_gates import convert
+from tests.helpers import ROOT
+from tests.helpers import subprocess_env
+from tests.helpers import to_numpy
+
+pytestmark = [
+    pytest.mark.peers,
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow",
+        reason="the importers are tested on the TensorFlow backend; the "
+        "layers they build are tested on every backend by test_numerics",
+    ),
+]
+
+ATOL = 1e-5
+
+
+def require(module):
+    """Skips (or, under KERAS_GATES_REQUIRE_PEERS=1, fails) when the peer
+    package `module` is not installed."""
+    if importlib.util.find_spec(module) is None:
+        message = (
+            f'the peer package {module!r} is not installed: pip install -e ".[peers]"'
+        )
+        if os.environ.get("KERAS_GATES_REQUIRE_PEERS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+# ---------------------------------------------------------------- TF1
+
+
+@pytest.fixture(scope="module")
+def tf1_runs(tmp_path_factory):
+    require("tf_keras")
+    out = tmp_path_factory.mktemp("tf1")
+    subprocess.run(
+        [sys.executable, "-m", "tests.peers.tf1_lstm", str(out)],
+        cwd=ROOT,
+        env=subprocess_env(TF_USE_LEGACY_KERAS="1"),
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return out
+
+
+TF1_CONFIGS = {
+    # name: from_tf1_checkpoint arguments (the cell's, as the script made it)
+    "plain": {},
+    "lstmp_peepholes_clips": {
+        "forget_bias": 0.5,
+        "cell_clip": 0.8,
+        "projection_clip": 0.3,
+    },
+    "lstmp_lengths": {},
+}
+
+
+@pytest.mark.parametrize("name", sorted(TF1_CONFIGS))
+def test_tf1_lstm_cell_checkpoint_imports_exactly(tf1_runs, name):
+    run = np.load(tf1_runs / f"{name}.npz")
+    layer = convert.from_tf1_checkpoint(
+        str(tf1_runs / name / "model"),
+        return_sequences=True,
+        return_state=True,
+        zero_output_for_mask=True,  # dynamic_rnn's outputs past a length
+        **TF1_CONFIGS[name],
+    )
+    steps = run["x"].shape[1]
+    mask = np.arange(steps)[None, :] < run["lengths"][:, None]
+    outputs, h, c = layer(run["x"], mask=mask)
+    np.testing.assert_allclose(to_numpy(outputs), run["outputs"], atol=ATOL, rtol=0)
+    np.testing.assert_allclose(to_numpy(h), run["h"], atol=ATOL, rtol=0)
+    np.testing.assert_allclose(to_numpy(c), run["c"], atol=ATOL, rtol=0)
+    if name == "lstmp_peepholes_clips":  # the options reached the layer
+        assert layer.projection_units == 3 and layer.cell_clip == 0.8
+        assert list(layer.peepholes) == ["input", "forget", "output"]
+
+
+# ---------------------------------------------------------------- SRU
+
+STEPS, BATCH = 7, 3
+
+
+def _padding():
+    """The official `mask_pad`, (steps, batch), True at a padded step."""
+    pad = np.zeros((STEPS, BATCH), bool)
+    pad[-2:, 1] = True  # right padding
+    pad[-5:, 2] = True
+    return pad
+
+
+def _randomized(module, seed):
+    """`module` with every parameter random (buffers, such as the official
+    `scale_x`, kept), in inference mode."""
+    import torch
+
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.normal_(0.0, 0.5)
+    return module.eval()
+
+
+SRU_CONFIGS = {
+    # name: sru.SRU arguments (input size first, hidden size second)
+    "bidirectional_rescale_layer_norm": dict(
+        input_size=8,
+        hidden_size=4,
+        num_layers=2,
+        bidirectional=True,
+        rescale=True,
+        layer_norm=True,
+        highway_bias=-1.0,
+    ),
+    "projected_highway_rescale_tanh": dict(
+        input_size=5,
+        hidden_size=4,
+        num_layers=2,
+        rescale=True,
+        highway_bias=0.5,
+        use_tanh=True,
+    ),
+    "no_skip_projection_size_normalize_after": dict(
+        input_size=6,
+        hidden_size=4,
+        num_layers=1,
+        has_skip_term=False,
+        projection_size=3,
+        layer_norm=True,
+        normalize_after=True,
+    ),
+    "bidirectional_normalize_after_projected": dict(
+        input_size=5,
+        hidden_size=4,
+        num_layers=2,
+        bidirectional=True,
+        layer_norm=True,
+        normalize_after=True,
+        rescale=True,
+    ),
+    "input_to_hidden_first": dict(
+        input_size=5,
+        hidden_size=4,
+        num_layers=1,
+        proj_input_to_hidden_first=True,
+        rescale=True,
+    ),
+}
+
+
+def _run_official(module, x, pad):
+    import torch
+
+    with torch.no_grad():
+        h, c = module(
+            torch.from_numpy(x.transpose(1, 0, 2)), mask_pad=torch.from_numpy(pad)
+        )
+    return h.numpy().transpose(1, 0, 2), c.numpy()
+
+
+def _assert_same_outputs(model, x, pad, want, post_norm):
+    got = to_numpy(model(x, mask=~pad.T))
+    valid = ~pad.T
+    np.testing.assert_allclose(got[valid], want[valid], atol=ATOL, rtol=0)
+    if not post_norm:  # the official normalizes the padded steps' zeros too
+        np.testing.assert_allclose(got, want, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("name", sorted(SRU_CONFIGS))
+def test_official_sru_imports_exactly(name):
+    require("sru")
+    import sru
+
+    config = SRU_CONFIGS[name]
+    module = _randomized(sru.SRU(**config), seed=len(name))
+    x = np.random.default_rng(2).normal(size=(BATCH, STEPS, config["input_size"]))
+    x = x.astype("float32")
+    pad = _padding()
+    want, _ = _run_official(module, x, pad)
+    model = convert.from_sru(module)
+    post_norm = config.get("normalize_after", False)
+    _assert_same_outputs(model, x, pad, want, post_norm)
+    # The state_dict alone, with the flags that the weights do not show.
+    flags = {
+        key: config[key]
+        for key in ("bidirectional", "has_skip_term", "normalize_after", "use_tanh")
+        if key in config
+    }
+    state = {k: v.numpy() for k, v in module.state_dict().items()}
+    _assert_same_outputs(convert.from_sru(state, **flags), x, pad, want, post_norm)
+
+
+def test_official_sru_cell_imports_exactly():
+    """An `sru.SRUCell`, whose `rescale` defaults to True."""
+    require("sru")
+    import sru
+
+    module = _randomized(sru.SRUCell(4, 4, highway_bias=-2.0), seed=3)
+    x = np.random.default_rng(4).normal(size=(BATCH, STEPS, 4)).astype("float32")
+    pad = _padding()
+    want, _ = _run_official(module, x, pad)
+    model = convert.from_sru(module)
+    assert model.layers[0].rescale
+    _assert_same_outputs(model, x, pad, want, post_norm=False)
+
+
+# ------------------------------------------------------------- minGRU
+
+
+@pytest.mark.parametrize("expansion", [1.0, 1.5], ids=["same", "expanded_to_out"])
+@pytest.mark.parametrize("fast_path", [True, False], ids=["scan", "steps"])
+def test_mingru_pytorch_imports_exactly(expansion, fast_path):
+    require("minGRU_pytorch")
+    import torch
+    from minGRU_pytorch import minGRU
+
+    torch.manual_seed(0)
+    module = minGRU(4, expansion_factor=expansion).eval()
+    inner = int(4 * expansion)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(BATCH, 40, 4)).astype("float32")
+    prev = np.abs(rng.normal(size=(BATCH, 1, inner))).astype("float32") + 0.1
+    with torch.no_grad():
+        want, want_next = module(torch.from_numpy(x), return_next_prev_hidden=True)
+        want_prev = module(torch.from_numpy(x), torch.from_numpy(prev))
+        step = module(torch.from_numpy(x[:, :1]), torch.from_numpy(prev))
+    layer = convert.from_mingru_pytorch(module, return_state=True, fast_path=fast_path)
+    assert layer.log_space and (layer.projection_units is not None) == (expansion != 1)
+    got, got_next = layer(x)
+    np.testing.assert_allclose(to_numpy(got), want.numpy(), atol=ATOL, rtol=0)
+    np.testing.assert_allclose(to_numpy(got_next), want_next.numpy()[:, 0], atol=ATOL)
+    got_prev, _ = layer(x, initial_state=[prev[:, 0]])
+    np.testing.assert_allclose(to_numpy(got_prev), want_prev.numpy(), atol=ATOL, rtol=0)
+    # One step (the package's sequential mode) from its state dict.
+    state = {k: v.numpy() for k, v in module.state_dict().items()}
+    one = convert.from_mingru_pytorch(state, fast_path=fast_path)
+    got_step = one(x[:, :1], initial_state=[prev[:, 0]])
+    np.testing.assert_allclose(to_numpy(got_step), step.numpy(), atol=ATOL, rtol=0)
