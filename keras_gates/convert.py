@@ -163,6 +163,9 @@ def from_tf1_checkpoint(path, scope="rnn/lstm_cell", **kwargs):
     default scope is that of a cell run by `tf.compat.v1.nn.dynamic_rnn`).
     Needs TensorFlow.
 
+    A TF1 SavedModel keeps its variables in the same format: pass
+    `"<export_dir>/variables/variables"`.
+
     Args:
         path: The checkpoint's prefix or folder.
         scope: The cell's variable scope.
