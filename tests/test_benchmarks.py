@@ -55,3 +55,13 @@ def test_export_report_smoke(capsys):
     assert rows[1][4] < 1e-5 and rows[1][3] == rows[0][3]
     assert rows[2][4] < 1e-2 and rows[3][4] < 0.1 and rows[4][4] < 0.2
     assert "| MinGRU | streaming, int8 |" in capsys.readouterr().out
+
+
+def test_fused_lstm_benchmark_smoke(capsys):
+    from benchmarks import fused_lstm
+
+    rows = fused_lstm.main(["--lengths", "5", "--rounds", "1", "--units", "4"])
+    assert [row[0] for row in rows] == ["PeepholeLSTM", "CoupledLSTM", "keras LSTM"]
+    for _, _, fused_diff, loop_diff, _, _ in rows:
+        assert fused_diff < 1e-5 and loop_diff < 1e-5
+    assert "| CoupledLSTM | 5 |" in capsys.readouterr().out

@@ -5,7 +5,8 @@ TensorFlow only (this subpackage imports it; `import keras_gates` does not):
 - `to_saved_model(model, export_dir)`: a SavedModel for TF Serving, core
   TensorFlow ops only, dynamic batch and time.
 - `to_tflite(model, ...)`: the bytes of a .tflite model with builtin ops only
-  (no Flex delegate), whole-sequence or one step at a time (`streaming`).
+  (no Flex delegate), whole-sequence or one step at a time (`streaming`);
+  the LSTM family on TFLite's fused LSTM op where it can (`fused`).
 - `to_onnx(model, path)`: an ONNX model through tf2onnx.
 
 Each works for any Keras model of the TensorFlow backend whose layers the

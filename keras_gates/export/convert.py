@@ -7,6 +7,7 @@ import tempfile
 import keras
 from keras import tree
 
+from keras_gates.export import fused_lstm
 from keras_gates.export.graph import Signature
 from keras_gates.export.graph import check_model as _check_model
 from keras_gates.export.streaming import step_function
@@ -198,6 +199,9 @@ def _quantize(converter, quantization, representative_data, specs):
         converter.representative_dataset = dataset
 
 
+FUSED = (True, False, "auto")
+
+
 def to_tflite(
     model,
     *,
@@ -205,12 +209,15 @@ def to_tflite(
     streaming=False,
     quantization=None,
     representative_data=None,
+    fused="auto",
 ):
     """The bytes of a .tflite model of `model`, builtin ops only.
 
     No Flex delegate (select TensorFlow ops) is needed to run it: the model's
-    recurrent loops become one builtin `WHILE` op each, which TFLite
-    supports with a fixed batch size. The time axis stays resizable at run
+    LSTM-family layers become TFLite's fused `UNIDIRECTIONAL_SEQUENCE_LSTM`
+    op where it can express them (see `fused`), the other recurrent loops
+    one builtin `WHILE` op each, which TFLite supports with a fixed batch
+    size. The time axis stays resizable at run
     time (`resize_tensor_input`, or a signature runner that resizes for you).
 
     Args:
@@ -234,6 +241,15 @@ def to_tflite(
         representative_data: For `"int8"`: an iterable of samples of the
             streaming model's arguments, each a list `[inputs, state_0,
             state_1, ...]` of arrays with batch `batch_size`.
+        fused: For a whole-sequence model: `"auto"` runs every
+            `PeepholeLSTM`, `CoupledLSTM` and `keras.layers.LSTM` that
+            TFLite's fused `UNIDIRECTIONAL_SEQUENCE_LSTM` op can express
+            through that op (peepholes, CIFG, `cell_clip`, projection and
+            its clip; tanh and sigmoid; no mask, no `return_state`, no
+            layer normalization), the others through a `WHILE` loop, and
+            logs why (logger `"keras_gates.export"`); `True` raises a
+            ValueError that says why for a layer it cannot fuse; `False`
+            fuses none. Defaults to `"auto"`.
 
     Returns:
         The .tflite model, as bytes.
@@ -262,24 +278,58 @@ def to_tflite(
             "recurrent model. Use streaming=True, or 'dynamic_int8' (int8 "
             "weights) for the whole-sequence model."
         )
+    if fused not in FUSED:
+        raise ValueError(
+            f"Argument `fused` must be one of {FUSED}. Received: fused={fused!r}"
+        )
+    if fused is True and streaming:
+        raise ValueError(
+            "fused=True applies to whole-sequence models: a streaming model "
+            "runs one step at a time. Received: streaming=True."
+        )
+    plans = fallbacks = None
     if streaming:
         function, specs = step_function(model, batch_size)
         endpoint = "step"
     else:
         signature = Signature(model)
-        function = _serving_function(model, signature)
         specs = _sequence_specs(model, signature, batch_size)
+        if fused is True and quantization is not None:
+            raise ValueError(
+                "fused=True exports float32 weights: the fused LSTM op of a "
+                "quantized model is not supported yet. Received: "
+                f"quantization={quantization!r}."
+            )
+        if fused and quantization is None and fused_lstm.has_lstm_family(model):
+            model, plans, fallbacks = fused_lstm.fusable_clone(model)
+        function = _serving_function(model, signature)
         endpoint = "serving_default"
     with tempfile.TemporaryDirectory() as export_dir:
         # From a SavedModel, not a concrete function: the latter can leave
         # weights as resource variables that fail at invoke.
         _write(model, export_dir, endpoint, function, specs)
+        if fallbacks:  # known once the model is traced (masks)
+            reasons = "; ".join(f"{k}: {v}" for k, v in sorted(fallbacks.items()))
+            if fused is True:
+                raise ValueError(
+                    f"fused=True, but these layers cannot run on TFLite's fused "
+                    f"LSTM op: {reasons}. Use fused='auto' to loop them instead."
+                )
+            fused_lstm.log.info("Not fused (WHILE loop instead): %s", reasons)
         converter = tf.lite.TFLiteConverter.from_saved_model(
             export_dir, signature_keys=[endpoint]
         )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         _quantize(converter, quantization, representative_data, specs)
-        return converter.convert()
+        content = converter.convert()
+    if plans:
+        content, count = fused_lstm.complete(content, plans)
+        if count != len(plans):
+            raise RuntimeError(
+                f"{len(plans)} LSTM layers were prepared for the fused op, but "
+                f"the converter fused {count}."
+            )
+    return content
 
 
 def to_onnx(model, path, *, opset=17):

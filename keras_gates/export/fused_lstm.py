@@ -1,0 +1,450 @@
+"""TFLite's fused `UNIDIRECTIONAL_SEQUENCE_LSTM` kernel for the LSTM family.
+
+Two steps, both on public TensorFlow machinery:
+
+1. `fusable_clone(model)`: a clone of the model in which every eligible
+   `keras_gates.PeepholeLSTM`, `keras_gates.CoupledLSTM` and
+   `keras.layers.LSTM` runs through a composite TensorFlow function marked
+   with the attributes that the TFLite converter replaces by one
+   `UNIDIRECTIONAL_SEQUENCE_LSTM` op (the mechanism through which it fused
+   Keras 2's LSTM: `api_implements = "lstm_..."`, six arguments `inputs,
+   init_h, init_c, kernel, recurrent_kernel, bias`, five results). The
+   composite receives the weights in the op's gate order i, f, c, o; a CIFG
+   layer's input gate is passed as the op's forget gate with its signs
+   flipped (ours: `f = 1 - i`; the op's CIFG: `i = 1 - f`).
+2. `complete(content, plans)`: the converter fills the op's plain-LSTM
+   inputs only and writes `cell_clip = 10`; this rewrites the flatbuffer
+   (TensorFlow's own schema module) to set the clips, add the peephole
+   vectors and the projection, and drop the input gate of a CIFG.
+
+A layer that the op cannot express keeps today's `WHILE` loop, and the
+reason is logged (`ineligible` says it).
+"""
+
+import logging
+import uuid
+
+import keras
+import numpy as np
+
+from keras_gates.cells.coupled_lstm_cell import CoupledLSTMCell
+from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
+
+log = logging.getLogger("keras_gates.export")
+
+# The op's inputs (tensorflow/lite/kernels/lstm_shared.h).
+_INPUT_TO_INPUT, _INPUT_TO_FORGET = 1, 2
+_RECURRENT_TO_INPUT = 5
+_CELL_TO_INPUT, _CELL_TO_FORGET, _CELL_TO_OUTPUT = 9, 10, 11
+_INPUT_GATE_BIAS = 12
+_PROJECTION_WEIGHTS = 16
+_OUTPUT_STATE, _CELL_STATE = 18, 19
+
+
+def _is_lstm_family(layer):
+    return isinstance(layer, keras.layers.RNN) and isinstance(
+        layer.cell, (PeepholeLSTMCell, CoupledLSTMCell, keras.layers.LSTMCell)
+    )
+
+
+def ineligible(layer):
+    """Why the fused op cannot run `layer` (a string), or None when it can
+    (a mask is checked when the layer is called)."""
+    cell = layer.cell
+    name = keras.activations.serialize
+    if name(cell.activation) != "tanh":
+        return f"activation {name(cell.activation)!r} (the op computes tanh)"
+    if name(cell.recurrent_activation) != "sigmoid":
+        return (
+            f"recurrent_activation {name(cell.recurrent_activation)!r} (the op's "
+            "gates are sigmoids)"
+        )
+    if getattr(cell, "layer_norm", False):
+        return (
+            "layer_norm (the op normalizes each gate's pre-activation, not the "
+            "fused products and the cell state)"
+        )
+    if layer.return_state:
+        return "return_state (the fused op does not output its final states)"
+    if layer.stateful:
+        return "stateful"
+    return None
+
+
+def _weights(layer):
+    """`(kernel, recurrent_kernel, bias)` in the op's gate order i, f, c, o
+    (4 blocks), and the rest of the plan."""
+    cell = layer.cell
+
+    def value(weight):
+        return None if weight is None else keras.ops.convert_to_numpy(weight)
+
+    kernel, recurrent, bias = (
+        value(cell.kernel),
+        value(cell.recurrent_kernel),
+        value(cell.bias) if cell.use_bias else None,
+    )
+    units = cell.units
+    if bias is None:
+        bias = np.zeros(kernel.shape[1], kernel.dtype)
+    peep = {}
+    coupled = isinstance(cell, CoupledLSTMCell)
+    if coupled:
+        # Ours: blocks i, c, o and f = 1 - i. The op's CIFG: i = 1 - f, so
+        # its forget gate is our input gate with the signs flipped, and its
+        # (absent) input gate a placeholder of zeros.
+        def four(w):
+            i, c, o = np.split(w, 3, axis=-1)
+            return np.concatenate([np.zeros_like(i), -i, c, o], axis=-1)
+
+        kernel, recurrent, bias = four(kernel), four(recurrent), four(bias)
+        if cell.input_peephole is not None:
+            peep[_CELL_TO_FORGET] = -value(cell.input_peephole)
+    elif isinstance(cell, PeepholeLSTMCell):
+        for gate, index in (
+            ("input", _CELL_TO_INPUT),
+            ("forget", _CELL_TO_FORGET),
+        ):
+            weight = getattr(cell, f"{gate}_peephole")
+            if weight is not None:
+                peep[index] = value(weight)
+    if getattr(cell, "output_peephole", None) is not None:
+        peep[_CELL_TO_OUTPUT] = value(cell.output_peephole)
+    if peep:
+        # The op takes the peepholes all or none (it reads their presence
+        # from the output gate's): the missing ones are zeros.
+        needed = [_CELL_TO_FORGET, _CELL_TO_OUTPUT]
+        if not coupled:
+            needed.append(_CELL_TO_INPUT)
+        for index in needed:
+            peep.setdefault(index, np.zeros(units, kernel.dtype))
+    projection = value(getattr(cell, "projection_kernel", None))
+    plan = {
+        "units": units,
+        "coupled": coupled,
+        "peepholes": peep,
+        "projection": projection,
+        "cell_clip": getattr(cell, "cell_clip", None) or 0.0,
+        "projection_clip": getattr(cell, "projection_clip", None) or 0.0,
+        # What identifies the op in the converted model: its forget-gate
+        # input weights, (units, input_dim).
+        "signature": kernel[:, units : 2 * units].T.astype("float32"),
+    }
+    return (kernel, recurrent, bias), plan
+
+
+def _composite(go_backwards, projection):
+    """The composite function the converter fuses. Its body computes a plain
+    LSTM (with the projection), which is what TensorFlow runs before the
+    conversion replaces it; only its signature and attributes matter."""
+    import tensorflow as tf
+
+    attributes = {
+        "api_implements": f"lstm_{uuid.uuid4()}",
+        "api_preferred_device": "CPU",
+        "time_major": False,
+        "go_backwards": go_backwards,
+    }
+
+    @tf.function(autograph=False, experimental_attributes=attributes)
+    def lstm(inputs, init_h, init_c, kernel, recurrent_kernel, bias):
+        # Made inside: a captured tensor would be a seventh argument, which
+        # the converter takes for a mask and does not fuse.
+        project = None if projection is None else tf.constant(projection)
+        sequence = tf.transpose(inputs, (1, 0, 2))
+        if go_backwards:
+            sequence = tf.reverse(sequence, [0])
+
+        def step(carry, x):
+            h, c = carry
+            z = tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias
+            i, f, g, o = tf.split(z, 4, axis=-1)
+            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+            h = tf.sigmoid(o) * tf.tanh(c)
+            if project is not None:
+                h = tf.matmul(h, project)
+            return h, c
+
+        hs, cs = tf.scan(step, sequence, initializer=(init_h, init_c))
+        outputs = tf.transpose(hs, (1, 0, 2))
+        runtime = tf.constant(0.0)
+        return outputs[:, -1], outputs, hs[-1], cs[-1], runtime
+
+    return lstm
+
+
+class _Record:
+    """What the traced clone reports: the plans of the fused layers and why
+    the others were not fused. A plain object, so that Keras' attribute
+    tracking does not copy the list and the dict into wrappers."""
+
+    def __init__(self):
+        self.plans = []
+        self.fallbacks = {}
+
+
+class FusedLSTM(keras.layers.Layer):
+    """Stands in for an LSTM-family layer in the clone that is converted:
+    runs the composite function, or the original layer where a mask is
+    given (the op has none), recording why. Not public."""
+
+    def __init__(self, original, record, **kwargs):
+        super().__init__(name=original.name, dtype=original.dtype_policy, **kwargs)
+        self.original = original
+        self.record = record
+        self.supports_masking = True
+        # Read now, eagerly: the call is traced.
+        self.weights_and_plan = _weights(original)
+
+    def compute_output_shape(self, input_shape):
+        return self.original.compute_output_shape(input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        return self.original.compute_mask(inputs, mask)
+
+    def call(self, inputs, mask=None, training=False):
+        layer = self.original
+        if mask is not None:
+            self.record.fallbacks[layer.name] = (
+                "a mask (the fused op has none, and a mask may hold left or "
+                "inner padding)"
+            )
+            return layer(inputs, mask=mask, training=False)
+        import tensorflow as tf
+
+        (kernel, recurrent, bias), plan = self.weights_and_plan
+        if not any(p is plan for p in self.record.plans):
+            self.record.plans.append(plan)
+        # Fixed when the export traces (the converter needs it); unknown
+        # while the clone is assembled.
+        batch = inputs.shape[0] or tf.shape(inputs)[0]
+        out = recurrent.shape[0]
+        zeros_h = tf.zeros((batch, out), inputs.dtype)
+        zeros_c = tf.zeros((batch, plan["units"]), inputs.dtype)
+        lstm = _composite(layer.go_backwards, plan["projection"])
+        last, outputs, _, _, _ = lstm(
+            inputs,
+            zeros_h,
+            zeros_c,
+            tf.constant(kernel),
+            tf.constant(recurrent),
+            tf.constant(bias),
+        )
+        return outputs if layer.return_sequences else last
+
+
+def has_lstm_family(model):
+    """Whether any layer of `model` (or inside a Bidirectional) is an LSTM."""
+    for layer in model.layers:
+        inner = (
+            [layer.forward_layer, layer.backward_layer]
+            if isinstance(layer, keras.layers.Bidirectional)
+            else [layer]
+        )
+        if any(_is_lstm_family(sub) for sub in inner):
+            return True
+    return False
+
+
+def fusable_clone(model):
+    """`(clone, plans, fallbacks)`: the model with its eligible LSTM-family
+    layers standing in as `FusedLSTM`; `plans` fills as the clone is
+    traced, `fallbacks` maps the name of each layer left as it is to why."""
+    record = _Record()
+    fallbacks = record.fallbacks
+
+    def clone(layer):
+        if isinstance(layer, keras.layers.Bidirectional):
+            if any(
+                _is_lstm_family(inner)
+                for inner in (layer.forward_layer, layer.backward_layer)
+            ):
+                fallbacks[layer.name] = "Bidirectional (not fused yet)"
+            return layer
+        if not _is_lstm_family(layer):
+            return layer
+        reason = ineligible(layer)
+        if reason is not None:
+            fallbacks[layer.name] = reason
+            return layer
+        return FusedLSTM(layer, record)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    return copy, record.plans, record.fallbacks
+
+
+def _buffer(model, array):
+    """A new buffer holding `array` (float32), and its index."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(
+        np.ascontiguousarray(array, "<f4").tobytes(), np.uint8
+    ).copy()
+    model.buffers.append(buffer)
+    return len(model.buffers) - 1
+
+
+def _tensor(model, subgraph, array, name):
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    tensor = schema.TensorT()
+    tensor.shape = np.array(array.shape, np.int32)
+    tensor.type = schema.TensorType.FLOAT32
+    tensor.buffer = _buffer(model, array)
+    tensor.name = name.encode()
+    subgraph.tensors.append(tensor)
+    return len(subgraph.tensors) - 1
+
+
+def _state_tensor(model, subgraph, index):
+    """A new zero-initialized variable tensor shaped as tensor `index`."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    old = subgraph.tensors[index]
+    tensor = schema.TensorT()
+    tensor.shape = np.array(old.shape, np.int32)
+    tensor.type = old.type
+    tensor.buffer = 0  # the empty buffer: the interpreter zeroes a variable
+    tensor.name = f"fused_lstm_state_{len(subgraph.tensors)}".encode()
+    tensor.isVariable = True
+    subgraph.tensors.append(tensor)
+    return len(subgraph.tensors) - 1
+
+
+def _empty_unread_buffers(model, dropped):
+    """Empties the buffers of the dropped tensors (a CIFG's placeholder
+    input gate) that nothing else reads, so the file does not carry them."""
+    for subgraph, index in dropped:
+        used = any(
+            index in list(op.inputs) or index in list(op.outputs)
+            for op in subgraph.operators
+        ) or index in list(subgraph.outputs)
+        buffer = subgraph.tensors[index].buffer
+        shared = any(
+            t.buffer == buffer
+            for sg in model.subgraphs
+            for i, t in enumerate(sg.tensors)
+            if not (sg is subgraph and i == index)
+        )
+        if not used and not shared and buffer > 0:
+            model.buffers[buffer].data = None
+
+
+def _zero_states_before(model, zeroing):
+    """Before each fused op, a ZEROS_LIKE op per state tensor that writes
+    zeros into it: the op writes its final states into those (variable)
+    tensors, so without this every invocation of the interpreter would start
+    from the last one's final states instead of zeros."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    code = schema.BuiltinOperator.ZEROS_LIKE
+    index = next(
+        (
+            i
+            for i, c in enumerate(model.operatorCodes)
+            if max(c.builtinCode, c.deprecatedBuiltinCode) == code
+        ),
+        None,
+    )
+    if index is None:
+        op_code = schema.OperatorCodeT()
+        op_code.builtinCode = code
+        op_code.deprecatedBuiltinCode = code
+        op_code.version = 1
+        model.operatorCodes.append(op_code)
+        index = len(model.operatorCodes) - 1
+    for subgraph in model.subgraphs:
+        operators = []
+        for op in subgraph.operators:
+            for lstm, states in zeroing:
+                if lstm is op:
+                    for state in states:
+                        zeros = schema.OperatorT()
+                        zeros.opcodeIndex = index
+                        zeros.inputs = np.array([state], np.int32)
+                        zeros.outputs = np.array([state], np.int32)
+                        zeros.builtinOptionsType = (
+                            schema.BuiltinOptions.ZerosLikeOptions
+                        )
+                        zeros.builtinOptions = schema.ZerosLikeOptionsT()
+                        operators.append(zeros)
+            operators.append(op)
+        subgraph.operators = operators
+
+
+def _tensor_value(model, subgraph, index):
+    tensor = subgraph.tensors[index]
+    data = model.buffers[tensor.buffer].data
+    if data is None:
+        return None
+    return np.frombuffer(bytes(data), "<f4").reshape(tensor.shape)
+
+
+def complete(content, plans):
+    """Writes each plan's options and tensors into its fused op (matched by
+    its forget-gate input weights). Returns `(content, fused ops count)`."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(content)
+    code = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
+    lstm_codes = {
+        i
+        for i, op_code in enumerate(model.operatorCodes)
+        if max(op_code.builtinCode, op_code.deprecatedBuiltinCode) == code
+    }
+    done = 0
+    zeroing = []  # (op, its state tensors)
+    dropped = []  # (subgraph, tensor) no longer read by a fused op
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            if op.opcodeIndex not in lstm_codes:
+                continue
+            forget = _tensor_value(model, subgraph, op.inputs[_INPUT_TO_FORGET])
+            plan = next(
+                (
+                    p
+                    for p in plans
+                    if forget is not None
+                    and p["signature"].shape == forget.shape
+                    and np.array_equal(p["signature"], forget)
+                ),
+                None,
+            )
+            if plan is None:
+                raise RuntimeError(
+                    "A fused LSTM op of the converted model matches no layer."
+                )
+            inputs = list(op.inputs)
+            options = op.builtinOptions
+            options.cellClip = float(plan["cell_clip"])
+            options.projClip = float(plan["projection_clip"])
+            for index, vector in plan["peepholes"].items():
+                inputs[index] = _tensor(model, subgraph, vector, f"peephole_{index}")
+            if plan["coupled"]:
+                for index in (
+                    _INPUT_TO_INPUT,
+                    _RECURRENT_TO_INPUT,
+                    _CELL_TO_INPUT,
+                    _INPUT_GATE_BIAS,
+                ):
+                    if inputs[index] >= 0:
+                        dropped.append((subgraph, inputs[index]))
+                    inputs[index] = -1
+            if plan["projection"] is not None:
+                inputs[_PROJECTION_WEIGHTS] = _tensor(
+                    model, subgraph, plan["projection"].T, "projection_weights"
+                )
+            # Each op gets state tensors of its own: the converter passes it
+            # the zeros constant that other ops (another layer's initial
+            # state) may read too, and the op writes its final states into
+            # these variable tensors.
+            for index in (_OUTPUT_STATE, _CELL_STATE):
+                inputs[index] = _state_tensor(model, subgraph, inputs[index])
+            op.inputs = np.array(inputs, np.int32)
+            zeroing.append((op, [inputs[_OUTPUT_STATE], inputs[_CELL_STATE]]))
+            done += 1
+    _zero_states_before(model, zeroing)
+    _empty_unread_buffers(model, dropped)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), done

@@ -1,0 +1,172 @@
+"""TFLite's fused UNIDIRECTIONAL_SEQUENCE_LSTM op for the LSTM family
+(`keras_gates.export.to_tflite(fused=...)`): the op list read from the
+interpreter, and the outputs against Keras."""
+
+import logging
+
+import keras
+import numpy as np
+import pytest
+
+import keras_gates as kg
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="TFLite export needs the TensorFlow backend",
+)
+
+if keras.backend.backend() == "tensorflow":
+    from ai_edge_litert.interpreter import Interpreter
+
+    from keras_gates import export
+
+FUSED_OP = "UNIDIRECTIONAL_SEQUENCE_LSTM"
+ATOL = 1e-5
+
+# name: a function making the layer (5 units; inputs of 3 features)
+LAYERS = {
+    "keras_lstm": lambda: keras.layers.LSTM(5, return_sequences=True),
+    "keras_lstm_last": lambda: keras.layers.LSTM(5, unit_forget_bias=False),
+    "peephole_all": lambda: kg.PeepholeLSTM(5, return_sequences=True),
+    "peephole_input": lambda: kg.PeepholeLSTM(5, peepholes="input"),
+    "peephole_forget_output": lambda: kg.PeepholeLSTM(
+        5, peepholes=["forget", "output"], return_sequences=True
+    ),
+    "peephole_none_no_bias": lambda: kg.PeepholeLSTM(5, peepholes=None, use_bias=False),
+    "peephole_clip_projection": lambda: kg.PeepholeLSTM(
+        5, cell_clip=0.6, projection_units=3, projection_clip=0.3, return_sequences=True
+    ),
+    "peephole_backwards": lambda: kg.PeepholeLSTM(
+        5, go_backwards=True, return_sequences=True
+    ),
+    "coupled": lambda: kg.CoupledLSTM(5, return_sequences=True),
+    "coupled_peepholes_clip_projection": lambda: kg.CoupledLSTM(
+        5,
+        peepholes=["input", "output"],
+        cell_clip=0.5,
+        projection_units=2,
+        projection_clip=0.4,
+    ),
+    "coupled_output_peephole_backwards": lambda: kg.CoupledLSTM(
+        5, peepholes="output", go_backwards=True
+    ),
+}
+
+
+def model_with(*layers):
+    signal = keras.Input((None, 3), name="signal")
+    x = signal
+    for layer in layers:
+        x = layer(x)
+    model = keras.Model(signal, keras.layers.Dense(2, name="scores")(x))
+    rng = np.random.default_rng(0)
+    model.set_weights(
+        [rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()]
+    )
+    return model
+
+
+def op_names(content):
+    interpreter = Interpreter(model_content=content)
+    return {op["op_name"] for op in interpreter._get_ops_details()}
+
+
+def assert_matches_keras(model, content, batch):
+    runner = Interpreter(model_content=content).get_signature_runner()
+    rng = np.random.default_rng(1)
+    for steps in (6, 13):  # one file, its time axis resized
+        x = rng.normal(size=(batch, steps, 3)).astype("float32")
+        got = runner(signal=x)["scores"]
+        np.testing.assert_allclose(got, np.asarray(model(x)), atol=ATOL)
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_fused_op_matches_keras(name):
+    model = model_with(LAYERS[name]())
+    content = export.to_tflite(model, batch_size=2, fused=True)
+    ops = op_names(content)
+    assert FUSED_OP in ops and "WHILE" not in ops, ops
+    assert_matches_keras(model, content, batch=2)
+
+
+def test_stacked_layers_fuse_each():
+    model = model_with(
+        kg.PeepholeLSTM(6, return_sequences=True),
+        kg.CoupledLSTM(4, return_sequences=True, peepholes="input"),
+        keras.layers.LSTM(5),
+    )
+    content = export.to_tflite(model)
+    ops = Interpreter(model_content=content)._get_ops_details()
+    assert [op["op_name"] for op in ops].count(FUSED_OP) == 3
+    assert "WHILE" not in {op["op_name"] for op in ops}
+    assert_matches_keras(model, content, batch=1)
+
+
+def test_fused_false_keeps_the_loop():
+    model = model_with(kg.PeepholeLSTM(5))
+    ops = op_names(export.to_tflite(model, fused=False))
+    assert "WHILE" in ops and FUSED_OP not in ops
+
+
+def masked_model(layer):
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(10, 3, mask_zero=True)(tokens)
+    return keras.Model(tokens, keras.layers.Dense(2)(layer(x)))
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda: masked_model(kg.PeepholeLSTM(5)), "mask"),
+        (lambda: model_with(kg.PeepholeLSTM(5, layer_norm=True)), "layer_norm"),
+        (lambda: model_with(kg.CoupledLSTM(5, activation="relu")), "activation"),
+        (
+            lambda: model_with(
+                keras.layers.LSTM(5, recurrent_activation="hard_sigmoid")
+            ),
+            "recurrent_activation",
+        ),
+        (
+            lambda: model_with(keras.layers.Bidirectional(keras.layers.LSTM(5))),
+            "Bidirectional",
+        ),
+    ],
+    ids=["mask", "layer_norm", "relu", "hard_sigmoid", "bidirectional"],
+)
+def test_what_the_op_cannot_express_falls_back_or_raises(make, reason, caplog):
+    model = make()
+    with pytest.raises(ValueError, match=f"fused=True.*{reason}"):
+        export.to_tflite(model, fused=True)
+    with caplog.at_level(logging.INFO, logger="keras_gates.export"):
+        content = export.to_tflite(model)  # "auto"
+    assert "WHILE" in op_names(content)
+    assert reason in caplog.text
+
+
+def test_bad_fused_arguments():
+    model = model_with(kg.PeepholeLSTM(5))
+    with pytest.raises(ValueError, match="fused"):
+        export.to_tflite(model, fused="yes")
+    with pytest.raises(ValueError, match="streaming"):
+        export.to_tflite(model, streaming=True, fused=True)
+    with pytest.raises(ValueError, match="quantized"):
+        export.to_tflite(model, fused=True, quantization="float16")
+    # "auto" leaves a quantized model's layers in the loop.
+    content = export.to_tflite(model, quantization="dynamic_int8")
+    assert FUSED_OP not in op_names(content)
+
+
+def test_each_invocation_starts_from_zero_states():
+    """The op writes its final states into its state tensors: the export
+    zeroes them before it runs, so a second invocation with the same input
+    gives the same output (and a following layer whose zero initial state
+    has the same shape is not handed the LSTM's final states)."""
+    model = model_with(keras.layers.LSTM(8, return_sequences=True), keras.layers.GRU(8))
+    content = export.to_tflite(model)
+    assert FUSED_OP in op_names(content)
+    runner = Interpreter(model_content=content).get_signature_runner()
+    x = np.random.default_rng(2).normal(size=(1, 7, 3)).astype("float32")
+    first = runner(signal=x)["scores"]
+    second = runner(signal=x)["scores"]
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_allclose(first, np.asarray(model(x)), atol=ATOL)
