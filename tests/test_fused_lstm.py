@@ -89,6 +89,26 @@ def test_fused_op_matches_keras(name):
     assert_matches_keras(model, content, batch=2)
 
 
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "ave", "mul"])
+def test_bidirectional_fuses_both_directions(merge_mode):
+    model = model_with(
+        keras.layers.Bidirectional(
+            kg.PeepholeLSTM(5, return_sequences=True, projection_units=3),
+            merge_mode=merge_mode,
+        ),
+        keras.layers.Bidirectional(
+            kg.CoupledLSTM(4, peepholes="input"),
+            backward_layer=keras.layers.LSTM(4, go_backwards=True),
+            merge_mode=merge_mode,
+        ),
+    )
+    content = export.to_tflite(model, fused=True)
+    ops = Interpreter(model_content=content)._get_ops_details()
+    assert [op["op_name"] for op in ops].count(FUSED_OP) == 4
+    assert "WHILE" not in {op["op_name"] for op in ops}
+    assert_matches_keras(model, content, batch=1)
+
+
 def test_stacked_layers_fuse_each():
     model = model_with(
         kg.PeepholeLSTM(6, return_sequences=True),
@@ -127,11 +147,24 @@ def masked_model(layer):
             "recurrent_activation",
         ),
         (
-            lambda: model_with(keras.layers.Bidirectional(keras.layers.LSTM(5))),
-            "Bidirectional",
+            lambda: model_with(
+                keras.layers.Bidirectional(kg.PeepholeLSTM(5, layer_norm=True))
+            ),
+            "layer_norm",
+        ),
+        (
+            lambda: masked_model(keras.layers.Bidirectional(keras.layers.LSTM(5))),
+            "mask",
         ),
     ],
-    ids=["mask", "layer_norm", "relu", "hard_sigmoid", "bidirectional"],
+    ids=[
+        "mask",
+        "layer_norm",
+        "relu",
+        "hard_sigmoid",
+        "bidirectional_layer_norm",
+        "bidirectional_mask",
+    ],
 )
 def test_what_the_op_cannot_express_falls_back_or_raises(make, reason, caplog):
     model = make()

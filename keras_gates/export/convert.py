@@ -242,11 +242,12 @@ def to_tflite(
             streaming model's arguments, each a list `[inputs, state_0,
             state_1, ...]` of arrays with batch `batch_size`.
         fused: For a whole-sequence model: `"auto"` runs every
-            `PeepholeLSTM`, `CoupledLSTM` and `keras.layers.LSTM` that
-            TFLite's fused `UNIDIRECTIONAL_SEQUENCE_LSTM` op can express
-            through that op (peepholes, CIFG, `cell_clip`, projection and
-            its clip; tanh and sigmoid; no mask, no `return_state`, no
-            layer normalization), the others through a `WHILE` loop, and
+            `PeepholeLSTM`, `CoupledLSTM` and `keras.layers.LSTM` (also in
+            `Bidirectional`) that TFLite's fused
+            `UNIDIRECTIONAL_SEQUENCE_LSTM` op can express through that op
+            (peepholes, CIFG, `cell_clip`, projection and its clip; tanh
+            and sigmoid; no mask, no `return_state`, no layer
+            normalization), the others through a `WHILE` loop, and
             logs why (logger `"keras_gates.export"`); `True` raises a
             ValueError that says why for a layer it cannot fuse; `False`
             fuses none. Defaults to `"auto"`.

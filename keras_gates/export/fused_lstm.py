@@ -205,32 +205,81 @@ class FusedLSTM(keras.layers.Layer):
     def call(self, inputs, mask=None, training=False):
         layer = self.original
         if mask is not None:
-            self.record.fallbacks[layer.name] = (
-                "a mask (the fused op has none, and a mask may hold left or "
-                "inner padding)"
-            )
+            self.record.fallbacks[layer.name] = _MASK_REASON
             return layer(inputs, mask=mask, training=False)
-        import tensorflow as tf
+        return _run_fused(layer, self.weights_and_plan, self.record, inputs)
 
-        (kernel, recurrent, bias), plan = self.weights_and_plan
-        if not any(p is plan for p in self.record.plans):
-            self.record.plans.append(plan)
-        # Fixed when the export traces (the converter needs it); unknown
-        # while the clone is assembled.
-        batch = inputs.shape[0] or tf.shape(inputs)[0]
-        out = recurrent.shape[0]
-        zeros_h = tf.zeros((batch, out), inputs.dtype)
-        zeros_c = tf.zeros((batch, plan["units"]), inputs.dtype)
-        lstm = _composite(layer.go_backwards, plan["projection"])
-        last, outputs, _, _, _ = lstm(
-            inputs,
-            zeros_h,
-            zeros_c,
-            tf.constant(kernel),
-            tf.constant(recurrent),
-            tf.constant(bias),
-        )
-        return outputs if layer.return_sequences else last
+
+_MASK_REASON = (
+    "a mask (the fused op has none, and a mask may hold left or inner padding)"
+)
+
+
+def _run_fused(layer, weights_and_plan, record, inputs):
+    """`layer`'s output through the composite function."""
+    import tensorflow as tf
+
+    (kernel, recurrent, bias), plan = weights_and_plan
+    if not any(p is plan for p in record.plans):
+        record.plans.append(plan)
+    # Fixed when the export traces (the converter needs it); unknown while
+    # the clone is assembled.
+    batch = inputs.shape[0] or tf.shape(inputs)[0]
+    zeros_h = tf.zeros((batch, recurrent.shape[0]), inputs.dtype)
+    zeros_c = tf.zeros((batch, plan["units"]), inputs.dtype)
+    lstm = _composite(layer.go_backwards, plan["projection"])
+    last, outputs, _, _, _ = lstm(
+        inputs,
+        zeros_h,
+        zeros_c,
+        tf.constant(kernel),
+        tf.constant(recurrent),
+        tf.constant(bias),
+    )
+    return outputs if layer.return_sequences else last
+
+
+class FusedBidirectional(keras.layers.Layer):
+    """Stands in for a `keras.layers.Bidirectional` over two eligible
+    LSTM-family layers: one fused op per direction, merged as the wrapper
+    merges. Not public."""
+
+    def __init__(self, original, record, **kwargs):
+        super().__init__(name=original.name, dtype=original.dtype_policy, **kwargs)
+        self.original = original
+        self.record = record
+        self.supports_masking = True
+        self.directions = [
+            _weights(original.forward_layer),
+            _weights(original.backward_layer),
+        ]
+
+    def compute_output_shape(self, input_shape):
+        return self.original.compute_output_shape(input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        return self.original.compute_mask(inputs, mask)
+
+    def call(self, inputs, mask=None, training=False):
+        wrapper = self.original
+        if mask is not None:
+            self.record.fallbacks[wrapper.name] = _MASK_REASON
+            return wrapper(inputs, mask=mask, training=False)
+        forward, backward = self.directions
+        y = _run_fused(wrapper.forward_layer, forward, self.record, inputs)
+        y_rev = _run_fused(wrapper.backward_layer, backward, self.record, inputs)
+        if wrapper.return_sequences:  # back in time order, as Keras
+            y_rev = keras.ops.flip(y_rev, axis=1)
+        mode = wrapper.merge_mode
+        if mode == "concat":
+            return keras.ops.concatenate([y, y_rev], axis=-1)
+        if mode == "sum":
+            return y + y_rev
+        if mode == "ave":
+            return (y + y_rev) / 2
+        if mode == "mul":
+            return y * y_rev
+        return [y, y_rev]
 
 
 def has_lstm_family(model):
@@ -255,12 +304,18 @@ def fusable_clone(model):
 
     def clone(layer):
         if isinstance(layer, keras.layers.Bidirectional):
-            if any(
-                _is_lstm_family(inner)
-                for inner in (layer.forward_layer, layer.backward_layer)
-            ):
-                fallbacks[layer.name] = "Bidirectional (not fused yet)"
-            return layer
+            inner = (layer.forward_layer, layer.backward_layer)
+            if not any(_is_lstm_family(sub) for sub in inner):
+                return layer
+            reasons = [
+                ineligible(sub) if _is_lstm_family(sub) else "not an LSTM"
+                for sub in inner
+            ]
+            reasons = [r for r in reasons if r is not None]
+            if reasons:
+                fallbacks[layer.name] = "; ".join(sorted(set(reasons)))
+                return layer
+            return FusedBidirectional(layer, record)
         if not _is_lstm_family(layer):
             return layer
         reason = ineligible(layer)
@@ -397,21 +452,23 @@ def complete(content, plans):
     done = 0
     zeroing = []  # (op, its state tensors)
     dropped = []  # (subgraph, tensor) no longer read by a fused op
+    used = []
     for subgraph in model.subgraphs:
         for op in subgraph.operators:
             if op.opcodeIndex not in lstm_codes:
                 continue
             forget = _tensor_value(model, subgraph, op.inputs[_INPUT_TO_FORGET])
-            plan = next(
-                (
-                    p
-                    for p in plans
-                    if forget is not None
-                    and p["signature"].shape == forget.shape
-                    and np.array_equal(p["signature"], forget)
-                ),
-                None,
-            )
+            matching = [
+                p
+                for p in plans
+                if forget is not None
+                and p["signature"].shape == forget.shape
+                and np.array_equal(p["signature"], forget)
+            ]
+            # Two layers with the same weights: one plan each.
+            unused = [p for p in matching if not any(p is q for q in used)]
+            plan = (unused or matching or [None])[0]
+            used.append(plan)
             if plan is None:
                 raise RuntimeError(
                     "A fused LSTM op of the converted model matches no layer."
