@@ -5,6 +5,7 @@ import shutil
 import tempfile
 
 import keras
+import numpy as np
 from keras import tree
 
 from keras_gates.export import fused_lstm
@@ -235,12 +236,15 @@ def to_tflite(
         quantization: None (float32), `"float16"` (float16 weights),
             `"dynamic_int8"` (int8 weights, float activations) or `"int8"`
             (int8 weights and activations where TFLite supports them,
-            calibrated on `representative_data`; float inputs and outputs;
-            streaming models only: TensorFlow 2.21's calibration crashes on
-            a whole-sequence loop).
-        representative_data: For `"int8"`: an iterable of samples of the
-            streaming model's arguments, each a list `[inputs, state_0,
-            state_1, ...]` of arrays with batch `batch_size`.
+            calibrated on `representative_data`; float inputs and outputs).
+            A whole-sequence int8 model needs every recurrent layer on the
+            fused LSTM op (8-bit activations, 16-bit cell state), since
+            TensorFlow 2.21's calibration crashes on a `WHILE` loop; a
+            streaming model takes any layer.
+        representative_data: For `"int8"`: an iterable of samples, each a
+            list of arrays with batch `batch_size` (or one array): of the
+            model's inputs for a whole-sequence model, of the streaming
+            model's arguments `[inputs, state_0, state_1, ...]` otherwise.
         fused: For a whole-sequence model: `"auto"` runs every
             `PeepholeLSTM`, `CoupledLSTM` and `keras.layers.LSTM` (also in
             `Bidirectional`) that TFLite's fused
@@ -271,14 +275,7 @@ def to_tflite(
             f"only then. Received: quantization={quantization!r}, "
             f"representative_data={'given' if representative_data is not None else None}"
         )
-    if quantization == "int8" and not streaming:
-        raise ValueError(
-            "quantization='int8' is available for streaming models only: "
-            "TensorFlow 2.21's int8 calibration crashes the process "
-            "(segmentation fault) on the WHILE loop of a whole-sequence "
-            "recurrent model. Use streaming=True, or 'dynamic_int8' (int8 "
-            "weights) for the whole-sequence model."
-        )
+
     if fused not in FUSED:
         raise ValueError(
             f"Argument `fused` must be one of {FUSED}. Received: fused={fused!r}"
@@ -295,13 +292,20 @@ def to_tflite(
     else:
         signature = Signature(model)
         specs = _sequence_specs(model, signature, batch_size)
-        if fused is True and quantization is not None:
+        if fused is True and quantization not in (None, "int8"):
             raise ValueError(
-                "fused=True exports float32 weights: the fused LSTM op of a "
-                "quantized model is not supported yet. Received: "
-                f"quantization={quantization!r}."
+                "fused=True exports float32 or full-integer int8 weights: the "
+                "fused LSTM op of a float16 or dynamic-int8 model is not "
+                f"supported yet. Received: quantization={quantization!r}."
             )
-        if fused and quantization is None and fused_lstm.has_lstm_family(model):
+        whole_int8 = quantization == "int8"
+        if whole_int8 and (fused is False or not fused_lstm.has_lstm_family(model)):
+            raise ValueError(_WHOLE_INT8)
+        if (
+            fused
+            and quantization in (None, "int8")
+            and fused_lstm.has_lstm_family(model)
+        ):
             model, plans, fallbacks = fused_lstm.fusable_clone(model)
         function = _serving_function(model, signature)
         endpoint = "serving_default"
@@ -317,20 +321,74 @@ def to_tflite(
                     f"LSTM op: {reasons}. Use fused='auto' to loop them instead."
                 )
             fused_lstm.log.info("Not fused (WHILE loop instead): %s", reasons)
+        whole_int8 = quantization == "int8" and not streaming
+        if whole_int8 and fallbacks:
+            raise ValueError(f"{_WHOLE_INT8} Not fused: {reasons}.")
         converter = tf.lite.TFLiteConverter.from_saved_model(
             export_dir, signature_keys=[endpoint]
         )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        _quantize(converter, quantization, representative_data, specs)
+        if not whole_int8:  # a whole-sequence int8 model is quantized below
+            _quantize(converter, quantization, representative_data, specs)
         content = converter.convert()
     if plans:
-        content, count = fused_lstm.complete(content, plans)
+        content, count = fused_lstm.complete(content, plans, for_calibration=whole_int8)
         if count != len(plans):
             raise RuntimeError(
                 f"{len(plans)} LSTM layers were prepared for the fused op, but "
                 f"the converter fused {count}."
             )
+    if whole_int8:
+        if b"WHILE" in _op_names(content):
+            raise ValueError(
+                f"{_WHOLE_INT8} This model also has a recurrent loop (WHILE) of "
+                "another layer."
+            )
+        content = fused_lstm.quantize_int8(
+            content, _dataset(representative_data, specs)
+        )
     return content
+
+
+_WHOLE_INT8 = (
+    "quantization='int8' for a whole-sequence model needs every recurrent "
+    "layer on TFLite's fused LSTM op (TensorFlow 2.21's int8 calibration "
+    "crashes the process on a WHILE loop): PeepholeLSTM, CoupledLSTM or "
+    "keras LSTM without a mask, fused='auto' or True. Otherwise use "
+    "streaming=True, or 'dynamic_int8' (int8 weights)."
+)
+
+
+def _op_names(content):
+    """The builtin op names of a .tflite model, as one bytes string."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(content)
+    names = {
+        value: name
+        for name, value in vars(schema.BuiltinOperator).items()
+        if not name.startswith("_")
+    }
+    return b" ".join(
+        names.get(max(c.builtinCode, c.deprecatedBuiltinCode), "?").encode()
+        for c in model.operatorCodes
+    )
+
+
+def _dataset(representative_data, specs):
+    """The calibrator's generator: lists of the model's inputs."""
+    samples = list(representative_data)
+
+    def dataset():
+        for sample in samples:
+            sample = sample if isinstance(sample, (list, tuple)) else [sample]
+            yield [
+                np.asarray(value, spec.dtype.as_numpy_dtype)
+                for value, spec in zip(sample, specs, strict=True)
+            ]
+
+    return dataset
 
 
 def to_onnx(model, path, *, opset=17):

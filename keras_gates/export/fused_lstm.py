@@ -386,6 +386,99 @@ def _empty_unread_buffers(model, dropped):
             model.buffers[buffer].data = None
 
 
+def _add_intermediates(model, ops):
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            if not any(op is lstm for lstm in ops):
+                continue
+            indices = []
+            for _ in range(5):
+                tensor = schema.TensorT()
+                tensor.shape = np.array([], np.int32)
+                tensor.type = schema.TensorType.FLOAT32
+                tensor.buffer = 0
+                tensor.name = (
+                    f"fused_lstm_intermediate_{len(subgraph.tensors)}".encode()
+                )
+                subgraph.tensors.append(tensor)
+                indices.append(len(subgraph.tensors) - 1)
+            op.intermediates = np.array(indices, np.int32)
+
+
+def _opcode(model, code):
+    """The index of the operator code `code`, added when absent."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    for i, op_code in enumerate(model.operatorCodes):
+        if max(op_code.builtinCode, op_code.deprecatedBuiltinCode) == code:
+            return i
+    op_code = schema.OperatorCodeT()
+    op_code.builtinCode = code
+    op_code.deprecatedBuiltinCode = min(code, 127)
+    op_code.version = 1
+    model.operatorCodes.append(op_code)
+    return len(model.operatorCodes) - 1
+
+
+def quantize_int8(content, dataset):
+    """Full-integer quantization of a model completed `for_calibration`:
+    TFLite's calibrator runs it on `dataset` (a generator of input lists),
+    then, before each fused op, a SUB of a constant holding the state's
+    zero point from itself writes zero into each (now integer) state
+    tensor, as the ZEROS_LIKE of the float model does."""
+    import tensorflow as tf
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.python.optimize import calibrator
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    quantized = calibrator.Calibrator(content).calibrate_and_quantize(
+        dataset, tf.float32, tf.float32, False
+    )
+    model = flatbuffer_utils.read_model_from_bytearray(bytes(quantized))
+    lstm = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
+    sub = _opcode(model, schema.BuiltinOperator.SUB)
+    dtypes = {
+        schema.TensorType.INT8: np.int8,
+        schema.TensorType.INT16: np.int16,
+        schema.TensorType.FLOAT32: np.float32,
+    }
+    for subgraph in model.subgraphs:
+        operators = []
+        for op in subgraph.operators:
+            code = model.operatorCodes[op.opcodeIndex]
+            if max(code.builtinCode, code.deprecatedBuiltinCode) == lstm:
+                for state in (op.inputs[_OUTPUT_STATE], op.inputs[_CELL_STATE]):
+                    old = subgraph.tensors[state]
+                    q = old.quantization
+                    zero_point = 0
+                    if q is not None and q.zeroPoint is not None and len(q.zeroPoint):
+                        zero_point = int(q.zeroPoint[0])
+                    values = np.full(tuple(old.shape), zero_point, dtypes[old.type])
+                    buffer = schema.BufferT()
+                    buffer.data = np.frombuffer(values.tobytes(), np.uint8).copy()
+                    model.buffers.append(buffer)
+                    constant = schema.TensorT()
+                    constant.shape = np.array(old.shape, np.int32)
+                    constant.type = old.type
+                    constant.buffer = len(model.buffers) - 1
+                    constant.quantization = q
+                    constant.name = f"fused_lstm_zero_{state}".encode()
+                    subgraph.tensors.append(constant)
+                    index = len(subgraph.tensors) - 1
+                    zero = schema.OperatorT()
+                    zero.opcodeIndex = sub
+                    zero.inputs = np.array([index, index], np.int32)
+                    zero.outputs = np.array([state], np.int32)
+                    zero.builtinOptionsType = schema.BuiltinOptions.SubOptions
+                    zero.builtinOptions = schema.SubOptionsT()
+                    operators.append(zero)
+            operators.append(op)
+        subgraph.operators = operators
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
 def _zero_states_before(model, zeroing):
     """Before each fused op, a ZEROS_LIKE op per state tensor that writes
     zeros into it: the op writes its final states into those (variable)
@@ -436,9 +529,13 @@ def _tensor_value(model, subgraph, index):
     return np.frombuffer(bytes(data), "<f4").reshape(tensor.shape)
 
 
-def complete(content, plans):
+def complete(content, plans, for_calibration=False):
     """Writes each plan's options and tensors into its fused op (matched by
-    its forget-gate input weights). Returns `(content, fused ops count)`."""
+    its forget-gate input weights). Returns `(content, fused ops count)`.
+
+    With `for_calibration`, each op gets the five intermediate tensors that
+    TFLite's calibrator records (for the op's 8x8->16 integer kernel) and
+    no zeroing of its states (`quantize_int8` adds it, quantized)."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -502,6 +599,9 @@ def complete(content, plans):
             op.inputs = np.array(inputs, np.int32)
             zeroing.append((op, [inputs[_OUTPUT_STATE], inputs[_CELL_STATE]]))
             done += 1
-    _zero_states_before(model, zeroing)
+    if for_calibration:
+        _add_intermediates(model, [op for op, _ in zeroing])
+    else:
+        _zero_states_before(model, zeroing)
     _empty_unread_buffers(model, dropped)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), done
