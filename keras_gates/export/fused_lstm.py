@@ -183,18 +183,17 @@ class _Record:
         self.fallbacks = {}
 
 
-class FusedLSTM(keras.layers.Layer):
-    """Stands in for an LSTM-family layer in the clone that is converted:
-    runs the composite function, or the original layer where a mask is
-    given (the op has none), recording why. Not public."""
+class _StandIn(keras.layers.Layer):
+    """A layer of the converted clone that stands in for `original`: same
+    name, dtype, output shape and mask; the plans of its LSTM layers are
+    read now, eagerly, since its call is traced. Not public."""
 
-    def __init__(self, original, record, **kwargs):
+    def __init__(self, original, record, lstm_layers, **kwargs):
         super().__init__(name=original.name, dtype=original.dtype_policy, **kwargs)
         self.original = original
         self.record = record
         self.supports_masking = True
-        # Read now, eagerly: the call is traced.
-        self.weights_and_plan = _weights(original)
+        self.directions = [_weights(layer) for layer in lstm_layers]
 
     def compute_output_shape(self, input_shape):
         return self.original.compute_output_shape(input_shape)
@@ -202,12 +201,21 @@ class FusedLSTM(keras.layers.Layer):
     def compute_mask(self, inputs, mask=None):
         return self.original.compute_mask(inputs, mask)
 
+
+class FusedLSTM(_StandIn):
+    """Stands in for an LSTM-family layer: runs the composite function, or
+    the original layer where a mask is given (the op has none), recording
+    why. Not public."""
+
+    def __init__(self, original, record, **kwargs):
+        super().__init__(original, record, [original], **kwargs)
+
     def call(self, inputs, mask=None, training=False):
         layer = self.original
         if mask is not None:
             self.record.fallbacks[layer.name] = _MASK_REASON
             return layer(inputs, mask=mask, training=False)
-        return _run_fused(layer, self.weights_and_plan, self.record, inputs)
+        return _run_fused(layer, self.directions[0], self.record, inputs)
 
 
 _MASK_REASON = (
@@ -239,26 +247,14 @@ def _run_fused(layer, weights_and_plan, record, inputs):
     return outputs if layer.return_sequences else last
 
 
-class FusedBidirectional(keras.layers.Layer):
+class FusedBidirectional(_StandIn):
     """Stands in for a `keras.layers.Bidirectional` over two eligible
     LSTM-family layers: one fused op per direction, merged as the wrapper
     merges. Not public."""
 
     def __init__(self, original, record, **kwargs):
-        super().__init__(name=original.name, dtype=original.dtype_policy, **kwargs)
-        self.original = original
-        self.record = record
-        self.supports_masking = True
-        self.directions = [
-            _weights(original.forward_layer),
-            _weights(original.backward_layer),
-        ]
-
-    def compute_output_shape(self, input_shape):
-        return self.original.compute_output_shape(input_shape)
-
-    def compute_mask(self, inputs, mask=None):
-        return self.original.compute_mask(inputs, mask)
+        inner = [original.forward_layer, original.backward_layer]
+        super().__init__(original, record, inner, **kwargs)
 
     def call(self, inputs, mask=None, training=False):
         wrapper = self.original

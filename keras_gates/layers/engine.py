@@ -210,7 +210,7 @@ def _scan(
     projected = cell.input_side(sequences, constants, input_mask)
     a, b = cell.linear_recurrence(projected)
     valid = None if mask is None else ops.expand_dims(mask, -1)
-    in_log_space = getattr(cell, "log_space_scan", False)
+    in_log_space = cell.log_space_scan
     if valid is not None:  # a masked step keeps the state exactly: 1 * s + 0
         one, zero = (0.0, LOG_ZERO) if in_log_space else (1.0, 0.0)
         a, b = ops.where(valid, a, one), ops.where(valid, b, zero)
