@@ -2,9 +2,12 @@
 
 For `PeepholeLSTM`, `CoupledLSTM` and `keras.layers.LSTM` (64 units, 32
 input features, random weights, batch 1), exports the same model with
-`fused=True` and `fused=False` and prints the file size, the largest
+`fused=True`, `fused=False` and whole-sequence int8 (on the fused op,
+calibrated on 20 random sequences) and prints the file sizes, the largest
 difference from Keras and the median latency on the LiteRT interpreter at
-each sequence length, the two files timed in interleaved rounds.
+each sequence length, the three files timed in interleaved rounds.
+`--no-default-delegates` runs them on TFLite's builtin kernels alone,
+without the XNNPACK delegate that the interpreter applies by default.
 
     python -m benchmarks.fused_lstm                 # about a minute here
     python -m benchmarks.fused_lstm --lengths 100 --rounds 5
@@ -42,42 +45,65 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--features", type=int, default=32)
     parser.add_argument("--units", type=int, default=64)
+    parser.add_argument("--no-default-delegates", action="store_true")
     args = parser.parse_args(argv)
     from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import OpResolverType
 
+    resolver = (
+        OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        if args.no_default_delegates
+        else OpResolverType.AUTO
+    )
+    kinds = ("fused", "WHILE", "int8")
     rows = []
     print(
-        "| layer | steps | fused KB | WHILE KB | max abs diff fused / WHILE |", end=""
+        "| layer | steps | fused KB | WHILE KB | int8 KB | max abs diff "
+        "fused / WHILE / int8 | fused ms | WHILE ms | int8 ms | fused / WHILE |"
     )
-    print(" fused ms | WHILE ms | fused / WHILE |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, make in LAYERS.items():
         model = model_with(make(args.units), args.features)
-        contents = {f: export.to_tflite(model, fused=f) for f in (True, False)}
+        rng = np.random.default_rng(0)
+        samples = [
+            rng.normal(size=(1, max(args.lengths), args.features)).astype("float32")
+            for _ in range(20)
+        ]
+        contents = {
+            "fused": export.to_tflite(model, fused=True),
+            "WHILE": export.to_tflite(model, fused=False),
+            "int8": export.to_tflite(
+                model, quantization="int8", representative_data=samples
+            ),
+        }
         runners = {
-            f: Interpreter(model_content=c).get_signature_runner()
-            for f, c in contents.items()
+            k: Interpreter(
+                model_content=c, experimental_op_resolver_type=resolver
+            ).get_signature_runner()
+            for k, c in contents.items()
         }
         for steps in args.lengths:
             x = np.random.default_rng(steps).normal(size=(1, steps, args.features))
             x = x.astype("float32")
             want = np.asarray(model(x))
             diffs = {
-                f: np.abs(r(signal=x)["out"] - want).max() for f, r in runners.items()
+                k: np.abs(r(signal=x)["out"] - want).max() for k, r in runners.items()
             }
-            times = {True: [], False: []}
+            times = {k: [] for k in kinds}
             for _ in range(args.rounds):
-                for fused, runner in runners.items():
+                for kind, runner in runners.items():
                     start = time.perf_counter()
                     runner(signal=x)
-                    times[fused].append(time.perf_counter() - start)
-            ms = {f: 1000 * float(np.median(t)) for f, t in times.items()}
-            rows.append((name, steps, diffs[True], diffs[False], ms[True], ms[False]))
+                    times[kind].append(time.perf_counter() - start)
+            ms = {k: 1000 * float(np.median(t)) for k, t in times.items()}
+            rows.append((name, steps, diffs, ms))
+            sizes = " | ".join(f"{len(contents[k]) / 1024:.1f}" for k in kinds)
             print(
-                f"| {name} | {steps} | {len(contents[True]) / 1024:.1f} | "
-                f"{len(contents[False]) / 1024:.1f} | "
-                f"{diffs[True]:.1e} / {diffs[False]:.1e} | {ms[True]:.2f} | "
-                f"{ms[False]:.2f} | {ms[True] / ms[False]:.2f} |"
+                f"| {name} | {steps} | {sizes} | "
+                + " / ".join(f"{diffs[k]:.1e}" for k in kinds)
+                + " | "
+                + " | ".join(f"{ms[k]:.2f}" for k in kinds)
+                + f" | {ms['fused'] / ms['WHILE']:.2f} |"
             )
     return rows
 

@@ -8,6 +8,7 @@ TensorFlow only (this subpackage imports it; `import keras_gates` does not):
   (no Flex delegate), whole-sequence or one step at a time (`streaming`);
   the LSTM family on TFLite's fused LSTM op where it can (`fused`).
 - `to_onnx(model, path)`: an ONNX model through tf2onnx.
+- `op_names(content)`: the builtin ops a .tflite model uses.
 
 Each works for any Keras model of the TensorFlow backend whose layers the
 converters support; the keras-gates layers compile to plain TensorFlow ops
@@ -15,9 +16,10 @@ converters support; the keras-gates layers compile to plain TensorFlow ops
 keras-gates is needed where the exported model runs.
 """
 
+from keras_gates.export.convert import op_names
 from keras_gates.export.convert import to_onnx
 from keras_gates.export.convert import to_saved_model
 from keras_gates.export.convert import to_tflite
 from keras_gates.export.streaming import step_function
 
-__all__ = ["step_function", "to_onnx", "to_saved_model", "to_tflite"]
+__all__ = ["op_names", "step_function", "to_onnx", "to_saved_model", "to_tflite"]

@@ -250,7 +250,7 @@ def to_tflite(
             `Bidirectional`) that TFLite's fused
             `UNIDIRECTIONAL_SEQUENCE_LSTM` op can express through that op
             (peepholes, CIFG, `cell_clip`, projection and its clip; tanh
-            and sigmoid; no mask, no `return_state`, no layer
+            and sigmoid, any mask; no `return_state`, no layer
             normalization), the others through a `WHILE` loop, and
             logs why (logger `"keras_gates.export"`); `True` raises a
             ValueError that says why for a layer it cannot fuse; `False`
@@ -313,7 +313,7 @@ def to_tflite(
         # From a SavedModel, not a concrete function: the latter can leave
         # weights as resource variables that fail at invoke.
         _write(model, export_dir, endpoint, function, specs)
-        if fallbacks:  # known once the model is traced (masks)
+        if fallbacks:
             reasons = "; ".join(f"{k}: {v}" for k, v in sorted(fallbacks.items()))
             if fused is True:
                 raise ValueError(
@@ -339,7 +339,7 @@ def to_tflite(
                 f"the converter fused {count}."
             )
     if whole_int8:
-        if b"WHILE" in _op_names(content):
+        if "WHILE" in op_names(content):
             raise ValueError(
                 f"{_WHOLE_INT8} This model also has a recurrent loop (WHILE) of "
                 "another layer."
@@ -354,13 +354,15 @@ _WHOLE_INT8 = (
     "quantization='int8' for a whole-sequence model needs every recurrent "
     "layer on TFLite's fused LSTM op (TensorFlow 2.21's int8 calibration "
     "crashes the process on a WHILE loop): PeepholeLSTM, CoupledLSTM or "
-    "keras LSTM without a mask, fused='auto' or True. Otherwise use "
+    "keras LSTM, fused='auto' or True. Otherwise use "
     "streaming=True, or 'dynamic_int8' (int8 weights)."
 )
 
 
-def _op_names(content):
-    """The builtin op names of a .tflite model, as one bytes string."""
+def op_names(content):
+    """The names of the builtin ops a .tflite model uses (its operator
+    codes), sorted: e.g. whether an export has `UNIDIRECTIONAL_SEQUENCE_LSTM`
+    and no `WHILE`."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -370,9 +372,11 @@ def _op_names(content):
         for name, value in vars(schema.BuiltinOperator).items()
         if not name.startswith("_")
     }
-    return b" ".join(
-        names.get(max(c.builtinCode, c.deprecatedBuiltinCode), "?").encode()
-        for c in model.operatorCodes
+    return sorted(
+        {
+            names.get(max(c.builtinCode, c.deprecatedBuiltinCode), "?")
+            for c in model.operatorCodes
+        }
     )
 
 

@@ -48,8 +48,7 @@ def _is_lstm_family(layer):
 
 
 def ineligible(layer):
-    """Why the fused op cannot run `layer` (a string), or None when it can
-    (a mask is checked when the layer is called)."""
+    """Why the fused op cannot run `layer` (a string), or None when it can."""
     cell = layer.cell
     name = keras.activations.serialize
     if name(cell.activation) != "tanh":
@@ -203,39 +202,51 @@ class _StandIn(keras.layers.Layer):
 
 
 class FusedLSTM(_StandIn):
-    """Stands in for an LSTM-family layer: runs the composite function, or
-    the original layer where a mask is given (the op has none), recording
-    why. Not public."""
+    """Stands in for an LSTM-family layer: runs the composite function
+    (with, for a mask, the compaction of `_run_fused`). Not public."""
 
     def __init__(self, original, record, **kwargs):
         super().__init__(original, record, [original], **kwargs)
 
     def call(self, inputs, mask=None, training=False):
         layer = self.original
-        if mask is not None:
-            self.record.fallbacks[layer.name] = _MASK_REASON
-            return layer(inputs, mask=mask, training=False)
-        return _run_fused(layer, self.directions[0], self.record, inputs)
+        return _run_fused(layer, self.directions[0], self.record, inputs, mask)
 
 
-_MASK_REASON = (
-    "a mask (the fused op has none, and a mask may hold left or inner padding)"
-)
+def _run_fused(layer, weights_and_plan, record, inputs, mask=None):
+    """`layer`'s output through the composite function.
 
-
-def _run_fused(layer, weights_and_plan, record, inputs):
-    """`layer`'s output through the composite function."""
+    The op has no mask, so a masked sequence is compacted first: each row's
+    real steps move to the front in their order (a top-k of a key that ranks
+    real steps before padding, each by time), the op runs over that, and
+    each output step takes the op's output after the real steps seen so far
+    (a gather by the mask's running count; zeros before the first). That is
+    Keras' masked loop for any mask, left, right or inner padding: the state
+    skips padded steps and the output repeats at them. `go_backwards`
+    reverses the input and the mask first, as Keras' loop does."""
     import tensorflow as tf
 
     (kernel, recurrent, bias), plan = weights_and_plan
     if not any(p is plan for p in record.plans):
         record.plans.append(plan)
+    go_backwards = layer.go_backwards
+    if mask is not None:
+        mask = tf.cast(mask, tf.bool)
+        if go_backwards:
+            inputs = tf.reverse(inputs, [1])
+            mask = tf.reverse(mask, [1])
+            go_backwards = False
+        steps = tf.shape(inputs)[1]
+        time = tf.range(steps)
+        key = tf.where(mask, steps - time, -time)
+        order = tf.math.top_k(key, k=steps, sorted=True).indices
+        inputs = tf.gather(inputs, order, batch_dims=1)
     # Fixed when the export traces (the converter needs it); unknown while
     # the clone is assembled.
     batch = inputs.shape[0] or tf.shape(inputs)[0]
     zeros_h = tf.zeros((batch, recurrent.shape[0]), inputs.dtype)
     zeros_c = tf.zeros((batch, plan["units"]), inputs.dtype)
-    lstm = _composite(layer.go_backwards, plan["projection"])
+    lstm = _composite(go_backwards, plan["projection"])
     last, outputs, _, _, _ = lstm(
         inputs,
         zeros_h,
@@ -244,7 +255,13 @@ def _run_fused(layer, weights_and_plan, record, inputs):
         tf.constant(recurrent),
         tf.constant(bias),
     )
-    return outputs if layer.return_sequences else last
+    if mask is None:
+        return outputs if layer.return_sequences else last
+    seen = tf.cumsum(tf.cast(mask, tf.int32), axis=1)
+    outputs = tf.pad(outputs, [[0, 0], [1, 0], [0, 0]])  # quantizable
+    if not layer.return_sequences:
+        return tf.gather(outputs, seen[:, -1], batch_dims=1)
+    return tf.gather(outputs, seen, batch_dims=1)
 
 
 class FusedBidirectional(_StandIn):
@@ -258,12 +275,9 @@ class FusedBidirectional(_StandIn):
 
     def call(self, inputs, mask=None, training=False):
         wrapper = self.original
-        if mask is not None:
-            self.record.fallbacks[wrapper.name] = _MASK_REASON
-            return wrapper(inputs, mask=mask, training=False)
         forward, backward = self.directions
-        y = _run_fused(wrapper.forward_layer, forward, self.record, inputs)
-        y_rev = _run_fused(wrapper.backward_layer, backward, self.record, inputs)
+        y = _run_fused(wrapper.forward_layer, forward, self.record, inputs, mask)
+        y_rev = _run_fused(wrapper.backward_layer, backward, self.record, inputs, mask)
         if wrapper.return_sequences:  # back in time order, as Keras
             y_rev = keras.ops.flip(y_rev, axis=1)
         mode = wrapper.merge_mode
@@ -430,7 +444,7 @@ def quantize_int8(content, dataset):
     from tensorflow.lite.tools import flatbuffer_utils
 
     quantized = calibrator.Calibrator(content).calibrate_and_quantize(
-        dataset, tf.float32, tf.float32, False
+        dataset, tf.float32, tf.float32, True
     )
     model = flatbuffer_utils.read_model_from_bytearray(bytes(quantized))
     lstm = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
