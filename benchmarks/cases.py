@@ -6,6 +6,8 @@ import keras
 
 import keras_gates as kg
 
+SLICES = (8, 8)
+
 
 @dataclasses.dataclass(frozen=True)
 class Case:
@@ -109,6 +111,21 @@ CASES = {
             lambda u: kg.MinGRU(u, fast_path=True),
             min_gru_macs,
         ),
+        # The Sliced RNN (`--sliced`): 64 slices, read as (8, 8), each level
+        # a layer like the first. The levels above add 2 x 8 steps of the
+        # same cell per 64 slices: left out of the count.
+        Case(
+            "Sliced PeepholeLSTM",
+            lambda u: kg.SlicedRNN(kg.PeepholeLSTM(u), SLICES),
+            gate_block_macs(4),
+            ("PeepholeLSTM", 1 / 8),
+        ),
+        Case(
+            "Sliced MinimalGRU",
+            lambda u: kg.SlicedRNN(kg.MinimalGRU(u), SLICES),
+            gate_block_macs(2),
+            ("MinimalGRU", 1 / 8),
+        ),
     ]
 }
 
@@ -122,6 +139,27 @@ PRESETS = {
         "shapes": [(b, t) for b in (16, 64) for t in (16, 100, 1000)],
         "rounds": 7,
     },
+    # The Sliced RNN against the plain layers (`--sliced`): long sequences,
+    # a small layer.
+    "sliced": {
+        "shapes": [(16, t) for t in (256, 1024, 4096, 16384)],
+        "rounds": 3,
+        "features": 32,
+        "units": 64,
+        "layers": [
+            "PeepholeLSTM",
+            "Sliced PeepholeLSTM",
+            "MinimalGRU",
+            "Sliced MinimalGRU",
+        ],
+    },
     # Seconds: for the test suite.
     "smoke": {"shapes": [(4, 8), (4, 16)], "rounds": 2, "features": 8, "units": 16},
+    "sliced_smoke": {
+        "shapes": [(2, 64), (2, 128)],
+        "rounds": 1,
+        "features": 4,
+        "units": 8,
+        "layers": ["MinimalGRU", "Sliced MinimalGRU"],
+    },
 }

@@ -8,6 +8,8 @@ layer beside it is used like `keras.layers.LSTM`:
 - `MinimalGRUCell` / `MinimalGRU`: the one-gate minimal gated unit.
 - `SRUCell` / `SRU`: Simple Recurrent Unit, element-wise recurrence.
 - `MinGRUCell` / `MinGRU`: minimal GRU, computed parallel in time.
+- `SlicedRNN(layer, slices)`: any recurrent layer read as a tree of slices
+  side by side, parallel over long sequences (the Sliced RNN).
 
 `keras_gates.inspect` reads every gate at every step, as tables and
 pictures; `keras_gates.convert` imports trained weights of TF1's LSTMCell,
@@ -20,6 +22,7 @@ truncated or damaged file.
 from keras_gates import convert
 from keras_gates import initializers
 from keras_gates import inspect
+from keras_gates import sampling
 from keras_gates import saving
 from keras_gates.cells import CoupledLSTMCell
 from keras_gates.cells import GatedCell
@@ -34,6 +37,7 @@ from keras_gates.layers import GatedRNN
 from keras_gates.layers import MinGRU
 from keras_gates.layers import MinimalGRU
 from keras_gates.layers import PeepholeLSTM
+from keras_gates.layers import SlicedRNN
 from keras_gates.version import __version__
 
 __all__ = [
@@ -50,9 +54,11 @@ __all__ = [
     "RecurrentCell",
     "SRU",
     "SRUCell",
+    "SlicedRNN",
     "__version__",
     "convert",
     "initializers",
     "inspect",
+    "sampling",
     "saving",
 ]

@@ -5,6 +5,7 @@ import json
 import keras
 import pytest
 
+import keras_gates as kg
 from benchmarks import run
 from benchmarks.cases import CASES
 
@@ -25,10 +26,23 @@ def test_benchmark_smoke(tmp_path, capsys):
     assert "GEMM ceiling" in out and "<= 0.25 x keras.GRU" in out
 
 
+def test_sliced_benchmark_smoke(tmp_path, capsys):
+    run.main(["--preset", "sliced_smoke", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "benchmark.json").read_text())
+    layers = {r["layer"] for r in saved["records"]}
+    assert {"MinimalGRU", "Sliced MinimalGRU"} <= layers
+    sliced = [r for r in saved["records"] if r["layer"] == "Sliced MinimalGRU"]
+    assert all(r["ratio_MinimalGRU"] > 0 for r in sliced)
+    assert "<= 0.12 x MinimalGRU" in capsys.readouterr().out
+
+
 def test_every_case_builds_a_layer_of_its_size():
     for case in CASES.values():
         layer = case.build(8)
-        assert layer.units == 8
+        if isinstance(layer, kg.SlicedRNN):
+            assert all(level.units == 8 for level in layer.levels)
+        else:
+            assert layer.units == 8
         assert case.macs(4, 8) > 0
 
 

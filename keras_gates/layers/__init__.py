@@ -3,6 +3,15 @@ from keras_gates.layers.coupled_lstm import CoupledLSTM
 from keras_gates.layers.min_gru import MinGRU
 from keras_gates.layers.minimal_gru import MinimalGRU
 from keras_gates.layers.peephole_lstm import PeepholeLSTM
+from keras_gates.layers.sliced_rnn import SlicedRNN
 from keras_gates.layers.sru import SRU
 
-__all__ = ["CoupledLSTM", "GatedRNN", "MinGRU", "MinimalGRU", "PeepholeLSTM", "SRU"]
+__all__ = [
+    "CoupledLSTM",
+    "GatedRNN",
+    "MinGRU",
+    "MinimalGRU",
+    "PeepholeLSTM",
+    "SRU",
+    "SlicedRNN",
+]
