@@ -4,7 +4,8 @@ Trains each layer on the quickstart's generated task (the sign of a signal
 followed by noise on the same channel, with chrono initialization;
 `examples/quickstart.py`), exports it with
 `keras_gates.export.to_tflite` as float32, float16 and dynamic-int8 sequence
-models and as an int8 streaming model (calibrated on the states that the
+models (the LSTM family on TFLite's fused LSTM op, also as a full-integer
+int8 sequence model) and as an int8 streaming model (calibrated on the states that the
 float streaming model goes through on training sequences), and prints, per
 variant, the .tflite size, the test accuracy and the largest difference of
 the output probability from Keras.
@@ -28,6 +29,7 @@ from quickstart import make_data  # noqa: E402
 from quickstart import train_and_evaluate  # noqa: E402
 
 from keras_gates import export  # noqa: E402
+from keras_gates.export import fused_lstm  # noqa: E402
 from keras_gates.export import litert  # noqa: E402
 from keras_gates.export.convert import input_names  # noqa: E402
 
@@ -69,6 +71,24 @@ def report(layer_name, args):
             (
                 layer_name,
                 f"sequence, {quantization or 'float32'}",
+                len(content),
+                accuracy_of(got, y_test),
+                float(np.max(np.abs(got - want))),
+            )
+        )
+    if fused_lstm.has_lstm_family(model):  # whole-sequence int8: the fused op
+        content = export.to_tflite(
+            model,
+            quantization="int8",
+            representative_data=[
+                x_calibrate[i : i + 1] for i in range(len(x_calibrate))
+            ],
+        )
+        got = run_sequence_model(content, x_test, input_names(model)[0])
+        rows.append(
+            (
+                layer_name,
+                "sequence, int8",
                 len(content),
                 accuracy_of(got, y_test),
                 float(np.max(np.abs(got - want))),

@@ -216,11 +216,6 @@ def test_bad_fused_arguments():
         export.to_tflite(model, fused="yes")
     with pytest.raises(ValueError, match="streaming"):
         export.to_tflite(model, streaming=True, fused=True)
-    with pytest.raises(ValueError, match="float16 or dynamic-int8"):
-        export.to_tflite(model, fused=True, quantization="float16")
-    # "auto" leaves a quantized model's layers in the loop.
-    content = export.to_tflite(model, quantization="dynamic_int8")
-    assert FUSED_OP not in op_names(content)
 
 
 def test_each_invocation_starts_from_zero_states():
@@ -310,3 +305,99 @@ def test_whole_sequence_int8_with_a_mask():
         row = padded()
         got = runner(tokens=row)["scores"]
         np.testing.assert_allclose(got, np.asarray(model(row)), atol=0.1)
+
+
+@pytest.mark.parametrize(
+    "quantization, atol", [("float16", 1e-2), ("dynamic_int8", 0.1)]
+)
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: kg.PeepholeLSTM(64, projection_units=16, cell_clip=2.0),
+        lambda: kg.CoupledLSTM(64, peepholes=["input", "output"]),
+        lambda: keras.layers.LSTM(64),
+        lambda: kg.CoupledLSTM(5, peepholes="output"),  # too small to quantize
+    ],
+    ids=["peephole_projection", "coupled", "keras_lstm", "small"],
+)
+def test_float16_and_dynamic_int8_run_on_the_fused_op(make, quantization, atol):
+    """The op's weights as the converter quantizes them (float16 behind
+    DEQUANTIZE; int8 with a scale, the op's hybrid kernel) and the added
+    peepholes and projection stored the same way."""
+    signal = keras.Input((None, 32), name="signal")
+    model = keras.Model(signal, keras.layers.Dense(2, name="scores")(make()(signal)))
+    rng = np.random.default_rng(0)
+    model.set_weights(
+        [rng.normal(0, 0.2, w.shape).astype("float32") for w in model.get_weights()]
+    )
+    content = export.to_tflite(model, quantization=quantization, fused=True)
+    interpreter = Interpreter(model_content=content)
+    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    assert FUSED_OP in ops and "WHILE" not in ops
+    float32 = export.to_tflite(model)
+    if model.layers[1].units == 64:
+        assert len(content) < 0.6 * len(float32)
+        kinds = {t["dtype"].__name__ for t in interpreter.get_tensor_details()}
+        assert ("float16" if quantization == "float16" else "int8") in kinds
+    runner = interpreter.get_signature_runner()
+    for steps in (7, 30):
+        x = rng.normal(size=(1, steps, 32)).astype("float32")
+        got = runner(signal=x)["scores"]
+        np.testing.assert_allclose(got, np.asarray(model(x)), atol=atol)
+
+
+def test_whole_sequence_int8_of_a_trained_memory():
+    """A layer trained to keep the sign of the first step over noise (long
+    memory, chrono initialization): the int8 model must be calibrated on
+    calls that each start from zero states, as it runs, or the ranges it
+    learns are those of states carried from one sample into the next."""
+    rng = np.random.default_rng(0)
+
+    def data(n):
+        y = rng.integers(0, 2, n)
+        x = np.zeros((n, 8, 2), "float32")
+        x[:, :, 0] = rng.normal(size=(n, 8))
+        x[:, 0, 0] = 2.0 * y - 1.0
+        x[:, 0, 1] = 1.0
+        return x, y.astype("float32")
+
+    keras.utils.set_random_seed(0)
+    signal = keras.Input((None, 2), name="signal")
+    layer = kg.CoupledLSTM(16, chrono_init=8)
+    model = keras.Model(
+        signal, keras.layers.Dense(1, activation="sigmoid", name="p")(layer(signal))
+    )
+    model.compile(keras.optimizers.Adam(1e-2), "binary_crossentropy")
+    x, y = data(1000)
+    model.fit(x, y, epochs=10, batch_size=50, verbose=0)
+    x_test, y_test = data(200)
+    want = np.asarray(model(x_test))[:, 0]
+    assert ((want > 0.5) == y_test).mean() > 0.95
+    samples = [x[i : i + 1] for i in range(30)]
+    content = export.to_tflite(model, quantization="int8", representative_data=samples)
+    runner = Interpreter(model_content=content).get_signature_runner()
+    got = np.array([runner(signal=x_test[i : i + 1])["p"][0, 0] for i in range(200)])
+    assert ((got > 0.5) == (want > 0.5)).mean() > 0.97
+    np.testing.assert_allclose(got, want, atol=0.1)
+
+
+def test_dynamic_int8_quantizes_an_op_with_narrow_inputs():
+    """The converter leaves an LSTM op's weights in float32 when its input
+    weights are small (2 inputs x 64 units); the export quantizes its gate
+    matrices itself (the recurrent ones have 4096 elements each), as the
+    WHILE loop's dynamic-int8 model would."""
+    signal = keras.Input((None, 2), name="signal")
+    model = keras.Model(
+        signal, keras.layers.Dense(1, name="p")(kg.PeepholeLSTM(64)(signal))
+    )
+    rng = np.random.default_rng(0)
+    model.set_weights(
+        [rng.normal(0, 0.2, w.shape).astype("float32") for w in model.get_weights()]
+    )
+    content = export.to_tflite(model, quantization="dynamic_int8")
+    assert len(content) < 0.5 * len(export.to_tflite(model))
+    interpreter = Interpreter(model_content=content)
+    assert FUSED_OP in {op["op_name"] for op in interpreter._get_ops_details()}
+    runner = interpreter.get_signature_runner()
+    x = rng.normal(size=(1, 20, 2)).astype("float32")
+    np.testing.assert_allclose(runner(signal=x)["p"], np.asarray(model(x)), atol=0.05)

@@ -251,7 +251,9 @@ def to_tflite(
             `UNIDIRECTIONAL_SEQUENCE_LSTM` op can express through that op
             (peepholes, CIFG, `cell_clip`, projection and its clip; tanh
             and sigmoid, any mask; no `return_state`, no layer
-            normalization), the others through a `WHILE` loop, and
+            normalization; every `quantization`, the op's weights stored
+            as the quantization stores weights), the others through a
+            `WHILE` loop, and
             logs why (logger `"keras_gates.export"`); `True` raises a
             ValueError that says why for a layer it cannot fuse; `False`
             fuses none. Defaults to `"auto"`.
@@ -292,20 +294,10 @@ def to_tflite(
     else:
         signature = Signature(model)
         specs = _sequence_specs(model, signature, batch_size)
-        if fused is True and quantization not in (None, "int8"):
-            raise ValueError(
-                "fused=True exports float32 or full-integer int8 weights: the "
-                "fused LSTM op of a float16 or dynamic-int8 model is not "
-                f"supported yet. Received: quantization={quantization!r}."
-            )
         whole_int8 = quantization == "int8"
         if whole_int8 and (fused is False or not fused_lstm.has_lstm_family(model)):
             raise ValueError(_WHOLE_INT8)
-        if (
-            fused
-            and quantization in (None, "int8")
-            and fused_lstm.has_lstm_family(model)
-        ):
+        if fused and fused_lstm.has_lstm_family(model):
             model, plans, fallbacks = fused_lstm.fusable_clone(model)
         function = _serving_function(model, signature)
         endpoint = "serving_default"
@@ -332,7 +324,12 @@ def to_tflite(
             _quantize(converter, quantization, representative_data, specs)
         content = converter.convert()
     if plans:
-        content, count = fused_lstm.complete(content, plans, for_calibration=whole_int8)
+        content, count = fused_lstm.complete(
+            content,
+            plans,
+            for_calibration=whole_int8,
+            dynamic_int8=quantization == "dynamic_int8",
+        )
         if count != len(plans):
             raise RuntimeError(
                 f"{len(plans)} LSTM layers were prepared for the fused op, but "

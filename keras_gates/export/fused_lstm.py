@@ -339,26 +339,56 @@ def fusable_clone(model):
 
 
 def _buffer(model, array):
-    """A new buffer holding `array` (float32), and its index."""
+    """A new buffer holding `array` (little-endian, as it is typed), and its
+    index."""
     from tensorflow.lite.python import schema_py_generated as schema
 
     buffer = schema.BufferT()
-    buffer.data = np.frombuffer(
-        np.ascontiguousarray(array, "<f4").tobytes(), np.uint8
-    ).copy()
+    array = np.ascontiguousarray(array, array.dtype.newbyteorder("<"))
+    buffer.data = np.frombuffer(array.tobytes(), np.uint8).copy()
     model.buffers.append(buffer)
     return len(model.buffers) - 1
 
 
-def _tensor(model, subgraph, array, name):
+def _tensor(model, subgraph, array, name, weights="float32", inserted=None):
+    """A new constant tensor of the float32 `array`, stored as the op's
+    other weights are (`weights`): float32; float16, read through a new
+    DEQUANTIZE op (appended to `inserted`, to run before the fused op); or
+    int8 with one symmetric scale (the op's hybrid kernel)."""
     from tensorflow.lite.python import schema_py_generated as schema
 
+    array = np.asarray(array, np.float32)
     tensor = schema.TensorT()
     tensor.shape = np.array(array.shape, np.int32)
-    tensor.type = schema.TensorType.FLOAT32
-    tensor.buffer = _buffer(model, array)
     tensor.name = name.encode()
+    if weights == "int8":
+        scale = float(np.abs(array).max()) / 127 or 1.0
+        tensor.type = schema.TensorType.INT8
+        tensor.buffer = _buffer(model, np.round(array / scale).astype(np.int8))
+        tensor.quantization = schema.QuantizationParametersT()
+        tensor.quantization.scale = np.array([scale], np.float32)
+        tensor.quantization.zeroPoint = np.array([0], np.int64)
+    elif weights == "float16":
+        tensor.type = schema.TensorType.FLOAT16
+        tensor.buffer = _buffer(model, array.astype(np.float16))
+    else:
+        tensor.type = schema.TensorType.FLOAT32
+        tensor.buffer = _buffer(model, array)
     subgraph.tensors.append(tensor)
+    index = len(subgraph.tensors) - 1
+    if weights != "float16":
+        return index
+    output = schema.TensorT()
+    output.shape = np.array(array.shape, np.int32)
+    output.type = schema.TensorType.FLOAT32
+    output.buffer = 0
+    output.name = name.encode() + b"_dequantized"
+    subgraph.tensors.append(output)
+    dequantize = schema.OperatorT()
+    dequantize.opcodeIndex = _opcode(model, schema.BuiltinOperator.DEQUANTIZE)
+    dequantize.inputs = np.array([index], np.int32)
+    dequantize.outputs = np.array([len(subgraph.tensors) - 1], np.int32)
+    inserted.append(dequantize)
     return len(subgraph.tensors) - 1
 
 
@@ -377,23 +407,43 @@ def _state_tensor(model, subgraph, index):
     return len(subgraph.tensors) - 1
 
 
-def _empty_unread_buffers(model, dropped):
-    """Empties the buffers of the dropped tensors (a CIFG's placeholder
-    input gate) that nothing else reads, so the file does not carry them."""
-    for subgraph, index in dropped:
-        used = any(
-            index in list(op.inputs) or index in list(op.outputs)
-            for op in subgraph.operators
-        ) or index in list(subgraph.outputs)
-        buffer = subgraph.tensors[index].buffer
-        shared = any(
-            t.buffer == buffer
-            for sg in model.subgraphs
-            for i, t in enumerate(sg.tensors)
-            if not (sg is subgraph and i == index)
-        )
-        if not used and not shared and buffer > 0:
-            model.buffers[buffer].data = None
+def _prune(model):
+    """Drops the DEQUANTIZE ops whose outputs nothing reads any more (a
+    CIFG's placeholder input gate, the converter's zero states, in a
+    float16 model) and empties the buffers of constant tensors that no op
+    and no subgraph output reads, so the file does not carry them."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    dequantize = schema.BuiltinOperator.DEQUANTIZE
+
+    def code(op):
+        c = model.operatorCodes[op.opcodeIndex]
+        return max(c.builtinCode, c.deprecatedBuiltinCode)
+
+    for subgraph in model.subgraphs:
+        while True:
+            read = {i for op in subgraph.operators for i in op.inputs}
+            read |= set(subgraph.outputs)
+            dead = [
+                op
+                for op in subgraph.operators
+                if code(op) == dequantize and not read & set(op.outputs)
+            ]
+            if not dead:
+                break
+            subgraph.operators = [
+                op for op in subgraph.operators if not any(op is d for d in dead)
+            ]
+    used = set()
+    for subgraph in model.subgraphs:
+        read = {i for op in subgraph.operators for i in op.inputs}
+        read |= set(subgraph.outputs) | set(subgraph.inputs)
+        read |= {i for op in subgraph.operators for i in op.outputs}
+        used |= {subgraph.tensors[i].buffer for i in read if i >= 0}
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            if tensor.buffer > 0 and tensor.buffer not in used:
+                model.buffers[tensor.buffer].data = None
 
 
 def _add_intermediates(model, ops):
@@ -438,13 +488,28 @@ def quantize_int8(content, dataset):
     then, before each fused op, a SUB of a constant holding the state's
     zero point from itself writes zero into each (now integer) state
     tensor, as the ZEROS_LIKE of the float model does."""
-    import tensorflow as tf
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.python.optimize import calibrator
     from tensorflow.lite.tools import flatbuffer_utils
 
-    quantized = calibrator.Calibrator(content).calibrate_and_quantize(
-        dataset, tf.float32, tf.float32, True
+    # The calibrator's own loop runs the samples back to back, each from the
+    # op's states left by the one before (the calibration model has no
+    # zeroing: ZEROS_LIKE has no integer kernel). Preparing the interpreter
+    # again before each sample resets its variable tensors to zeros, so the
+    # statistics are those of calls that start from zero states.
+    calibration = calibrator.Calibrator(content)
+    for sample in dataset():
+        calibration._calibrator.Prepare([list(np.shape(s)) for s in sample])
+        calibration._calibrator.FeedTensor(sample)
+    number = lambda dtype: np.dtype(dtype).num  # noqa: E731
+    quantized = calibration._calibrator.QuantizeModel(
+        number(np.float32),  # inputs and outputs stay float
+        number(np.float32),
+        True,  # ops without an integer kernel (the mask's index ops) stay
+        number(np.int8),
+        number(np.int32),
+        False,
+        False,
     )
     model = flatbuffer_utils.read_model_from_bytearray(bytes(quantized))
     lstm = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
@@ -531,21 +596,68 @@ def _zero_states_before(model, zeroing):
         subgraph.operators = operators
 
 
-def _tensor_value(model, subgraph, index):
+def _weight(model, subgraph, index):
+    """`(values as float32, storage)` of a constant weight tensor: stored
+    float32, int8 with a scale (dynamic-int8), or float16 behind a
+    DEQUANTIZE op (float16); `(None, None)` otherwise."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    types = schema.TensorType
     tensor = subgraph.tensors[index]
     data = model.buffers[tensor.buffer].data
-    if data is None:
-        return None
-    return np.frombuffer(bytes(data), "<f4").reshape(tensor.shape)
+    if data is None or not len(data):
+        for op in subgraph.operators:
+            if index in list(op.outputs) and len(op.inputs) == 1:
+                source = subgraph.tensors[op.inputs[0]]
+                raw = model.buffers[source.buffer].data
+                if source.type == types.FLOAT16 and raw is not None and len(raw):
+                    values = np.frombuffer(bytes(raw), "<f2").reshape(source.shape)
+                    return values.astype(np.float32), "float16"
+        return None, None
+    if tensor.type == types.INT8:
+        scale = tensor.quantization.scale
+        values = np.frombuffer(bytes(data), np.int8).reshape(tensor.shape)
+        return values.astype(np.float32) * np.float32(scale[0]), "int8"
+    if tensor.type == types.FLOAT32:
+        return np.frombuffer(bytes(data), "<f4").reshape(tensor.shape), "float32"
+    return None, None
 
 
-def complete(content, plans, for_calibration=False):
+def _distance(plan, forget):
+    signature = plan["signature"]
+    if signature.shape != forget.shape:
+        return np.inf
+    return float(np.abs(signature - forget).max())
+
+
+def _quantize_gate_weights(model, subgraph, inputs, options):
+    """For a dynamic-int8 model whose op the converter left in float32 (it
+    quantizes an LSTM op's weights all or none, none when its input weights
+    are small): the op's eight gate matrices in int8 with one scale each,
+    its hybrid kernel, when one of them has the 1024 elements from which
+    the converter quantizes a weight. Returns the weights' storage."""
+    matrices = [i for i in range(_INPUT_TO_INPUT, _CELL_TO_INPUT) if inputs[i] >= 0]
+    sizes = [int(np.prod(subgraph.tensors[inputs[i]].shape)) for i in matrices]
+    if max(sizes) < 1024:
+        return "float32"
+    for index in matrices:
+        values, _ = _weight(model, subgraph, inputs[index])
+        inputs[index] = _tensor(
+            model, subgraph, values, f"gate_weights_{index}", "int8"
+        )
+    options.asymmetricQuantizeInputs = True
+    return "int8"
+
+
+def complete(content, plans, for_calibration=False, dynamic_int8=False):
     """Writes each plan's options and tensors into its fused op (matched by
     its forget-gate input weights). Returns `(content, fused ops count)`.
 
     With `for_calibration`, each op gets the five intermediate tensors that
     TFLite's calibrator records (for the op's 8x8->16 integer kernel) and
-    no zeroing of its states (`quantize_int8` adds it, quantized)."""
+    no zeroing of its states (`quantize_int8` adds it, quantized). With
+    `dynamic_int8`, an op left in float32 gets int8 gate weights (see
+    `_quantize_gate_weights`)."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -558,34 +670,36 @@ def complete(content, plans, for_calibration=False):
     }
     done = 0
     zeroing = []  # (op, its state tensors)
-    dropped = []  # (subgraph, tensor) no longer read by a fused op
+    before = []  # (op, the DEQUANTIZE ops of its new float16 tensors)
     used = []
     for subgraph in model.subgraphs:
         for op in subgraph.operators:
             if op.opcodeIndex not in lstm_codes:
                 continue
-            forget = _tensor_value(model, subgraph, op.inputs[_INPUT_TO_FORGET])
-            matching = [
-                p
-                for p in plans
-                if forget is not None
-                and p["signature"].shape == forget.shape
-                and np.array_equal(p["signature"], forget)
-            ]
-            # Two layers with the same weights: one plan each.
-            unused = [p for p in matching if not any(p is q for q in used)]
-            plan = (unused or matching or [None])[0]
-            used.append(plan)
-            if plan is None:
+            # The storage of the op's weights (float32, or float16 or int8
+            # for a quantized model) is that of the tensors added here.
+            forget, weights = _weight(model, subgraph, op.inputs[_INPUT_TO_FORGET])
+            if forget is None:
+                raise RuntimeError("A fused LSTM op has no constant weights.")
+            # The plan of the nearest weights (quantization moves them by at
+            # most half a step); two layers with the same weights: one each.
+            distances = [_distance(p, forget) for p in plans]
+            tolerance = 1e-2 * float(np.abs(forget).max()) + 1e-6
+            ranked = sorted(
+                (d, any(p is q for q in used), k)
+                for k, (p, d) in enumerate(zip(plans, distances, strict=True))
+                if d <= tolerance
+            )
+            if not ranked:
                 raise RuntimeError(
                     "A fused LSTM op of the converted model matches no layer."
                 )
+            plan = plans[min(ranked, key=lambda r: (r[1], r[0]))[2]]
+            used.append(plan)
             inputs = list(op.inputs)
             options = op.builtinOptions
             options.cellClip = float(plan["cell_clip"])
             options.projClip = float(plan["projection_clip"])
-            for index, vector in plan["peepholes"].items():
-                inputs[index] = _tensor(model, subgraph, vector, f"peephole_{index}")
             if plan["coupled"]:
                 for index in (
                     _INPUT_TO_INPUT,
@@ -593,12 +707,22 @@ def complete(content, plans, for_calibration=False):
                     _CELL_TO_INPUT,
                     _INPUT_GATE_BIAS,
                 ):
-                    if inputs[index] >= 0:
-                        dropped.append((subgraph, inputs[index]))
                     inputs[index] = -1
+            if dynamic_int8 and weights == "float32":
+                weights = _quantize_gate_weights(model, subgraph, inputs, options)
+            inserted = []
+            for index, vector in plan["peepholes"].items():
+                inputs[index] = _tensor(
+                    model, subgraph, vector, f"peephole_{index}", weights, inserted
+                )
             if plan["projection"] is not None:
                 inputs[_PROJECTION_WEIGHTS] = _tensor(
-                    model, subgraph, plan["projection"].T, "projection_weights"
+                    model,
+                    subgraph,
+                    plan["projection"].T,
+                    "projection_weights",
+                    weights,
+                    inserted,
                 )
             # Each op gets state tensors of its own: the converter passes it
             # the zeros constant that other ops (another layer's initial
@@ -608,10 +732,19 @@ def complete(content, plans, for_calibration=False):
                 inputs[index] = _state_tensor(model, subgraph, inputs[index])
             op.inputs = np.array(inputs, np.int32)
             zeroing.append((op, [inputs[_OUTPUT_STATE], inputs[_CELL_STATE]]))
+            before.append((op, inserted))
             done += 1
+    for subgraph in model.subgraphs:
+        operators = []
+        for op in subgraph.operators:
+            for lstm, inserted in before:
+                if lstm is op:
+                    operators.extend(inserted)
+            operators.append(op)
+        subgraph.operators = operators
     if for_calibration:
         _add_intermediates(model, [op for op, _ in zeroing])
     else:
         _zero_states_before(model, zeroing)
-    _empty_unread_buffers(model, dropped)
+    _prune(model)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), done
