@@ -123,7 +123,8 @@ def print_table(records, batch, steps, ceiling):
         f"\nbatch {batch} x {steps} steps x {records[0]['features']} features "
         f"-> {records[0]['units']} units (GEMM ceiling {ceiling:.0f} GFLOP/s)"
     )
-    header = f"{'layer':<16}"
+    width = max(16, *(len(r["layer"]) + 1 for r in records))
+    header = f"{'layer':<{width}}"
     for phase in PHASES:
         header += f"{phase + ' ms':>10}{'/LSTM':>7}{'/GRU':>6}{'GFLOP/s':>9}"
     print(header + "  target")
@@ -131,7 +132,7 @@ def print_table(records, batch, steps, ceiling):
     for record in records:
         by_layer.setdefault(record["layer"], {})[record["phase"]] = record
     for name, phases in by_layer.items():
-        row = f"{name:<16}"
+        row = f"{name:<{width}}"
         for phase in PHASES:
             rec = phases[phase]
             row += f"{1e3 * rec['median_s']:>10.1f}"
@@ -146,7 +147,7 @@ def print_table(records, batch, steps, ceiling):
                 f" ({phases[p]['ratio_' + base]:.2f})"
                 for p in PHASES
             ]
-            row += f"  <= {target['ratio']:.2f} x {base}: " + ", ".join(verdicts)
+            row += f"  <= {target['ratio']:g} x {base}: " + ", ".join(verdicts)
         print(row)
 
 

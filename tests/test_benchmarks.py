@@ -33,7 +33,7 @@ def test_sliced_benchmark_smoke(tmp_path, capsys):
     assert {"MinimalGRU", "Sliced MinimalGRU"} <= layers
     sliced = [r for r in saved["records"] if r["layer"] == "Sliced MinimalGRU"]
     assert all(r["ratio_MinimalGRU"] > 0 for r in sliced)
-    assert "<= 0.12 x MinimalGRU" in capsys.readouterr().out
+    assert "<= 0.125 x MinimalGRU" in capsys.readouterr().out
 
 
 def test_every_case_builds_a_layer_of_its_size():
