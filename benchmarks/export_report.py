@@ -64,52 +64,31 @@ def report(layer_name, args):
     want = np.asarray(model(x_test))[:, 0]
     rows = [(layer_name, "Keras float32", None, accuracy_of(want, y_test), 0.0)]
 
+    def add(variant, content, got):
+        diff = float(np.max(np.abs(got - want)))
+        rows.append((layer_name, variant, len(content), accuracy_of(got, y_test), diff))
+
+    name = input_names(model)[0]
     for quantization in (None, "float16", "dynamic_int8"):
         content = export.to_tflite(model, quantization=quantization)
-        got = run_sequence_model(content, x_test, input_names(model)[0])
-        rows.append(
-            (
-                layer_name,
-                f"sequence, {quantization or 'float32'}",
-                len(content),
-                accuracy_of(got, y_test),
-                float(np.max(np.abs(got - want))),
-            )
+        add(
+            f"sequence, {quantization or 'float32'}",
+            content,
+            run_sequence_model(content, x_test, name),
         )
     if fused_lstm.has_lstm_family(model):  # whole-sequence int8: the fused op
+        calibration = [x_calibrate[i : i + 1] for i in range(len(x_calibrate))]
         content = export.to_tflite(
-            model,
-            quantization="int8",
-            representative_data=[
-                x_calibrate[i : i + 1] for i in range(len(x_calibrate))
-            ],
+            model, quantization="int8", representative_data=calibration
         )
-        got = run_sequence_model(content, x_test, input_names(model)[0])
-        rows.append(
-            (
-                layer_name,
-                "sequence, int8",
-                len(content),
-                accuracy_of(got, y_test),
-                float(np.max(np.abs(got - want))),
-            )
-        )
+        add("sequence, int8", content, run_sequence_model(content, x_test, name))
     float_step = export.to_tflite(model, streaming=True)
     samples = []
     run_streaming_model(float_step, x_calibrate, record=samples)
     content = export.to_tflite(
         model, streaming=True, quantization="int8", representative_data=samples
     )
-    got = run_streaming_model(content, x_test)
-    rows.append(
-        (
-            layer_name,
-            "streaming, int8",
-            len(content),
-            accuracy_of(got, y_test),
-            float(np.max(np.abs(got - want))),
-        )
-    )
+    add("streaming, int8", content, run_streaming_model(content, x_test))
     return rows
 
 

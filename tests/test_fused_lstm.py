@@ -58,10 +58,14 @@ def model_with(*layers):
     x = signal
     for layer in layers:
         x = layer(x)
-    model = keras.Model(signal, keras.layers.Dense(2, name="scores")(x))
+    return randomized(keras.Model(signal, keras.layers.Dense(2, name="scores")(x)))
+
+
+def randomized(model, scale=0.5):
+    """`model` with random normal weights (seed 0)."""
     rng = np.random.default_rng(0)
     model.set_weights(
-        [rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()]
+        [rng.normal(0, scale, w.shape).astype("float32") for w in model.get_weights()]
     )
     return model
 
@@ -134,12 +138,7 @@ def masked_model(*layers):
     x = keras.layers.Embedding(10, 3, mask_zero=True)(tokens)
     for layer in layers:
         x = layer(x)
-    model = keras.Model(tokens, keras.layers.Dense(2, name="scores")(x))
-    rng = np.random.default_rng(0)
-    model.set_weights(
-        [rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()]
-    )
-    return model
+    return randomized(keras.Model(tokens, keras.layers.Dense(2, name="scores")(x)))
 
 
 def test_masks_fuse_with_any_padding():
@@ -245,15 +244,14 @@ def test_each_invocation_starts_from_zero_states():
 )
 def test_whole_sequence_int8_runs_on_the_fused_op(make):
     """Full-integer int8 (8-bit activations, 16-bit cell state) through the
-    fused op, calibrated on 30 sequences: close to Keras on random weights,
-    and every invocation starts from zero states."""
+    fused op, calibrated on 300 sequences (on 30, a keras LSTM had one input
+    in 60 off by 0.43, outside the ranges seen): close to Keras on random
+    weights, and every invocation starts from zero states."""
     signal = keras.Input((None, 4), name="signal")
     model = keras.Model(signal, keras.layers.Dense(1, name="scores")(make()(signal)))
-    rng = np.random.default_rng(0)
-    model.set_weights(
-        [rng.normal(0, 0.4, w.shape).astype("float32") for w in model.get_weights()]
-    )
-    samples = [rng.normal(size=(1, 20, 4)).astype("float32") for _ in range(30)]
+    randomized(model, 0.4)
+    rng = np.random.default_rng(1)
+    samples = [rng.normal(size=(1, 20, 4)).astype("float32") for _ in range(300)]
     content = export.to_tflite(model, quantization="int8", representative_data=samples)
     interpreter = Interpreter(model_content=content)
     ops = {op["op_name"] for op in interpreter._get_ops_details()}
@@ -261,7 +259,7 @@ def test_whole_sequence_int8_runs_on_the_fused_op(make):
     types = {t["dtype"].__name__ for t in interpreter.get_tensor_details()}
     assert {"int8", "int16"} <= types
     runner = interpreter.get_signature_runner()
-    xs = rng.normal(size=(10, 1, 20, 4)).astype("float32")
+    xs = rng.normal(size=(40, 1, 20, 4)).astype("float32")
     outputs = [runner(signal=x)["scores"] for x in xs]
     for x, got in zip(xs, outputs, strict=True):
         np.testing.assert_allclose(got, np.asarray(model(x)), atol=0.1)
@@ -284,10 +282,8 @@ def test_whole_sequence_int8_with_a_mask():
     x = keras.layers.Embedding(50, 8, mask_zero=True)(tokens)
     x = kg.CoupledLSTM(16, peepholes="output")(x)
     model = keras.Model(tokens, keras.layers.Dense(1, name="scores")(x))
-    rng = np.random.default_rng(0)
-    model.set_weights(
-        [rng.normal(0, 0.4, w.shape).astype("float32") for w in model.get_weights()]
-    )
+    randomized(model, 0.4)
+    rng = np.random.default_rng(1)
 
     def padded():
         row = np.zeros((1, 20), "int32")
@@ -295,13 +291,13 @@ def test_whole_sequence_int8_with_a_mask():
         row[0, -n:] = rng.integers(1, 50, n)
         return row
 
-    samples = [padded() for _ in range(30)]
+    samples = [padded() for _ in range(300)]
     content = export.to_tflite(model, quantization="int8", representative_data=samples)
     interpreter = Interpreter(model_content=content)
     ops = {op["op_name"] for op in interpreter._get_ops_details()}
     assert FUSED_OP in ops and "WHILE" not in ops
     runner = interpreter.get_signature_runner()
-    for _ in range(10):
+    for _ in range(40):
         row = padded()
         got = runner(tokens=row)["scores"]
         np.testing.assert_allclose(got, np.asarray(model(row)), atol=0.1)
@@ -326,10 +322,8 @@ def test_float16_and_dynamic_int8_run_on_the_fused_op(make, quantization, atol):
     peepholes and projection stored the same way."""
     signal = keras.Input((None, 32), name="signal")
     model = keras.Model(signal, keras.layers.Dense(2, name="scores")(make()(signal)))
-    rng = np.random.default_rng(0)
-    model.set_weights(
-        [rng.normal(0, 0.2, w.shape).astype("float32") for w in model.get_weights()]
-    )
+    randomized(model, 0.2)
+    rng = np.random.default_rng(1)
     content = export.to_tflite(model, quantization=quantization, fused=True)
     interpreter = Interpreter(model_content=content)
     ops = {op["op_name"] for op in interpreter._get_ops_details()}
@@ -390,10 +384,8 @@ def test_dynamic_int8_quantizes_an_op_with_narrow_inputs():
     model = keras.Model(
         signal, keras.layers.Dense(1, name="p")(kg.PeepholeLSTM(64)(signal))
     )
-    rng = np.random.default_rng(0)
-    model.set_weights(
-        [rng.normal(0, 0.2, w.shape).astype("float32") for w in model.get_weights()]
-    )
+    randomized(model, 0.2)
+    rng = np.random.default_rng(1)
     content = export.to_tflite(model, quantization="dynamic_int8")
     assert len(content) < 0.5 * len(export.to_tflite(model))
     interpreter = Interpreter(model_content=content)

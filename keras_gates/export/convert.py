@@ -245,6 +245,9 @@ def to_tflite(
             list of arrays with batch `batch_size` (or one array): of the
             model's inputs for a whole-sequence model, of the streaming
             model's arguments `[inputs, state_0, state_1, ...]` otherwise.
+            Int8 clips what falls outside the ranges these samples reach:
+            give a few hundred (on a random 16-unit keras LSTM, 30 samples
+            left one input in 60 off by 0.43; 300 kept all 60 within 0.022).
         fused: For a whole-sequence model: `"auto"` runs every
             `PeepholeLSTM`, `CoupledLSTM` and `keras.layers.LSTM` (also in
             `Bidirectional`) that TFLite's fused

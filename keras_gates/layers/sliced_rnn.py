@@ -66,11 +66,12 @@ class SlicedRNN(keras.layers.Layer):
     Example:
 
     >>> import numpy as np, keras, keras_gates
-    >>> sliced = keras_gates.SlicedRNN(keras_gates.PeepholeLSTM(16), (4, 4))
+    >>> layer = keras_gates.PeepholeLSTM(16)
+    >>> sliced = keras_gates.SlicedRNN(layer, (4, 4), name="tree")
     >>> tuple(sliced(np.zeros((2, 64, 8), "float32")).shape)
     (2, 16)
     >>> [level.name for level in sliced.levels][1:]
-    ['sliced_rnn_level_1', 'sliced_rnn_level_2']
+    ['tree_level_1', 'tree_level_2']
     """
 
     def __init__(
