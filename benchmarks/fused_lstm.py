@@ -7,7 +7,9 @@ calibrated on 20 random sequences) and prints the file sizes, the largest
 difference from Keras and the median latency on the LiteRT interpreter at
 each sequence length, the three files timed in interleaved rounds.
 `--no-default-delegates` runs them on TFLite's builtin kernels alone,
-without the XNNPACK delegate that the interpreter applies by default.
+without the XNNPACK delegate that the interpreter applies by default;
+`--reference-kernels` on its reference kernels; `--threads N` sets the
+interpreter's threads.
 
     python -m benchmarks.fused_lstm                 # about a minute here
     python -m benchmarks.fused_lstm --lengths 100 --rounds 5
@@ -46,15 +48,21 @@ def main(argv=None):
     parser.add_argument("--features", type=int, default=32)
     parser.add_argument("--units", type=int, default=64)
     parser.add_argument("--no-default-delegates", action="store_true")
+    parser.add_argument(
+        "--reference-kernels",
+        action="store_true",
+        help="TFLite's reference kernels (BUILTIN_REF), no delegate",
+    )
+    parser.add_argument("--threads", type=int, help="the interpreter's num_threads")
     args = parser.parse_args(argv)
     from ai_edge_litert.interpreter import Interpreter
     from ai_edge_litert.interpreter import OpResolverType
 
-    resolver = (
-        OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        if args.no_default_delegates
-        else OpResolverType.AUTO
-    )
+    resolver = OpResolverType.AUTO
+    if args.no_default_delegates:
+        resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    if args.reference_kernels:
+        resolver = OpResolverType.BUILTIN_REF
     kinds = ("fused", "WHILE", "int8")
     rows = []
     print(
@@ -78,7 +86,9 @@ def main(argv=None):
         }
         runners = {
             k: Interpreter(
-                model_content=c, experimental_op_resolver_type=resolver
+                model_content=c,
+                experimental_op_resolver_type=resolver,
+                num_threads=args.threads,
             ).get_signature_runner()
             for k, c in contents.items()
         }

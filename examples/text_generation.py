@@ -192,7 +192,7 @@ def keras_stepper(model, cell, vocab, args):
     """A stateful copy of `model` that reads one character per call."""
     stateful = build_model(cell, len(vocab), args, stateful=True)
     stateful.set_weights(model.get_weights())
-    layer = stateful.layers[2]
+    layer = next(x for x in stateful.layers if isinstance(x, keras.layers.RNN))
 
     def next_logits(i):
         x = np.array([[i]], "int32")

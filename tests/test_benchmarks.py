@@ -81,3 +81,17 @@ def test_fused_lstm_benchmark_smoke(capsys):
     for _, _, diffs, _ in rows:
         assert diffs["fused"] < 1e-5 and diffs["WHILE"] < 1e-5 and diffs["int8"] < 0.1
     assert "| CoupledLSTM | 5 |" in capsys.readouterr().out
+
+
+def test_sliced_variants_smoke(capsys):
+    from benchmarks import sliced_variants
+
+    results = sliced_variants.main(
+        ["--batch", "2", "--steps", "64", "--features", "3", "--units", "4"]
+        + ["--rounds", "1"]
+    )
+    assert ("MinimalGRU", "sliced, jit_compile") in results
+    assert all(ms > 0 for ms in results.values())
+    assert "| PeepholeLSTM | sliced, keras LSTM in every level |" in (
+        capsys.readouterr().out
+    )

@@ -186,18 +186,11 @@ def _quantize(converter, quantization, representative_data, specs):
     if quantization == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif quantization == "int8":
-        samples = list(representative_data)
+        samples = _samples(representative_data, specs)
         names = [spec.name for spec in specs]
-
-        def dataset():
-            for sample in samples:
-                sample = sample if isinstance(sample, (list, tuple)) else [sample]
-                yield {
-                    name: tf.cast(value, spec.dtype)
-                    for name, value, spec in zip(names, sample, specs, strict=True)
-                }
-
-        converter.representative_dataset = dataset
+        converter.representative_dataset = lambda: (
+            dict(zip(names, sample, strict=True)) for sample in samples
+        )
 
 
 FUSED = (True, False, "auto")
@@ -291,13 +284,13 @@ def to_tflite(
             "runs one step at a time. Received: streaming=True."
         )
     plans = fallbacks = None
+    whole_int8 = quantization == "int8" and not streaming
     if streaming:
         function, specs = step_function(model, batch_size)
         endpoint = "step"
     else:
         signature = Signature(model)
         specs = _sequence_specs(model, signature, batch_size)
-        whole_int8 = quantization == "int8"
         if whole_int8 and (fused is False or not fused_lstm.has_lstm_family(model)):
             raise ValueError(_WHOLE_INT8)
         if fused and fused_lstm.has_lstm_family(model):
@@ -316,7 +309,6 @@ def to_tflite(
                     f"LSTM op: {reasons}. Use fused='auto' to loop them instead."
                 )
             fused_lstm.log.info("Not fused (WHILE loop instead): %s", reasons)
-        whole_int8 = quantization == "int8" and not streaming
         if whole_int8 and fallbacks:
             raise ValueError(f"{_WHOLE_INT8} Not fused: {reasons}.")
         converter = tf.lite.TFLiteConverter.from_saved_model(
@@ -344,9 +336,8 @@ def to_tflite(
                 f"{_WHOLE_INT8} This model also has a recurrent loop (WHILE) of "
                 "another layer."
             )
-        content = fused_lstm.quantize_int8(
-            content, _dataset(representative_data, specs)
-        )
+        samples = _samples(representative_data, specs)
+        content = fused_lstm.quantize_int8(content, lambda: iter(samples))
     return content
 
 
@@ -380,19 +371,19 @@ def op_names(content):
     )
 
 
-def _dataset(representative_data, specs):
-    """The calibrator's generator: lists of the model's inputs."""
-    samples = list(representative_data)
-
-    def dataset():
-        for sample in samples:
-            sample = sample if isinstance(sample, (list, tuple)) else [sample]
-            yield [
+def _samples(representative_data, specs):
+    """The calibration samples: each a list of arrays, one per input of
+    `specs`, of its dtype (a sample may be given as one array)."""
+    samples = []
+    for sample in representative_data:
+        sample = sample if isinstance(sample, (list, tuple)) else [sample]
+        samples.append(
+            [
                 np.asarray(value, spec.dtype.as_numpy_dtype)
                 for value, spec in zip(sample, specs, strict=True)
             ]
-
-    return dataset
+        )
+    return samples
 
 
 def to_onnx(model, path, *, opset=17):

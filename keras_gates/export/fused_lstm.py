@@ -1,7 +1,5 @@
 """TFLite's fused `UNIDIRECTIONAL_SEQUENCE_LSTM` kernel for the LSTM family.
 
-Two steps, both on public TensorFlow machinery:
-
 1. `fusable_clone(model)`: a clone of the model in which every eligible
    `keras_gates.PeepholeLSTM`, `keras_gates.CoupledLSTM` and
    `keras.layers.LSTM` runs through a composite TensorFlow function marked
@@ -11,11 +9,19 @@ Two steps, both on public TensorFlow machinery:
    init_h, init_c, kernel, recurrent_kernel, bias`, five results). The
    composite receives the weights in the op's gate order i, f, c, o; a CIFG
    layer's input gate is passed as the op's forget gate with its signs
-   flipped (ours: `f = 1 - i`; the op's CIFG: `i = 1 - f`).
+   flipped (ours: `f = 1 - i`; the op's CIFG: `i = 1 - f`). A mask is
+   handled around the op (`_run_fused`).
 2. `complete(content, plans)`: the converter fills the op's plain-LSTM
-   inputs only and writes `cell_clip = 10`; this rewrites the flatbuffer
-   (TensorFlow's own schema module) to set the clips, add the peephole
-   vectors and the projection, and drop the input gate of a CIFG.
+   inputs only and writes `cell_clip = 10`; this rewrites the flatbuffer to
+   set the clips, add the peephole vectors and the projection, drop the
+   input gate of a CIFG and zero the op's states before each call.
+3. `quantize_int8(content, dataset)`: full-integer quantization of a model
+   completed for calibration.
+
+The flatbuffer is read and written with TensorFlow's own TFLite schema
+module and `flatbuffer_utils`, and quantized with its calibrator: modules of
+`tensorflow.lite` that TensorFlow ships but does not document as public API
+(the calibrator is used through its private wrapper, see `quantize_int8`).
 
 A layer that the op cannot express keeps today's `WHILE` loop, and the
 reason is logged (`ineligible` says it).
@@ -384,12 +390,11 @@ def _tensor(model, subgraph, array, name, weights="float32", inserted=None):
     output.buffer = 0
     output.name = name.encode() + b"_dequantized"
     subgraph.tensors.append(output)
-    dequantize = schema.OperatorT()
-    dequantize.opcodeIndex = _opcode(model, schema.BuiltinOperator.DEQUANTIZE)
-    dequantize.inputs = np.array([index], np.int32)
-    dequantize.outputs = np.array([len(subgraph.tensors) - 1], np.int32)
-    inserted.append(dequantize)
-    return len(subgraph.tensors) - 1
+    dequantized = len(subgraph.tensors) - 1
+    inserted.append(
+        _operator(model, schema.BuiltinOperator.DEQUANTIZE, [index], [dequantized])
+    )
+    return dequantized
 
 
 def _state_tensor(model, subgraph, index):
@@ -415,11 +420,6 @@ def _prune(model):
     from tensorflow.lite.python import schema_py_generated as schema
 
     dequantize = schema.BuiltinOperator.DEQUANTIZE
-
-    def code(op):
-        c = model.operatorCodes[op.opcodeIndex]
-        return max(c.builtinCode, c.deprecatedBuiltinCode)
-
     for subgraph in model.subgraphs:
         while True:
             read = {i for op in subgraph.operators for i in op.inputs}
@@ -427,7 +427,7 @@ def _prune(model):
             dead = [
                 op
                 for op in subgraph.operators
-                if code(op) == dequantize and not read & set(op.outputs)
+                if _builtin(model, op) == dequantize and not read & set(op.outputs)
             ]
             if not dead:
                 break
@@ -482,6 +482,38 @@ def _opcode(model, code):
     return len(model.operatorCodes) - 1
 
 
+def _builtin(model, op):
+    """The builtin operator code of `op`."""
+    code = model.operatorCodes[op.opcodeIndex]
+    return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
+def _insert_before(model, before):
+    """Puts each `(op, new_ops)` pair's new ops right before `op`, in the
+    order given, in whichever subgraph holds it."""
+    for subgraph in model.subgraphs:
+        operators = []
+        for op in subgraph.operators:
+            for target, new_ops in before:
+                if target is op:
+                    operators.extend(new_ops)
+            operators.append(op)
+        subgraph.operators = operators
+
+
+def _operator(model, code, inputs, outputs, options_type=None, options=None):
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    op = schema.OperatorT()
+    op.opcodeIndex = _opcode(model, code)
+    op.inputs = np.array(inputs, np.int32)
+    op.outputs = np.array(outputs, np.int32)
+    if options is not None:
+        op.builtinOptionsType = options_type
+        op.builtinOptions = options
+    return op
+
+
 def quantize_int8(content, dataset):
     """Full-integer quantization of a model completed `for_calibration`:
     TFLite's calibrator runs it on `dataset` (a generator of input lists),
@@ -513,44 +545,45 @@ def quantize_int8(content, dataset):
     )
     model = flatbuffer_utils.read_model_from_bytearray(bytes(quantized))
     lstm = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
-    sub = _opcode(model, schema.BuiltinOperator.SUB)
     dtypes = {
         schema.TensorType.INT8: np.int8,
         schema.TensorType.INT16: np.int16,
         schema.TensorType.FLOAT32: np.float32,
     }
+    before = []
     for subgraph in model.subgraphs:
-        operators = []
         for op in subgraph.operators:
-            code = model.operatorCodes[op.opcodeIndex]
-            if max(code.builtinCode, code.deprecatedBuiltinCode) == lstm:
-                for state in (op.inputs[_OUTPUT_STATE], op.inputs[_CELL_STATE]):
-                    old = subgraph.tensors[state]
-                    q = old.quantization
-                    zero_point = 0
-                    if q is not None and q.zeroPoint is not None and len(q.zeroPoint):
-                        zero_point = int(q.zeroPoint[0])
-                    values = np.full(tuple(old.shape), zero_point, dtypes[old.type])
-                    buffer = schema.BufferT()
-                    buffer.data = np.frombuffer(values.tobytes(), np.uint8).copy()
-                    model.buffers.append(buffer)
-                    constant = schema.TensorT()
-                    constant.shape = np.array(old.shape, np.int32)
-                    constant.type = old.type
-                    constant.buffer = len(model.buffers) - 1
-                    constant.quantization = q
-                    constant.name = f"fused_lstm_zero_{state}".encode()
-                    subgraph.tensors.append(constant)
-                    index = len(subgraph.tensors) - 1
-                    zero = schema.OperatorT()
-                    zero.opcodeIndex = sub
-                    zero.inputs = np.array([index, index], np.int32)
-                    zero.outputs = np.array([state], np.int32)
-                    zero.builtinOptionsType = schema.BuiltinOptions.SubOptions
-                    zero.builtinOptions = schema.SubOptionsT()
-                    operators.append(zero)
-            operators.append(op)
-        subgraph.operators = operators
+            if _builtin(model, op) != lstm:
+                continue
+            zeroing = []
+            for state in (op.inputs[_OUTPUT_STATE], op.inputs[_CELL_STATE]):
+                old = subgraph.tensors[state]
+                q = old.quantization
+                zero_point = 0
+                if q is not None and q.zeroPoint is not None and len(q.zeroPoint):
+                    zero_point = int(q.zeroPoint[0])
+                constant = schema.TensorT()
+                constant.shape = np.array(old.shape, np.int32)
+                constant.type = old.type
+                constant.buffer = _buffer(
+                    model, np.full(tuple(old.shape), zero_point, dtypes[old.type])
+                )
+                constant.quantization = q
+                constant.name = f"fused_lstm_zero_{state}".encode()
+                subgraph.tensors.append(constant)
+                index = len(subgraph.tensors) - 1
+                zeroing.append(
+                    _operator(
+                        model,
+                        schema.BuiltinOperator.SUB,
+                        [index, index],
+                        [state],
+                        schema.BuiltinOptions.SubOptions,
+                        schema.SubOptionsT(),
+                    )
+                )
+            before.append((op, zeroing))
+    _insert_before(model, before)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
@@ -561,39 +594,26 @@ def _zero_states_before(model, zeroing):
     from the last one's final states instead of zeros."""
     from tensorflow.lite.python import schema_py_generated as schema
 
-    code = schema.BuiltinOperator.ZEROS_LIKE
-    index = next(
-        (
-            i
-            for i, c in enumerate(model.operatorCodes)
-            if max(c.builtinCode, c.deprecatedBuiltinCode) == code
-        ),
-        None,
+    _insert_before(
+        model,
+        [
+            (
+                op,
+                [
+                    _operator(
+                        model,
+                        schema.BuiltinOperator.ZEROS_LIKE,
+                        [state],
+                        [state],
+                        schema.BuiltinOptions.ZerosLikeOptions,
+                        schema.ZerosLikeOptionsT(),
+                    )
+                    for state in states
+                ],
+            )
+            for op, states in zeroing
+        ],
     )
-    if index is None:
-        op_code = schema.OperatorCodeT()
-        op_code.builtinCode = code
-        op_code.deprecatedBuiltinCode = code
-        op_code.version = 1
-        model.operatorCodes.append(op_code)
-        index = len(model.operatorCodes) - 1
-    for subgraph in model.subgraphs:
-        operators = []
-        for op in subgraph.operators:
-            for lstm, states in zeroing:
-                if lstm is op:
-                    for state in states:
-                        zeros = schema.OperatorT()
-                        zeros.opcodeIndex = index
-                        zeros.inputs = np.array([state], np.int32)
-                        zeros.outputs = np.array([state], np.int32)
-                        zeros.builtinOptionsType = (
-                            schema.BuiltinOptions.ZerosLikeOptions
-                        )
-                        zeros.builtinOptions = schema.ZerosLikeOptionsT()
-                        operators.append(zeros)
-            operators.append(op)
-        subgraph.operators = operators
 
 
 def _weight(model, subgraph, index):
@@ -662,19 +682,14 @@ def complete(content, plans, for_calibration=False, dynamic_int8=False):
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(content)
-    code = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
-    lstm_codes = {
-        i
-        for i, op_code in enumerate(model.operatorCodes)
-        if max(op_code.builtinCode, op_code.deprecatedBuiltinCode) == code
-    }
+    lstm = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
     done = 0
     zeroing = []  # (op, its state tensors)
     before = []  # (op, the DEQUANTIZE ops of its new float16 tensors)
     used = []
     for subgraph in model.subgraphs:
         for op in subgraph.operators:
-            if op.opcodeIndex not in lstm_codes:
+            if _builtin(model, op) != lstm:
                 continue
             # The storage of the op's weights (float32, or float16 or int8
             # for a quantized model) is that of the tensors added here.
@@ -683,18 +698,17 @@ def complete(content, plans, for_calibration=False, dynamic_int8=False):
                 raise RuntimeError("A fused LSTM op has no constant weights.")
             # The plan of the nearest weights (quantization moves them by at
             # most half a step); two layers with the same weights: one each.
-            distances = [_distance(p, forget) for p in plans]
             tolerance = 1e-2 * float(np.abs(forget).max()) + 1e-6
-            ranked = sorted(
-                (d, any(p is q for q in used), k)
-                for k, (p, d) in enumerate(zip(plans, distances, strict=True))
-                if d <= tolerance
-            )
-            if not ranked:
+            candidates = [
+                (any(p is q for q in used), _distance(p, forget), k)
+                for k, p in enumerate(plans)
+                if _distance(p, forget) <= tolerance
+            ]
+            if not candidates:
                 raise RuntimeError(
                     "A fused LSTM op of the converted model matches no layer."
                 )
-            plan = plans[min(ranked, key=lambda r: (r[1], r[0]))[2]]
+            plan = plans[min(candidates)[2]]
             used.append(plan)
             inputs = list(op.inputs)
             options = op.builtinOptions
@@ -734,14 +748,7 @@ def complete(content, plans, for_calibration=False, dynamic_int8=False):
             zeroing.append((op, [inputs[_OUTPUT_STATE], inputs[_CELL_STATE]]))
             before.append((op, inserted))
             done += 1
-    for subgraph in model.subgraphs:
-        operators = []
-        for op in subgraph.operators:
-            for lstm, inserted in before:
-                if lstm is op:
-                    operators.extend(inserted)
-            operators.append(op)
-        subgraph.operators = operators
+    _insert_before(model, before)
     if for_calibration:
         _add_intermediates(model, [op for op, _ in zeroing])
     else:

@@ -174,17 +174,14 @@ class SlicedRNN(keras.layers.Layer):
             )
         return -(-steps // n)
 
-    def build(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                "A SlicedRNN takes inputs of shape (batch, time, features). "
-                f"Received input_shape={input_shape}"
-            )
+    def _level_shapes(self, input_shape, build=False):
+        """The output shape of the top level for `input_shape`, passing
+        each level the shape it reads (and building it, with `build`)."""
         shape = (None, self._slice_length(input_shape[1]), input_shape[2])
         for level, n in zip(self.levels, (None, *reversed(self.slices)), strict=True):
             if n is not None:
                 shape = (None, n, shape[-1])
-            if not level.built:
+            if build and not level.built:
                 level.build(shape)
             shape = level.compute_output_shape(shape)
             if isinstance(shape, list):  # Bidirectional without a merge
@@ -192,13 +189,18 @@ class SlicedRNN(keras.layers.Layer):
                     "A Bidirectional level of a SlicedRNN must merge its two "
                     "directions (merge_mode other than None)."
                 )
+        return shape
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                "A SlicedRNN takes inputs of shape (batch, time, features). "
+                f"Received input_shape={input_shape}"
+            )
+        self._level_shapes(input_shape, build=True)
 
     def compute_output_shape(self, input_shape):
-        shape = (None, 1, input_shape[-1])
-        for level, n in zip(self.levels, (None, *reversed(self.slices)), strict=True):
-            if n is not None:
-                shape = (None, n, shape[-1])
-            shape = level.compute_output_shape(shape)
+        shape = self._level_shapes(input_shape)
         return (input_shape[0], *tuple(shape)[1:])
 
     def _padded(self, inputs, mask):
