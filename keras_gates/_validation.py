@@ -274,14 +274,12 @@ def check_sequence_call(layer, sequences_shape, input_dim, initial_state, mask_s
         )
     if initial_state is not None:
         cell = layer.cell
-        check_states(
-            layer,
-            initial_state,
-            cell.state_size,
-            cell.state_names,
-            batch,
-            "initial_state",
-        )
+        sizes = cell.state_size
+        sizes = list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
+        names = getattr(cell, "state_names", None) or [
+            f"state_{i}" for i in range(len(sizes))
+        ]
+        check_states(layer, initial_state, sizes, names, batch, "initial_state")
     if mask_shape is not None and (
         len(mask_shape) != 2
         or not _same(mask_shape[0], batch)

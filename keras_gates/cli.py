@@ -2,6 +2,7 @@
 
     keras-gates export MODEL.keras --saved-model DIR [--overwrite]
         --tflite FILE [--streaming] [--quantize float16] [--onnx FILE]
+        [--import MODULE] [--unsafe]
 
 Prints each file it wrote and its largest difference from the Keras model on
 random inputs (a parity check). Exit status: 0 when every check passed, 1
@@ -28,31 +29,96 @@ class BadInput(Exception):
     """An input of the command that cannot work; its message is one line."""
 
 
-def _sample_inputs(model, batch_size, steps, seed=0):
+def _all_layers(model):
+    """The layers of `model`, those of nested models and wrappers included."""
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+        else:
+            yield layer
+
+
+def padding_markers(model):
+    """What marks a padded step in the model's inputs, for the layers that
+    make masks: `(pads_tokens, mask_value)`, `pads_tokens` True when an
+    `Embedding(mask_zero=True)` masks token 0, `mask_value` the value of a
+    `Masking` layer (None without one)."""
+    import keras
+
+    tokens, value = False, None
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.Embedding) and layer.mask_zero:
+            tokens = True
+        elif isinstance(layer, keras.layers.Masking):
+            value = float(layer.mask_value)
+    return tokens, value
+
+
+PADDINGS = ("right", "left", "inner")
+
+
+def _padded_steps(steps, pattern):
+    """The steps of a row padded by `pattern` (a third of them, at least
+    one; a real step remains)."""
+    count = max(1, min(steps - 1, steps // 3))
+    if pattern == "right":
+        return np.arange(steps - count, steps)
+    if pattern == "left":
+        return np.arange(count)
+    start = (steps - count) // 2
+    return np.arange(start, start + count)
+
+
+def _sample_inputs(model, batch_size, steps, seed=0, padding=None):
     """Random inputs for `model`: token ids within the first Embedding's
     vocabulary (1 and up, 0 being padding) for integer inputs, normal values
-    otherwise."""
+    otherwise. With `padding` (an offset into `PADDINGS`), row r is padded
+    as `PADDINGS[(padding + r) % 3]` where the model masks: token 0 under an
+    `Embedding(mask_zero=True)`, the `Masking` layer's value in float
+    sequences."""
     import keras
 
     rng = np.random.default_rng(seed)
     vocabulary = next(
         (
             layer.input_dim
-            for layer in model.layers
+            for layer in _all_layers(model)
             if isinstance(layer, keras.layers.Embedding)
         ),
         2,
     )
+    pads_tokens, mask_value = padding_markers(model)
     inputs = []
     for tensor in model.inputs:
         shape = [batch_size, *tensor.shape[1:]]
         if len(shape) >= 2 and shape[1] is None:
             shape[1] = steps
-        if "int" in str(tensor.dtype):
-            inputs.append(rng.integers(1, vocabulary, shape).astype(tensor.dtype))
+        is_int = "int" in str(tensor.dtype)
+        if is_int:
+            value = rng.integers(1, vocabulary, shape).astype(tensor.dtype)
         else:
-            inputs.append(rng.normal(size=shape).astype(tensor.dtype))
+            value = rng.normal(size=shape).astype(tensor.dtype)
+        marker = (0 if pads_tokens else None) if is_int else mask_value
+        if padding is not None and marker is not None and len(shape) >= 2:
+            for row in range(batch_size):
+                pattern = PADDINGS[(padding + row) % len(PADDINGS)]
+                value[row, _padded_steps(shape[1], pattern)] = marker
+        inputs.append(value)
     return inputs
+
+
+def parity_cases(model, cases):
+    """The parity inputs' `(batch, steps, padding)`: `cases` unpadded and,
+    when the model masks its inputs, the last of them padded twice (rows
+    starting with right, then left padding), so that what a masked model
+    does at padded steps is compared too."""
+    cases = [(batch, steps, None) for batch, steps in cases]
+    if any(marker not in (False, None) for marker in padding_markers(model)):
+        batch, steps, _ = cases[-1]
+        cases += [(batch, steps, 0), (batch, steps, 1)]
+    return cases
 
 
 def _reset_states(model):
@@ -73,6 +139,14 @@ def _keras_outputs(model, signature, inputs):
     _reset_states(model)
     outputs = model(signature.pack_inputs(inputs), training=False)
     return [np.asarray(o) for o in tree.flatten(outputs)]
+
+
+def _label(batch_size, steps, padding):
+    label = f"batch {batch_size} x {steps} steps"
+    if padding is None:
+        return label
+    patterns = [PADDINGS[(padding + r) % len(PADDINGS)] for r in range(batch_size)]
+    return f"{label}, padded ({', '.join(patterns)})"
 
 
 def _check(label, got, want, tolerance):
@@ -132,6 +206,33 @@ def _check_arguments(args):
         _check_output_file(args.onnx, "--onnx")
 
 
+def _import(module):
+    """Imports `module` (a module name, or the path of a .py file) for the
+    classes it registers; the current directory is on the path, as for
+    `python -m`."""
+    import importlib
+    import importlib.util
+
+    if module.endswith(".py"):
+        if not os.path.isfile(module):
+            raise BadInput(f"--import {module!r}: no such file.")
+        name = os.path.splitext(os.path.basename(module))[0]
+        spec = importlib.util.spec_from_file_location(name, module)
+        loaded = importlib.util.module_from_spec(spec)
+        sys.modules[name] = loaded
+        spec.loader.exec_module(loaded)
+        return
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        raise BadInput(
+            f"--import {module!r}: no module named {e.name!r} on the Python "
+            "path (give a module name, or the path of a .py file)."
+        ) from e
+
+
 def _batch_size(model, default):
     """The model's fixed batch size (a stateful model has one), or `default`."""
     fixed = model.inputs[0].shape[0]
@@ -141,13 +242,32 @@ def _batch_size(model, default):
 def export_command(args):
     from keras_gates import export
     from keras_gates.export.graph import Signature
+    from keras_gates.saving import UnknownClassError
     from keras_gates.saving import load_model
 
     _check_arguments(args)
+    for module in args.imports:
+        _import(module)
     try:
-        model = load_model(args.model)
+        model = load_model(args.model, safe_mode=not args.unsafe)
+    except UnknownClassError as e:
+        if e.class_name is None:  # saved with another keras-gates version
+            raise BadInput(str(e)) from e
+        module = e.module or "MODULE"
+        raise BadInput(
+            f"{args.model!r} uses the class {e.class_name!r}, which no "
+            f"imported module registers: pass --import {module} (a module on "
+            "the Python path, or a .py file, that defines the class and "
+            "registers it with keras.saving.register_keras_serializable)."
+        ) from e
     except (FileNotFoundError, ValueError) as e:
-        raise BadInput(str(e)) from e
+        message = str(e)
+        if "safe_mode" in message:
+            message += (
+                " (keras-gates export: pass --unsafe to load it, if you trust "
+                "the file.)"
+            )
+        raise BadInput(message) from e
     signature = Signature(model)
     ok = True
     if args.saved_model:
@@ -156,12 +276,12 @@ def export_command(args):
         export.to_saved_model(model, args.saved_model, overwrite=args.overwrite)
         print(f"wrote SavedModel {args.saved_model} (signature serving_default)")
         serving = tf.saved_model.load(args.saved_model).signatures["serving_default"]
-        for batch_size, steps in ((1, 7), (3, 13)):
-            inputs = _sample_inputs(model, batch_size, steps)
+        for batch_size, steps, padding in parity_cases(model, ((1, 7), (3, 13))):
+            inputs = _sample_inputs(model, batch_size, steps, padding=padding)
             result = serving(**dict(zip(signature.inputs, inputs, strict=True)))
             got = [result[name].numpy() for name in signature.outputs]
             ok &= _check(
-                f"batch {batch_size} x {steps} steps",
+                _label(batch_size, steps, padding),
                 got,
                 _keras_outputs(model, signature, inputs),
                 FLOAT_TOLERANCE,
@@ -182,26 +302,27 @@ def export_command(args):
             f"{kind}, quantization {args.quantize})"
         )
         tolerance = QUANTIZED_TOLERANCE.get(args.quantize, FLOAT_TOLERANCE)
-        for steps in (7, 13):
-            inputs = _sample_inputs(model, batch_size, steps)
+        cases = ((batch_size, 7), (batch_size, 13))
+        for batch_size, steps, padding in parity_cases(model, cases):
+            inputs = _sample_inputs(model, batch_size, steps, padding=padding)
             got = _run_tflite(content, signature, inputs, args.streaming)
             want = _keras_outputs(model, signature, inputs)
             if args.streaming and want[0].ndim == 3:
                 want = [want[0][:, -1]]
-            ok &= _check(f"batch {batch_size} x {steps} steps", got, want, tolerance)
+            ok &= _check(_label(batch_size, steps, padding), got, want, tolerance)
     if args.onnx:
         import onnxruntime
 
         export.to_onnx(model, args.onnx)
         print(f"wrote ONNX {args.onnx}")
         session = onnxruntime.InferenceSession(args.onnx)
-        for batch_size, steps in ((1, 7), (3, 13)):
-            inputs = _sample_inputs(model, batch_size, steps)
+        for batch_size, steps, padding in parity_cases(model, ((1, 7), (3, 13))):
+            inputs = _sample_inputs(model, batch_size, steps, padding=padding)
             got = session.run(
                 signature.outputs, dict(zip(signature.inputs, inputs, strict=True))
             )
             ok &= _check(
-                f"batch {batch_size} x {steps} steps",
+                _label(batch_size, steps, padding),
                 got,
                 _keras_outputs(model, signature, inputs),
                 FLOAT_TOLERANCE,
@@ -238,6 +359,21 @@ def main(argv=None):
         help="TFLite quantization",
     )
     export.add_argument("--onnx", metavar="FILE", help=".onnx file (needs tf2onnx)")
+    export.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import a module (or a .py file) that registers the model's own "
+        "classes before loading it; repeatable",
+    )
+    export.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="load with safe_mode=False (Lambda layers of Python code): only "
+        "for a file you trust",
+    )
     args = parser.parse_args(argv)
     if not (args.saved_model or args.tflite or args.onnx):
         parser.error("nothing to write: give --saved-model, --tflite and/or --onnx")

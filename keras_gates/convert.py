@@ -15,6 +15,8 @@ NumPy; no framework is imported here):
   `state_dict`.
 """
 
+import re
+
 import numpy as np
 
 # TF1's fused kernel holds the blocks in the order i, j, f, o (j being the
@@ -34,6 +36,52 @@ def _array(value, what):
     if not np.issubdtype(array.dtype, np.number):
         raise TypeError(f"{what} must be an array of numbers. Received: {value!r}")
     return array.astype("float32")
+
+
+# The layer arguments that change how an imported layer runs, not what it
+# computes: the importers take these and refuse every other (an activation,
+# `use_bias`, `layer_norm`, `log_space`, ...), with which the imported
+# weights would compute something else than the original.
+_RUNNING_ARGS = frozenset(
+    {
+        "dtype",
+        "trainable",
+        "fast_path",
+        "unroll",
+        "dropout",
+        "recurrent_dropout",
+        "seed",
+        *(
+            f"{weight}_{kind}"
+            for weight in ("kernel", "recurrent", "bias", "peephole", "projection")
+            for kind in ("regularizer", "constraint")
+        ),
+        "activity_regularizer",
+    }
+)
+# And those of a single layer's output (not for `from_sru`, whose arguments
+# go to every layer of a stack that returns whole sequences).
+_OUTPUT_ARGS = frozenset(
+    {
+        "name",
+        "return_sequences",
+        "return_state",
+        "go_backwards",
+        "stateful",
+        "zero_output_for_mask",
+    }
+)
+
+
+def _check_layer_kwargs(layer_kwargs, importer, original, allowed):
+    refused = sorted(set(layer_kwargs) - allowed)
+    if refused:
+        raise ValueError(
+            f"{importer} does not take {', '.join(f'`{k}`' for k in refused)}: "
+            f"the layer would no longer compute what {original} computed with "
+            f"these weights. It takes the arguments that change how the layer "
+            f"runs: {', '.join(sorted(allowed))}."
+        )
 
 
 def _expect_shape(array, shape, what, hint):
@@ -95,8 +143,19 @@ def from_tf1_lstm_cell(
     """
     from keras_gates.layers.peephole_lstm import PeepholeLSTM
 
+    _check_layer_kwargs(
+        layer_kwargs,
+        "from_tf1_lstm_cell",
+        "TF1's LSTMCell",
+        _RUNNING_ARGS | _OUTPUT_ARGS,
+    )
     kernel = _array(kernel, "kernel")
     bias = _array(bias, "bias")
+    if bias is None:
+        raise ValueError(
+            "bias is missing: TF1's LSTMCell always has one (`lstm_cell/bias`, "
+            "of shape (4 * units,))."
+        )
     projection = _array(projection, "projection")
     if kernel is None or kernel.ndim != 2 or kernel.shape[1] % 4:
         raise ValueError(
@@ -294,6 +353,7 @@ def from_sru(
 
     from keras_gates.layers.sru import SRU
 
+    _check_layer_kwargs(layer_kwargs, "from_sru", "the SRU", _RUNNING_ARGS)
     state, module = _state_dict(module_or_state_dict)
     first_cell = module
     if module is not None and hasattr(module, "rnn_lst"):
@@ -304,32 +364,26 @@ def from_sru(
     if use_tanh is None:
         use_tanh = getattr(first_cell, "activation_type", 0) == 1
     directions = 2 if bidirectional else 1
-
-    if "weight" in state:  # an SRUCell
-        prefixes = [""]
-    else:
-        count = 0
-        while f"rnn_lst.{count}.weight" in state:
-            count += 1
-        if not count:
-            raise ValueError(
-                "No SRU weights found: expected the keys 'rnn_lst.<i>.weight' "
-                "(an sru.SRU) or 'weight' (an sru.SRUCell). Received keys: "
-                f"{sorted(state)[:8]}"
-            )
-        prefixes = [f"rnn_lst.{i}." for i in range(count)]
+    prefixes = _sru_prefixes(state)
 
     layers = []
     first = state.get(f"{prefixes[0]}weight_proj", state[f"{prefixes[0]}weight"])
     in_features = first.shape[0]
     if "input_to_hidden.weight" in state:
         weight = state["input_to_hidden.weight"]  # (out, in), torch.nn.Linear
+        if weight.ndim != 2 or weight.shape[0] != in_features:
+            raise ValueError(
+                f"input_to_hidden.weight has shape {weight.shape}; the first "
+                f"layer reads {in_features} features, so it must be "
+                f"({in_features}, in_features)."
+            )
         in_features = weight.shape[1]
         dense = keras.layers.Dense(weight.shape[0], use_bias=False)
         dense.build((None, None, in_features))
         dense.kernel.assign(weight.T)
         layers.append(dense)
 
+    previous = first.shape[0]
     for prefix in prefixes:
         weight = state[f"{prefix}weight"]
         bias = state[f"{prefix}bias"]
@@ -338,9 +392,15 @@ def from_sru(
         gamma = state.get(f"{prefix}layer_norm.weight")
         beta = state.get(f"{prefix}layer_norm.bias")
         scale = float(state.get(f"{prefix}scale_x", np.ones(1))[0])
+        if bias.ndim != 1 or bias.shape[0] % (2 * directions):
+            raise ValueError(
+                f"{prefix}bias has shape {bias.shape}; the SRU's is (2 * "
+                f"{directions} * units,) ({'bi' if bidirectional else 'uni'}"
+                "directional)."
+            )
         out = bias.shape[0] // 2
         units = out // directions
-        blocks = weight.shape[1] // out
+        blocks = weight.shape[1] // out if weight.ndim == 2 else 0
         rows = weight.shape[0]
         size = rows if projection is None else projection.shape[0]
         if blocks not in (3, 4) or weight.shape[1] != blocks * out:
@@ -348,6 +408,25 @@ def from_sru(
                 f"{prefix}weight of shape {weight.shape} does not match a bias "
                 f"of {2 * out} values (3 or 4 blocks of {out} columns)."
             )
+        _expect_shape(weight_c, (2 * out,), f"{prefix}weight_c", f"a bias of {2 * out}")
+        if projection is not None:
+            _expect_shape(
+                projection,
+                (size, rows),
+                f"{prefix}weight_proj",
+                f"a weight of {rows} rows",
+            )
+        if (gamma is None) != (beta is None):
+            raise ValueError(
+                f"{prefix}layer_norm has {'weight' if beta is None else 'bias'} "
+                "without its counterpart: give both or neither."
+            )
+        if size != previous:
+            raise ValueError(
+                f"{prefix}weight reads {size} features, but the layer before "
+                f"outputs {previous}."
+            )
+        previous = out
         if not has_skip_term:
             highway = "auto"
         elif blocks == 4:
@@ -404,6 +483,62 @@ def from_sru(
     return model
 
 
+_SRU_KEYS = (
+    "weight",
+    "weight_c",
+    "bias",
+    "scale_x",
+    "weight_proj",
+    "layer_norm.weight",
+    "layer_norm.bias",
+)
+_SRU_REQUIRED = ("weight", "weight_c", "bias")
+
+
+def _sru_prefixes(state):
+    """The key prefix of each SRU layer of `state`, in order (`""` for an
+    `SRUCell`), checking that the layers are 0, 1, ... with no gap, that
+    each has its required weights and that no key is left unread."""
+    if "weight" in state:  # an SRUCell
+        prefixes = [""]
+        unknown = [key for key in state if key not in _SRU_KEYS]
+    else:
+        found, unknown = set(), []
+        for key in state:
+            match = re.fullmatch(r"rnn_lst\.(\d+)\.(.+)", key)
+            if match and match.group(2) in _SRU_KEYS:
+                found.add(int(match.group(1)))
+            elif key != "input_to_hidden.weight":
+                unknown.append(key)
+        if not found:
+            raise ValueError(
+                "No SRU weights found: expected the keys 'rnn_lst.<i>.weight' "
+                "(an sru.SRU) or 'weight' (an sru.SRUCell). Received keys: "
+                f"{sorted(state)[:8]}"
+            )
+        gaps = sorted(set(range(max(found) + 1)) - found)
+        if gaps:
+            raise ValueError(
+                f"The state dict has SRU layers {sorted(found)} but not "
+                f"{gaps}: layers are numbered 0, 1, ... (a layer's weights "
+                "are missing, or the dict mixes models)."
+            )
+        prefixes = [f"rnn_lst.{i}." for i in sorted(found)]
+    if unknown:
+        raise ValueError(
+            f"The state dict has keys that no SRU weight goes by: "
+            f"{sorted(unknown)[:8]}. Expected 'rnn_lst.<i>.<name>' with <name> "
+            f"one of {list(_SRU_KEYS)}, and 'input_to_hidden.weight'."
+        )
+    for prefix in prefixes:
+        missing = [f"{prefix}{k}" for k in _SRU_REQUIRED if f"{prefix}{k}" not in state]
+        if missing:
+            raise ValueError(
+                f"The state dict lacks {missing}, which every SRU layer has."
+            )
+    return prefixes
+
+
 # -------------------------------------------------------------- minGRU
 
 
@@ -431,6 +566,12 @@ def from_mingru_pytorch(module_or_state_dict, *, prefix="", **layer_kwargs):
     """
     from keras_gates.layers.min_gru import MinGRU
 
+    _check_layer_kwargs(
+        layer_kwargs,
+        "from_mingru_pytorch",
+        "minGRU_pytorch.minGRU",
+        _RUNNING_ARGS | _OUTPUT_ARGS,
+    )
     state, _ = _state_dict(module_or_state_dict)
     key = f"{prefix}to_hidden_and_gate.weight"
     if key not in state:
@@ -439,9 +580,19 @@ def from_mingru_pytorch(module_or_state_dict, *, prefix="", **layer_kwargs):
             f"state_dict, or the `prefix` of one. Keys: {sorted(state)[:8]}"
         )
     weight = state[key]  # (2 * inner, dim): x @ weight.T = [hidden, gate]
+    if weight.ndim != 2 or weight.shape[0] % 2:
+        raise ValueError(
+            f"{key!r} has shape {weight.shape}; minGRU's is (2 * inner, dim), "
+            "the candidate's rows, then the gate's."
+        )
     inner, dim = weight.shape[0] // 2, weight.shape[1]
     hidden, gate = weight[:inner].T, weight[inner:].T
     to_out = state.get(f"{prefix}to_out.weight")
+    if to_out is not None and (to_out.ndim != 2 or to_out.shape[1] != inner):
+        raise ValueError(
+            f"{prefix + 'to_out.weight'!r} has shape {to_out.shape}; for "
+            f"{key!r} of shape {weight.shape} it must be (out_features, {inner})."
+        )
     options = {
         "log_space": True,
         "use_bias": False,

@@ -25,8 +25,11 @@ time?", ICLR 2018.
 """
 
 import math
+import numbers
+import sys
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_gates.api_export import keras_gates_export
@@ -64,8 +67,8 @@ class Chrono(keras.initializers.Initializer):
 
     def __init__(self, max_timescale, layout, base="zeros", seed=None):
         if (
-            isinstance(max_timescale, bool)
-            or not isinstance(max_timescale, int)
+            isinstance(max_timescale, (bool, np.bool_))
+            or not isinstance(max_timescale, numbers.Integral)
             or max_timescale < 3
         ):
             raise ValueError(
@@ -77,16 +80,27 @@ class Chrono(keras.initializers.Initializer):
                 f"Argument `layout` must be one of {sorted(LAYOUTS)}. "
                 f"Received: layout={layout!r}"
             )
-        self.max_timescale = max_timescale
+        self.max_timescale = int(max_timescale)
         self.layout = layout
         self.base = keras.initializers.get(base)
         self.seed = seed
         self._uniform = keras.initializers.RandomUniform(
-            1.0, max_timescale - 1.0, seed=seed
+            1.0, self.max_timescale - 1.0, seed=seed
         )
 
     def __call__(self, shape, dtype=None):
         shape = tuple(shape)
+        if _called_by_keras_unit_forget_bias():
+            raise ValueError(
+                "Chrono cannot initialize a keras.layers.LSTM with "
+                "unit_forget_bias=True (its default): Keras then calls the "
+                "bias initializer for the input, candidate and output blocks "
+                "alone and sets the forget gate's bias to 1, which undoes "
+                "chrono initialization. Pass unit_forget_bias=False: "
+                f"keras.layers.LSTM(units, unit_forget_bias=False, "
+                f"bias_initializer=Chrono({self.max_timescale}, "
+                f"{self.layout!r}))."
+            )
         blocks, gates = LAYOUTS[self.layout]
         width = shape[-1]
         if len(shape) not in (1, 2) or width % blocks:
@@ -117,6 +131,27 @@ class Chrono(keras.initializers.Initializer):
             "base": keras.initializers.serialize(self.base),
             "seed": self.seed,
         }
+
+
+def _called_by_keras_unit_forget_bias():
+    """Whether the caller is the bias initializer that Keras' `LSTMCell`
+    makes under `unit_forget_bias=True`, which calls the layer's
+    initializer for parts of the bias around a block of ones. Keras offers
+    no other sign of it: the shapes it asks for, `(units,)` and `(2 *
+    units,)`, are also those of other biases."""
+    frame = sys._getframe(2)
+    for _ in range(3):
+        if frame is None:
+            return False
+        cell = frame.f_locals.get("self")
+        if (
+            frame.f_code.co_name == "bias_initializer"
+            and isinstance(cell, keras.layers.LSTMCell)
+            and getattr(cell, "unit_forget_bias", False)
+        ):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def timescales(bias, layout):

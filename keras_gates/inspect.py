@@ -29,11 +29,15 @@ layer's call runs), in a separate loop over time, so the layer's call costs
 nothing more for it. Masked steps, where no gate was applied, are NaN.
 """
 
+import numbers
+
 import keras
 import numpy as np
 from keras import ops
 
+from keras_gates import _validation as v
 from keras_gates.cells.base_cell import GatedCell
+from keras_gates.cells.base_cell import run_under_policy
 
 
 def _lstm_cell_step(cell):
@@ -114,68 +118,157 @@ def _cell_step(cell, name):
     )
 
 
+def _as_list(states):
+    return list(states) if isinstance(states, (list, tuple)) else [states]
+
+
 def _initial_states(layer, batch_size, initial_state):
     if initial_state is not None:
-        states = (
-            initial_state
-            if isinstance(initial_state, (list, tuple))
-            else [initial_state]
-        )
-        return [ops.convert_to_tensor(s, layer.cell.compute_dtype) for s in states]
+        return [
+            ops.convert_to_tensor(s, layer.cell.compute_dtype)
+            for s in _as_list(initial_state)
+        ]
     if layer.stateful and layer.states is not None:
         return [ops.convert_to_tensor(s) for s in layer.states]
-    sizes = layer.cell.state_size
-    sizes = sizes if isinstance(sizes, (list, tuple)) else [sizes]
+    sizes = _as_list(layer.cell.state_size)
     return [ops.zeros((batch_size, size), layer.cell.compute_dtype) for size in sizes]
+
+
+def _input_dim(cell):
+    if isinstance(cell, GatedCell):
+        return cell.input_dim
+    kernel = getattr(cell, "kernel", None)  # Keras' LSTMCell and GRUCell
+    return None if kernel is None else kernel.shape[0]
+
+
+def _check_call(layer, inputs, mask, initial_state):
+    """The layer's own checks of its call's shapes (one clear ValueError),
+    before the step runs on them."""
+    v.check_sequence_call(
+        layer,
+        v.shape_of(inputs),
+        _input_dim(layer.cell),
+        None
+        if initial_state is None
+        else [v.shape_of(s) for s in _as_list(initial_state)],
+        None if mask is None else v.shape_of(mask),
+    )
 
 
 def _run(layer, inputs, mask, initial_state):
     """The gates of one recurrent layer, `(batch, time, units)` each, on the
     input's time axis (also for `go_backwards`), NaN at masked steps."""
-    step = _cell_step(layer.cell, layer.name)
+    _check_call(layer, inputs, mask, initial_state)
     inputs = ops.convert_to_tensor(inputs, layer.cell.compute_dtype)
     batch_size, steps = inputs.shape[0], inputs.shape[1]
     states = _initial_states(layer, batch_size, initial_state)
     valid = None if mask is None else np.asarray(mask, bool).reshape(batch_size, steps)
     order = range(steps - 1, -1, -1) if layer.go_backwards else range(steps)
-    recorded = {}
-    for t in order:
-        _, new_states, gates = step(inputs[:, t], states)
-        if valid is not None:
-            keep = ops.convert_to_tensor(valid[:, t : t + 1])
-            new_states = [
-                ops.where(keep, n, s) for n, s in zip(new_states, states, strict=True)
-            ]
-        states = new_states
-        for name, gate in gates.items():
-            values = ops.convert_to_numpy(gate).astype(np.float32)
+
+    def loop(inputs, states):
+        step = _cell_step(layer.cell, layer.name)  # its constants in this dtype
+        recorded = {}
+        for t in order:
+            _, new_states, gates = step(inputs[:, t], states)
             if valid is not None:
-                values = np.where(valid[:, t : t + 1], values, np.nan)
-            recorded.setdefault(
-                name, np.empty((batch_size, steps, values.shape[-1]), np.float32)
-            )
-            recorded[name][:, t] = values
-    return recorded
+                keep = ops.convert_to_tensor(valid[:, t : t + 1])
+                new_states = [
+                    ops.where(keep, n, s)
+                    for n, s in zip(new_states, states, strict=True)
+                ]
+            states = new_states
+            for name, gate in gates.items():
+                recorded.setdefault(name, [None] * steps)[t] = gate
+        return {name: ops.stack(values, axis=1) for name, values in recorded.items()}
+
+    # Under the cell's dtype policy: a mixed-precision cell computes its
+    # gates in its compute dtype, as in the layer's call.
+    stacked = run_under_policy(loop, layer.cell.dtype_policy, inputs, states)
+    gates = {}
+    for name, values in stacked.items():
+        values = ops.convert_to_numpy(values).astype(np.float32)
+        if valid is not None:
+            values = np.where(valid[:, :, None], values, np.nan)
+        gates[name] = values
+    return gates
+
+
+def _node_roles(model, target):
+    """What each tensor of `target.input` is to the layer's call in
+    `model`: `"sequences"`, `"initial_state"` or `"mask"` (from the call
+    recorded in the model's config; a Sequential model passes the inputs
+    and the propagated mask)."""
+    if isinstance(model, keras.Sequential):
+        return None
+    entry = next(
+        (e for e in model.get_config()["layers"] if e.get("name") == target.name),
+        None,
+    )
+    nodes = [] if entry is None else entry.get("inbound_nodes", [])
+    if len(nodes) != 1:
+        raise ValueError(
+            f"Layer '{target.name}' is called {len(nodes)} times in the model; "
+            "gate_activations(model=...) reads a layer called once. Pass the "
+            "layer's own inputs instead: gate_activations(layer, inputs, "
+            "mask=..., initial_state=...)."
+        )
+    (node,) = nodes
+    roles = []
+
+    def walk(value, role):
+        if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+            roles.append(role)
+        elif isinstance(value, dict):
+            for key in sorted(value):
+                walk(value[key], role)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item, role)
+
+    positional = ("sequences", "initial_state", "mask")
+    for i, arg in enumerate(node.get("args", ())):
+        walk(arg, positional[i] if i < len(positional) else "other")
+    kwargs = node.get("kwargs", {})
+    for key in sorted(kwargs):  # Keras flattens a node's kwargs by key
+        walk(kwargs[key], key if key in positional else "other")
+    return roles
 
 
 def _layer_inputs(model, layer, inputs):
-    """The inputs, and the propagated mask, that `layer` sees when `model`
-    runs on `inputs`."""
+    """`(layer, its inputs, its mask, its initial states)` as `layer` sees
+    them when `model` runs on `inputs`: the propagated mask (None where the
+    model passes none) and the `initial_state` the model feeds it (None
+    where it feeds none)."""
     if not isinstance(model, keras.Model):
         raise TypeError(
             "With `layer=`, the first argument is the model that holds the "
             f"layer. Received: {type(model).__name__}"
         )
     target = model.get_layer(layer) if isinstance(layer, str) else layer
+    roles = _node_roles(model, target)
     up_to = keras.Model(
         model.inputs if len(model.inputs) > 1 else model.inputs[0], target.input
     )
-    seen = up_to(inputs, training=False)
-    if isinstance(seen, (list, tuple)):  # the node's input and its mask
-        seen, mask = seen[0], seen[1]
-    else:
-        mask = None
-    return target, seen, None if mask is None else ops.convert_to_numpy(mask)
+    seen = _as_list(up_to(inputs, training=False))
+    if roles is None:  # Sequential: the inputs, then the mask if any
+        roles = ["sequences", "mask"][: len(seen)]
+    if len(roles) != len(seen):
+        raise ValueError(
+            f"Cannot tell the inputs of layer '{target.name}' in the model "
+            f"apart ({len(seen)} tensors, {len(roles)} recorded arguments). Pass "
+            "the layer's own inputs instead: gate_activations(layer, inputs, "
+            "mask=..., initial_state=...)."
+        )
+    by_role = {}
+    for role, tensor in zip(roles, seen, strict=True):
+        by_role.setdefault(role, []).append(tensor)
+    mask = by_role.get("mask", [None])[0]
+    return (
+        target,
+        by_role["sequences"][0],
+        None if mask is None else ops.convert_to_numpy(mask),
+        by_role.get("initial_state"),
+    )
 
 
 def gate_activations(layer, inputs, *, mask=None, initial_state=None, model=None):
@@ -189,20 +282,29 @@ def gate_activations(layer, inputs, *, mask=None, initial_state=None, model=None
         inputs: The layer's input `(batch, time, features)`; with `model`,
             the model's input, run up to the layer.
         mask: Optional boolean `(batch, time)`: False marks a step to skip.
-            With `model`, the mask that the model propagates to the layer
-            (e.g. from `Embedding(mask_zero=True)`) is used when not given.
+            With `model`, the mask that the model passes to the layer (e.g.
+            from `Embedding(mask_zero=True)`) is used when not given. (Keras
+            passes a propagated mask to a layer only when it is called with
+            one tensor: a layer called with `initial_state` in a functional
+            model runs without it, and so do its gates here.)
         initial_state: Optional initial states, as for the layer's call.
-            Defaults to zeros (a stateful layer's stored states).
+            With `model`, the states the model feeds the layer when not
+            given. Defaults to zeros (a stateful layer's stored states).
         model: A Keras model that holds `layer`.
 
     Returns:
         A dict of gate name to a float32 NumPy array `(batch, time, units)`
         (keys prefixed `forward_` / `backward_` for `Bidirectional`), NaN
         at masked steps.
+
+    Raises:
+        ValueError: for inputs, a mask or initial states of the wrong shape
+            or number, in the layer's own words.
     """
     if model is not None:
-        layer, inputs, propagated = _layer_inputs(model, layer, inputs)
+        layer, inputs, propagated, fed = _layer_inputs(model, layer, inputs)
         mask = propagated if mask is None else mask
+        initial_state = fed if initial_state is None else initial_state
     if not getattr(layer, "built", False):
         raise ValueError(
             f"Layer '{getattr(layer, 'name', layer)}' is not built: its gates "
@@ -210,8 +312,17 @@ def gate_activations(layer, inputs, *, mask=None, initial_state=None, model=None
         )
     if isinstance(layer, keras.layers.Bidirectional):
         if initial_state is not None:
-            half = len(initial_state) // 2
-            forward_state, backward_state = initial_state[:half], initial_state[half:]
+            initial_state = _as_list(initial_state)
+            count = len(_as_list(layer.forward_layer.cell.state_size))
+            if len(initial_state) != 2 * count:
+                raise ValueError(
+                    f"Bidirectional '{layer.name}' expects `initial_state` to "
+                    f"be a list of {2 * count} tensors, the forward layer's "
+                    f"{count} states then the backward layer's. Received "
+                    f"{len(initial_state)}."
+                )
+            forward_state = initial_state[:count]
+            backward_state = initial_state[count:]
         else:
             forward_state = backward_state = None
         gates = {}
@@ -245,10 +356,15 @@ def gate_table(gates, tokens=None, *, sequence=0, steps=None, digits=2):
     Returns:
         The table, as a string.
     """
-    names = list(gates)
-    length = next(iter(gates.values())).shape[1]
-    tokens = [str(t) for t in (range(length) if tokens is None else tokens)]
+    names, length, batch = _check_gates(gates, sequence)
+    tokens = _labels(tokens, length)
     steps = list(range(length) if steps is None else steps)
+    outside = [t for t in steps if not (_is_index(t) and 0 <= t < length)]
+    if outside:
+        raise ValueError(
+            f"Argument `steps` must hold step indices in [0, {length}). "
+            f"Received: {outside[:8]}"
+        )
     width = max(len("token"), *(len(tokens[t]) for t in steps))
     widths = [max(len(name), 6) for name in names]
     header = "token".ljust(width) + "".join(
@@ -265,6 +381,49 @@ def gate_table(gates, tokens=None, *, sequence=0, steps=None, digits=2):
         )
         lines.append(tokens[t].ljust(width) + cells)
     return "\n".join(lines)
+
+
+def _is_index(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_gates(gates, sequence):
+    """`(names, steps, batch)` of a dict of `gate_activations`, checked, and
+    `sequence` checked against the batch."""
+    if not isinstance(gates, dict) or not gates:
+        raise ValueError(
+            "Argument `gates` must be the non-empty dict that gate_activations "
+            f"returns. Received: {gates!r:.80}"
+        )
+    shapes = {name: np.shape(values) for name, values in gates.items()}
+    if (
+        any(len(shape) != 3 for shape in shapes.values())
+        or len({shape[:2] for shape in shapes.values()}) != 1
+    ):
+        raise ValueError(
+            "Argument `gates` must map gate names to arrays of shape (batch, "
+            f"time, units) with one batch and time. Received shapes: {shapes}"
+        )
+    batch, steps = next(iter(shapes.values()))[:2]
+    if not _is_index(sequence) or not 0 <= sequence < batch:
+        raise ValueError(
+            f"Argument `sequence` must be an index into the batch of {batch}. "
+            f"Received: sequence={sequence!r}"
+        )
+    return list(gates), steps, batch
+
+
+def _labels(tokens, steps):
+    """One label per step: `tokens` as strings, or the step numbers."""
+    if tokens is None:
+        return [str(t) for t in range(steps)]
+    tokens = [str(t) for t in tokens]
+    if len(tokens) != steps:
+        raise ValueError(
+            f"Argument `tokens` must hold one label per step: {steps} for "
+            f"these gates. Received {len(tokens)}."
+        )
+    return tokens
 
 
 def _mean(values):
@@ -297,9 +456,8 @@ def plot_gates(gates, tokens=None, *, sequence=0, path=None, title=None):
         raise ImportError(
             'plot_gates needs matplotlib: pip install "keras-gates[examples]"'
         ) from e
-    names = list(gates)
-    steps = next(iter(gates.values())).shape[1]
-    tokens = [str(t) for t in (range(steps) if tokens is None else tokens)]
+    names, steps, _ = _check_gates(gates, sequence)
+    tokens = _labels(tokens, steps)
     units = next(iter(gates.values())).shape[2]
     figure, axes = plt.subplots(
         len(names),

@@ -1,6 +1,10 @@
 """Sampling the next token from a model's scores, for generation."""
 
+import math
+import numbers
+
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -15,9 +19,11 @@ def sample(logits, temperature=1.0, seed=None):
     Args:
         logits: Unnormalized log-probabilities, shape `(..., classes)`: one
             row of scores per draw (a model's output before its softmax, or
-            the log of its probabilities).
-        temperature: A float >= 0. Defaults to 1 (the model's own
-            distribution).
+            the log of its probabilities). Finite, or -inf for a class never
+            to draw; NaN, +inf and rows of -inf only raise a ValueError
+            (when the values are known, i.e. outside compiled functions).
+        temperature: A finite number >= 0 (Python or NumPy). Defaults to 1
+            (the model's own distribution).
         seed: An int (the same int, the same draws, on every backend run),
             a `keras.random.SeedGenerator` (a new draw at each call, the
             sequence reproducible from the generator's seed), or None (a
@@ -37,22 +43,56 @@ def sample(logits, temperature=1.0, seed=None):
     >>> bool((np.asarray(a) == np.asarray(b)).all())
     True
     """
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise ValueError(
-            f"Argument `temperature` must be a number >= 0. Received: "
-            f"temperature={temperature!r}"
-        )
-    if temperature < 0:
-        raise ValueError(
-            f"Argument `temperature` must be >= 0 (0: the argmax). Received: "
-            f"temperature={temperature}"
-        )
+    temperature = _check_temperature(temperature)
     logits = ops.convert_to_tensor(logits)
     if len(logits.shape) == 0:
         raise ValueError("`logits` must have a last axis of classes; got a scalar.")
+    _check_logits(logits, argmax=temperature == 0)
     if temperature == 0:
         return ops.cast(ops.argmax(logits, axis=-1), "int32")
     shape = ops.shape(logits)
-    rows = ops.reshape(ops.cast(logits, "float32"), (-1, shape[-1])) / temperature
+    rows = ops.reshape(ops.cast(logits, "float32"), (-1, shape[-1]))
+    # Shifted so that each row's largest score is 0 before the division: a
+    # small temperature then sends the others to -inf, never the largest
+    # to +inf (which draws an arbitrary class).
+    rows = (rows - ops.max(rows, axis=-1, keepdims=True)) / temperature
     drawn = keras.random.categorical(rows, 1, seed=seed, dtype="int32")
     return ops.reshape(drawn, shape[:-1])
+
+
+def _check_temperature(temperature):
+    if (
+        isinstance(temperature, (bool, np.bool_))
+        or not isinstance(temperature, numbers.Real)
+        or not math.isfinite(temperature)
+        or temperature < 0
+    ):
+        raise ValueError(
+            "Argument `temperature` must be a finite number >= 0 (0: the "
+            f"argmax). Received: temperature={temperature!r}"
+        )
+    return float(temperature)
+
+
+def _check_logits(logits, argmax):
+    """A ValueError for scores that no distribution follows from (NaN, +inf,
+    a row of -inf only), when their values are known (eagerly; inside a
+    compiled function they are not, and are not checked)."""
+    try:
+        values = np.asarray(ops.convert_to_numpy(logits), np.float64)
+    except Exception:  # a symbolic tensor or a tracer: no values to check
+        return
+    values = values.reshape(-1, values.shape[-1])
+    if np.isnan(values).any():
+        raise ValueError("`logits` holds NaN: there is no distribution to draw from.")
+    if np.isposinf(values).any() and not argmax:
+        raise ValueError(
+            "`logits` holds +inf: its softmax is undefined. Clip the scores, "
+            "or take the argmax (temperature=0)."
+        )
+    if values.shape[-1] == 0 or np.isneginf(values).all(axis=-1).any():
+        rows = np.flatnonzero(np.isneginf(values).all(axis=-1))
+        raise ValueError(
+            f"`logits` has rows with no finite score (rows {rows[:8].tolist()} "
+            "of the flattened batch): every class has probability 0."
+        )

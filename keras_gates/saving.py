@@ -29,7 +29,18 @@ class CorruptModelFileError(ValueError):
 
 
 class UnknownClassError(ValueError):
-    """A model file that uses a class which this process has not registered."""
+    """A model file that uses a class which this process has not registered.
+
+    Attributes:
+        class_name: The class's name in the file.
+        module: The module the class was saved from, when the file says (not
+            for a class defined in a script), else None.
+    """
+
+    def __init__(self, message, class_name=None, module=None):
+        super().__init__(message)
+        self.class_name = class_name
+        self.module = module
 
 
 def _fail(path, problem):
@@ -111,9 +122,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         missing = re.search(r"Could not locate (?:class|function) '([^']+)'", str(e))
         if missing is None:
             raise
-        raise UnknownClassError(
-            _unknown_class_message(path, missing.group(1), checked)
-        ) from e
+        raise _unknown_class_error(path, missing.group(1), checked) from e
 
 
 def _class_entry(config, name):
@@ -130,7 +139,7 @@ def _class_entry(config, name):
     return None
 
 
-def _unknown_class_message(path, name, is_archive):
+def _unknown_class_error(path, name, is_archive):
     entry = None
     if is_archive:
         with zipfile.ZipFile(path) as archive:
@@ -139,7 +148,7 @@ def _unknown_class_message(path, name, is_archive):
     module = (entry or {}).get("module")
     where = f" (registered as {registered!r}, from module {module!r})" if module else ""
     if registered.startswith("keras_gates>"):
-        return (
+        return UnknownClassError(
             f"Cannot load {path!r}: it uses {registered!r}, which keras-gates "
             f"{__version__} does not have: the file was saved with another "
             "version of keras-gates."
@@ -150,8 +159,10 @@ def _unknown_class_message(path, name, is_archive):
         fix = (
             "define and register the class (`keras.saving.register_keras_serializable`)"
         )
-    return (
+    return UnknownClassError(
         f"Cannot load {path!r}: it uses the class {name!r}{where}, which is "
         f"not registered in this process: {fix} before loading (Keras imports "
-        "no package by itself), or pass the class in `custom_objects`."
+        "no package by itself), or pass the class in `custom_objects`.",
+        class_name=name,
+        module=module if module and module != "__main__" else None,
     )

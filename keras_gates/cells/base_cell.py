@@ -19,10 +19,34 @@ from keras import tree
 
 from keras_gates import _validation as v
 from keras_gates.api_export import keras_gates_export
+from keras_gates.initializers import LAYOUTS
 from keras_gates.initializers import Chrono
 
 # The key under which a cell saves its dropout generator's state.
 _SEED_STATE = "seed_generator_state"
+
+
+class _UnderPolicy(keras.layers.Layer):
+    """A layer of a given dtype policy that calls `function`: run through
+    it, a mixed-precision cell reads its float32 weights in its compute
+    dtype, as inside its layer's call. Not public."""
+
+    def __init__(self, function, dtype):
+        super().__init__(dtype=dtype)
+        self.function = function
+        self.supports_masking = True  # inputs may carry a mask; it is ignored
+
+    def call(self, inputs, *args):
+        return self.function(inputs, *args)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
+def run_under_policy(function, policy, inputs, *args):
+    """`function(inputs, *args)` with the weights it reads cast to the
+    compute dtype of `policy` (a `keras.DTypePolicy`), as a layer's call."""
+    return _UnderPolicy(function, policy)(inputs, *args)
 
 
 def masked(x, dropout_mask):
@@ -168,9 +192,10 @@ class GatedCell(keras.layers.Layer):
         """Adds the fused bias of `blocks` gate blocks, or returns None.
 
         With `chrono_init`, the memory gate's blocks start at chrono
-        initialization, the others at `bias_initializer`. Otherwise block
-        `constant_block`, if given, starts at `constant` instead of
-        `bias_initializer` (the forget-gate init of `unit_forget_bias`).
+        initialization, the others at `bias_initializer`. Block
+        `constant_block`, if given, starts at `constant` instead (the
+        forget-gate init of `unit_forget_bias`, the SRU's `highway_bias`),
+        unless chrono initialization sets that block.
         """
         if not self.use_bias:
             return None
@@ -182,16 +207,14 @@ class GatedCell(keras.layers.Layer):
                 base=self.bias_initializer,
                 seed=self.seed,
             )
-        elif constant_block is not None:
-            units = self.units
+            if constant_block in LAYOUTS[self.CHRONO_LAYOUT][1]:
+                constant_block = None  # chrono sets it
+        if constant_block is not None:
+            units, base = self.units, initializer
 
             def initializer(shape, dtype=None):
-                parts = [
-                    self.bias_initializer((units,), dtype=dtype)
-                    if i != constant_block
-                    else ops.full((units,), constant, dtype=dtype)
-                    for i in range(blocks)
-                ]
+                parts = ops.split(base(shape, dtype=dtype), blocks)
+                parts[constant_block] = ops.full((units,), constant, dtype=dtype)
                 return ops.concatenate(parts)
 
         return self.add_weight(
@@ -213,11 +236,91 @@ class GatedCell(keras.layers.Layer):
     def input_side(self, inputs, constants=(), dropout_mask=None):
         """Everything of a step that depends on the inputs alone, for one
         step or all steps at once (see the class docstring)."""
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement `input_side(inputs, "
+            "constants=(), dropout_mask=None)`, the products of a step that "
+            "depend on the inputs alone: see keras_gates.GatedCell."
+        )
 
     def recurrent_step(self, projected, states, constants=(), recurrent_mask=None):
         """One step: `(output, new_states, gates)` (see the class docstring)."""
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement `recurrent_step("
+            "projected, states, constants=(), recurrent_mask=None)`, the rest "
+            "of a step, returning (output, new_states, gates): see "
+            "keras_gates.GatedCell."
+        )
+
+    def check_protocol(self, input_dim):
+        """Runs one step of the built cell on zeros (batch 1) and raises a
+        ValueError that names what is wrong when it does not match the
+        cell's declarations: `state_size`, `output_size`, the list of new
+        states, `GATES`. `GatedRNN` calls it when it builds, so that a
+        mistake in an own cell is reported before it fails inside a loop."""
+        name = type(self).__name__
+        if not isinstance(self.state_size, (list, tuple)):
+            raise ValueError(
+                f"{name}.state_size must be a list of sizes, one per state "
+                f"(`[units]` for one state). Received: {self.state_size!r}"
+            )
+        sizes = list(self.state_size)
+
+        failure = []  # raised inside the call, whose message Keras decorates
+
+        def step(x, states):
+            try:
+                constants = self.step_constants()
+                projected = self.input_side(x, constants)
+                return self.recurrent_step(projected, states, constants)
+            except Exception as e:
+                failure.append(e)
+                return x
+
+        x = ops.zeros((1, input_dim), self.compute_dtype)
+        states = [ops.zeros((1, size), self.compute_dtype) for size in sizes]
+        result = run_under_policy(step, self.dtype_policy, x, states)
+        if failure:
+            (e,) = failure
+            if isinstance(e, NotImplementedError):
+                raise e
+            raise ValueError(
+                f"One step of {name} on inputs of {input_dim} features and "
+                f"states of the declared state_size {sizes} failed: "
+                f"{' '.join(str(e).split())} Check state_size (one size per "
+                "state, in the order recurrent_step reads them) and the "
+                "weights' shapes."
+            ) from e
+        if not isinstance(result, (list, tuple)) or len(result) != 3:
+            raise ValueError(
+                f"{name}.recurrent_step must return (output, new_states, "
+                f"gates). Received: {type(result).__name__}"
+            )
+        output, new_states, gates = result
+        if not isinstance(new_states, (list, tuple)):
+            raise ValueError(
+                f"{name}.recurrent_step must return its new states as a list "
+                f"(one tensor per state, as it receives them), even for one "
+                f"state: `[c]`, not `c`. Received: {type(new_states).__name__}"
+            )
+        got = [v.shape_of(s)[-1] for s in new_states]
+        if got != sizes:
+            raise ValueError(
+                f"{name}.recurrent_step returned {len(got)} states of sizes "
+                f"{got}, but the cell declares state_size {sizes}."
+            )
+        if v.shape_of(output)[-1] != self.output_size:
+            raise ValueError(
+                f"{name}.recurrent_step returned outputs of size "
+                f"{v.shape_of(output)[-1]}, but the cell declares output_size "
+                f"{self.output_size}."
+            )
+        if not isinstance(gates, dict) or sorted(gates) != sorted(self.GATES):
+            raise ValueError(
+                f"{name}.recurrent_step returned the gates "
+                f"{sorted(gates) if isinstance(gates, dict) else gates!r}, but "
+                f"the cell declares GATES = {self.GATES} (return a dict of each "
+                "gate's value by its name)."
+            )
 
     def step_constants(self):
         """Tensors derived from the weights that every step needs (splits of

@@ -303,7 +303,7 @@ class SRUCell(NormArgs, RecurrentCell):
         self.recurrent_kernel = (
             self.add_recurrent_kernel((2, self.units)) if self.recurrent_gates else None
         )
-        if self.highway_bias and self.chrono_init is None:
+        if self.highway_bias:  # the reset gate's; chrono_init sets the forget gate
             self.bias = self.add_bias(2, constant_block=1, constant=self.highway_bias)
         else:
             self.bias = self.add_bias(2)

@@ -62,19 +62,46 @@ def _check_stateless(model, target):
         )
 
 
+def _unrolled(model):
+    """Whether a recurrent layer of `model` (nested, wrapped or a SlicedRNN
+    level included) has `unroll=True`, which needs a fixed number of steps."""
+    from keras_gates.layers.sliced_rnn import SlicedRNN
+
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            inner = [layer]
+        elif isinstance(layer, keras.layers.Bidirectional):
+            inner = [layer.forward_layer, layer.backward_layer]
+        elif isinstance(layer, SlicedRNN):
+            inner = list(layer.levels)
+        else:
+            inner = [layer]
+        for sub in inner:
+            if isinstance(sub, keras.Model) and _unrolled(sub):
+                return True
+            if isinstance(sub, keras.layers.Bidirectional):
+                sub = sub.forward_layer
+            if getattr(sub, "unroll", False):
+                return True
+    return False
+
+
 def _sequence_specs(model, signature, batch_size):
     """Input specs with the given batch size and a dynamic time axis.
 
     The time axis is axis 1 of inputs of rank 3 and up and of integer inputs
     of rank 2 (token ids); a float input of rank 2 is a feature vector and
-    keeps its shape unless its axis 1 is already dynamic.
+    keeps its shape unless its axis 1 is already dynamic. A model with an
+    unrolled recurrent layer keeps the number of steps its inputs declare:
+    an unrolled loop is as long as that.
     """
     tf = _tensorflow()
+    fixed_time = _unrolled(model)
     specs = []
     for tensor, name in zip(model.inputs, signature.inputs, strict=True):
         shape = [batch_size, *tensor.shape[1:]]
         is_tokens = len(shape) == 2 and "int" in str(tensor.dtype)
-        if len(shape) >= 3 or is_tokens:
+        if (len(shape) >= 3 or is_tokens) and not fixed_time:
             shape[1] = None
         specs.append(tf.TensorSpec(shape, tensor.dtype, name=name))
     return specs
@@ -217,7 +244,11 @@ def to_tflite(
     Args:
         model: A built Keras model (TensorFlow backend). A stateful model
             exports with `streaming=True` only, whose states are explicit.
-        batch_size: The fixed batch size of the TFLite model. Defaults to 1.
+        batch_size: The fixed batch size of the TFLite model: feed batches
+            of exactly this size (an interpreter resizes the input, but a
+            recurrent loop keeps its tensors of this batch and answers with
+            their rows; `litert.run_sequence_model` refuses another batch).
+            Defaults to 1.
         streaming: If True, a one-step model under the signature `"step"`
             (see `keras_gates.export.step_function`): inputs `"inputs"` (one
             time step) and `"state_0"`, `"state_1"`, ...; outputs
@@ -250,9 +281,12 @@ def to_tflite(
             normalization; every `quantization`, the op's weights stored
             as the quantization stores weights), the others through a
             `WHILE` loop, and
-            logs why (logger `"keras_gates.export"`); `True` raises a
-            ValueError that says why for a layer it cannot fuse; `False`
-            fuses none. Defaults to `"auto"`.
+            logs why (logger `"keras_gates.export"`); a layer called with
+            `initial_state` keeps its loop too (the export zeroes the op's
+            states before each call). `True` raises a ValueError that says
+            why for a layer it cannot fuse, and names the layers of any
+            other recurrent loop the file would keep; `False` fuses none.
+            Defaults to `"auto"`.
 
     Returns:
         The .tflite model, as bytes.
@@ -330,6 +364,14 @@ def to_tflite(
                 f"{len(plans)} LSTM layers were prepared for the fused op, but "
                 f"the converter fused {count}."
             )
+    if fused is True and "WHILE" in op_names(content):
+        looping = fused_lstm.looping_layers(model) or ["(not identified)"]
+        raise ValueError(
+            "fused=True, but the model keeps recurrent loops (WHILE) that "
+            f"TFLite's fused LSTM op cannot replace: layers {looping}. Only "
+            "PeepholeLSTM, CoupledLSTM and keras LSTM fuse. Use fused='auto' "
+            "to keep the loops."
+        )
     if whole_int8:
         if "WHILE" in op_names(content):
             raise ValueError(

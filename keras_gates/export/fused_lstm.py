@@ -214,9 +214,20 @@ class FusedLSTM(_StandIn):
     def __init__(self, original, record, **kwargs):
         super().__init__(original, record, [original], **kwargs)
 
-    def call(self, inputs, mask=None, training=False):
+    def call(self, inputs, initial_state=None, mask=None, training=False):
         layer = self.original
+        if initial_state is not None:
+            return _loop(layer, self.record, inputs, initial_state, mask)
         return _run_fused(layer, self.directions[0], self.record, inputs, mask)
+
+
+def _loop(layer, record, inputs, initial_state, mask):
+    """`layer`'s own loop, for a call with `initial_state`: the export gives
+    the fused op state tensors of its own, zeroed before every call."""
+    record.fallbacks[layer.name] = (
+        "called with initial_state (the export zeroes the fused op's states)"
+    )
+    return layer(inputs, initial_state=initial_state, mask=mask)
 
 
 def _run_fused(layer, weights_and_plan, record, inputs, mask=None):
@@ -228,7 +239,8 @@ def _run_fused(layer, weights_and_plan, record, inputs, mask=None):
     each output step takes the op's output after the real steps seen so far
     (a gather by the mask's running count; zeros before the first). That is
     Keras' masked loop for any mask, left, right or inner padding: the state
-    skips padded steps and the output repeats at them. `go_backwards`
+    skips padded steps and the output repeats at them (or is zero with
+    `zero_output_for_mask`). `go_backwards`
     reverses the input and the mask first, as Keras' loop does."""
     import tensorflow as tf
 
@@ -266,8 +278,14 @@ def _run_fused(layer, weights_and_plan, record, inputs, mask=None):
     seen = tf.cumsum(tf.cast(mask, tf.int32), axis=1)
     outputs = tf.pad(outputs, [[0, 0], [1, 0], [0, 0]])  # quantizable
     if not layer.return_sequences:
-        return tf.gather(outputs, seen[:, -1], batch_dims=1)
-    return tf.gather(outputs, seen, batch_dims=1)
+        seen, mask = seen[:, -1], mask[:, -1]
+    outputs = tf.gather(outputs, seen, batch_dims=1)
+    if layer.zero_output_for_mask:
+        # Keras outputs zeros at masked steps then (Bidirectional sets it
+        # whenever it returns sequences), the last output too when the last
+        # step is masked.
+        outputs = outputs * tf.cast(mask, outputs.dtype)[..., None]
+    return outputs
 
 
 class FusedBidirectional(_StandIn):
@@ -279,8 +297,10 @@ class FusedBidirectional(_StandIn):
         inner = [original.forward_layer, original.backward_layer]
         super().__init__(original, record, inner, **kwargs)
 
-    def call(self, inputs, mask=None, training=False):
+    def call(self, inputs, initial_state=None, mask=None, training=False):
         wrapper = self.original
+        if initial_state is not None:
+            return _loop(wrapper, self.record, inputs, initial_state, mask)
         forward, backward = self.directions
         y = _run_fused(wrapper.forward_layer, forward, self.record, inputs, mask)
         y_rev = _run_fused(wrapper.backward_layer, backward, self.record, inputs, mask)
@@ -296,6 +316,29 @@ class FusedBidirectional(_StandIn):
         if mode == "mul":
             return y * y_rev
         return [y, y_rev]
+
+
+def looping_layers(model):
+    """The names of the recurrent layers of `model` (nested models' by
+    their path) that the fused op does not run: outside the LSTM family, or
+    a `SlicedRNN` (its levels run in loops of their own)."""
+    from keras_gates.layers.sliced_rnn import SlicedRNN
+
+    names = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            names += [f"{layer.name}/{name}" for name in looping_layers(layer)]
+        elif isinstance(layer, SlicedRNN):
+            names.append(layer.name)
+        elif isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
+            inner = (
+                [layer.forward_layer, layer.backward_layer]
+                if isinstance(layer, keras.layers.Bidirectional)
+                else [layer]
+            )
+            if not all(_is_lstm_family(sub) for sub in inner):
+                names.append(layer.name)
+    return names
 
 
 def has_lstm_family(model):
@@ -446,6 +489,26 @@ def _prune(model):
                 model.buffers[tensor.buffer].data = None
 
 
+def _unshare_buffers(model):
+    """Gives each constant tensor a buffer of its own. The converter lets
+    constants with the same bytes share one (a `Masking` layer's float 0.0
+    and an int32 0 of the mask's index ops); the quantizer then rewrites a
+    shared buffer for the tensor it quantizes, in place, leaving the other
+    with a buffer of the wrong size, which the interpreter refuses."""
+    seen = set()
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            data = model.buffers[tensor.buffer].data if tensor.buffer > 0 else None
+            if data is None or not len(data):
+                continue
+            if tensor.buffer in seen:
+                copy = type(model.buffers[tensor.buffer])()
+                copy.data = np.array(data, np.uint8)
+                model.buffers.append(copy)
+                tensor.buffer = len(model.buffers) - 1
+            seen.add(tensor.buffer)
+
+
 def _add_intermediates(model, ops):
     from tensorflow.lite.python import schema_py_generated as schema
 
@@ -584,7 +647,69 @@ def quantize_int8(content, dataset):
                 )
             before.append((op, zeroing))
     _insert_before(model, before)
+    _compare_in_float(model)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _compare_in_float(model):
+    """Runs the comparisons that the quantizer left on int8 inputs (a
+    `Masking` layer's `x != mask_value`) on float inputs instead: TFLite's
+    int8 comparison kernels abort the process unless both inputs share one
+    scale (a constant gets a scale of its own), and in float the mask is
+    Keras' exactly. An input quantized from a float tensor is read from
+    that tensor; an int8 constant becomes a float constant of its value;
+    any other is dequantized first."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    codes = schema.BuiltinOperator
+    comparisons = {
+        codes.EQUAL,
+        codes.NOT_EQUAL,
+        codes.LESS,
+        codes.LESS_EQUAL,
+        codes.GREATER,
+        codes.GREATER_EQUAL,
+    }
+    before = []
+    for subgraph in model.subgraphs:
+        sources = {
+            op.outputs[0]: op.inputs[0]
+            for op in subgraph.operators
+            if _builtin(model, op) == codes.QUANTIZE
+            and subgraph.tensors[op.inputs[0]].type == schema.TensorType.FLOAT32
+        }
+        for op in subgraph.operators:
+            if _builtin(model, op) not in comparisons:
+                continue
+            inputs, inserted = list(op.inputs), []
+            for k, index in enumerate(inputs):
+                tensor = subgraph.tensors[index]
+                if tensor.type != schema.TensorType.INT8:
+                    continue
+                if index in sources:
+                    inputs[k] = sources[index]
+                    continue
+                data = model.buffers[tensor.buffer].data if tensor.buffer else None
+                if data is not None and len(data):
+                    q = tensor.quantization
+                    shape = () if tensor.shape is None else tuple(tensor.shape)
+                    raw = np.frombuffer(bytes(data), np.int8).reshape(shape)
+                    values = (raw.astype(np.float32) - q.zeroPoint[0]) * q.scale[0]
+                    inputs[k] = _tensor(model, subgraph, values, "compared_value")
+                    continue
+                output = schema.TensorT()
+                output.shape = tensor.shape
+                output.type = schema.TensorType.FLOAT32
+                output.buffer = 0
+                output.name = tensor.name + b"_float"
+                subgraph.tensors.append(output)
+                inputs[k] = len(subgraph.tensors) - 1
+                inserted.append(
+                    _operator(model, codes.DEQUANTIZE, [index], [inputs[k]])
+                )
+            op.inputs = np.array(inputs, np.int32)
+            before.append((op, inserted))
+    _insert_before(model, before)
 
 
 def _zero_states_before(model, zeroing):
@@ -751,6 +876,7 @@ def complete(content, plans, for_calibration=False, dynamic_int8=False):
     _insert_before(model, before)
     if for_calibration:
         _add_intermediates(model, [op for op, _ in zeroing])
+        _unshare_buffers(model)
     else:
         _zero_states_before(model, zeroing)
     _prune(model)

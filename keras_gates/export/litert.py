@@ -34,7 +34,29 @@ def run_sequence_model(content, inputs):
     Returns:
         A dict of output names to arrays.
     """
-    return _interpreter(content).get_signature_runner("serving_default")(**inputs)
+    runner = _interpreter(content).get_signature_runner("serving_default")
+    _check_batch(runner, inputs)
+    return runner(**inputs)
+
+
+def _check_batch(runner, inputs):
+    """A ValueError when an input's batch differs from the fixed batch of
+    the export: the interpreter resizes the input, but a recurrent loop
+    keeps tensors of the exported batch and answers with its rows."""
+    details = runner.get_input_details()
+    for name, value in inputs.items():
+        if name not in details:
+            continue  # the runner names the unknown input itself
+        exported = int(details[name]["shape_signature"][0])
+        batch = np.shape(value)[0] if np.ndim(value) else None
+        if exported > 0 and batch != exported:
+            raise ValueError(
+                f"Input {name!r} has a batch of {batch}, but the model was "
+                f"exported for batches of {exported} "
+                f"(to_tflite(batch_size={exported})): feed {exported} rows "
+                "(pad with any rows and drop their outputs), or export with "
+                "the batch size you feed."
+            )
 
 
 def run_step_model(content, sequence, record=None):
@@ -51,6 +73,7 @@ def run_step_model(content, sequence, record=None):
         The step outputs stacked on axis 1: `(batch, steps, ...)`.
     """
     runner = _interpreter(content).get_signature_runner("step")
+    _check_batch(runner, {"inputs": sequence[:, 0]})
     details = runner.get_input_details()
     names = sorted(
         (n for n in details if n.startswith("state_")), key=lambda n: int(n[6:])

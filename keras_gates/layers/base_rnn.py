@@ -126,6 +126,7 @@ class GatedRNN(keras.layers.RNN):
 
     def build(self, sequences_shape, initial_state_shape=None):
         super().build(sequences_shape, initial_state_shape)
+        self.cell.check_protocol(sequences_shape[-1])
         if self.stateful and self._output_memory is None:
             self._output_memory = _OutputMemory(
                 sequences_shape[0], self.cell.output_size, self.variable_dtype

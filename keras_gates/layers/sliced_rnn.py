@@ -2,8 +2,10 @@
 reading slices side by side (Yu & Liu, COLING 2018)."""
 
 import math
+import numbers
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_gates.api_export import keras_gates_export
@@ -23,6 +25,30 @@ def _with_return_sequences(config, value):
         if isinstance(inner, dict) and isinstance(inner.get("config"), dict):
             _with_return_sequences(inner["config"], value)
     return config
+
+
+def _is_count(n):
+    return (
+        isinstance(n, numbers.Integral)
+        and not isinstance(n, (bool, np.bool_))
+        and n >= 1
+    )
+
+
+def _check_slices(slices):
+    """`slices` as a tuple of ints: a positive integer (Python or NumPy) or a
+    non-empty sequence of them."""
+    counts = (slices,) if isinstance(slices, numbers.Integral) else slices
+    try:
+        counts = tuple(counts)
+    except TypeError:
+        counts = ()
+    if not counts or not all(_is_count(n) for n in counts):
+        raise ValueError(
+            "Argument `slices` must be a positive integer or a non-empty "
+            f"tuple of them. Received: slices={slices!r}"
+        )
+    return tuple(int(n) for n in counts)
 
 
 @keras_gates_export
@@ -84,17 +110,7 @@ class SlicedRNN(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(slices, int):
-            slices = (slices,)
-        slices = tuple(slices)
-        if not slices or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in slices
-        ):
-            raise ValueError(
-                "Argument `slices` must be a positive integer or a non-empty "
-                f"tuple of them. Received: slices={slices!r}"
-            )
-        self.slices = slices
+        self.slices = slices = _check_slices(slices)
         self.return_sequences = bool(return_sequences)
         self.pad = bool(pad)
         if layers is None:
@@ -148,10 +164,15 @@ class SlicedRNN(keras.layers.Layer):
                     else "a level below the top passes on its last output only."
                 )
             )
+        bidirectional = isinstance(level, keras.layers.Bidirectional)
+        if bidirectional and level.merge_mode is None:
+            raise ValueError(
+                f"A Bidirectional level of a SlicedRNN must merge its two "
+                f"directions: level {j} ({level.name}) has merge_mode=None. "
+                "Pass merge_mode='concat' (the default), 'sum', 'mul' or 'ave'."
+            )
         inner = (
-            [level.forward_layer, level.backward_layer]
-            if isinstance(level, keras.layers.Bidirectional)
-            else [level]
+            [level.forward_layer, level.backward_layer] if bidirectional else [level]
         )
         for sub in inner:
             for flag in ("return_state", "stateful"):
@@ -184,11 +205,6 @@ class SlicedRNN(keras.layers.Layer):
             if build and not level.built:
                 level.build(shape)
             shape = level.compute_output_shape(shape)
-            if isinstance(shape, list):  # Bidirectional without a merge
-                raise ValueError(
-                    "A Bidirectional level of a SlicedRNN must merge its two "
-                    "directions (merge_mode other than None)."
-                )
         return shape
 
     def build(self, input_shape):
@@ -234,13 +250,23 @@ class SlicedRNN(keras.layers.Layer):
         return x
 
     def compute_mask(self, inputs, mask=None):
-        if not self.return_sequences:
+        if not self.return_sequences or (mask is None and not self.pad):
             return None
-        inputs, mask = self._padded(inputs, mask)
+        # Group g of the top level holds the padded steps [g * G, (g + 1) *
+        # G), G = ceil(T / N) * N / n_1; it is real when one of its steps
+        # is. In ops of the steps' positions rather than a reshape, so that
+        # it holds in a functional model for a length unknown until run time
+        # (what Keras traces there is what it runs).
+        self._slice_length(inputs.shape[1])  # the error for a bad static length
         if mask is None:
-            return None
-        groups = (-1, self.slices[0], ops.shape(inputs)[1] // self.slices[0])
-        return ops.any(ops.reshape(ops.cast(mask, "bool"), groups), axis=-1)
+            mask = ops.ones(ops.shape(inputs)[:2], "bool")
+        mask = ops.cast(mask, "int32")
+        position = ops.cumsum(ops.ones_like(mask), axis=1) - 1
+        steps = ops.max(position, axis=1, keepdims=True) + 1
+        n = self.minimal_slices
+        group_size = (steps + n - 1) // n * (n // self.slices[0])
+        groups = ops.one_hot(position // group_size, self.slices[0], dtype="int32")
+        return ops.max(groups * ops.expand_dims(mask, -1), axis=1) > 0
 
     def get_config(self):
         config = super().get_config()
