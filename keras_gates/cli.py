@@ -111,13 +111,16 @@ def _sample_inputs(model, batch_size, steps, seed=0, padding=None):
 
 def parity_cases(model, cases):
     """The parity inputs' `(batch, steps, padding)`: `cases` unpadded and,
-    when the model masks its inputs, the last of them padded twice (rows
-    starting with right, then left padding), so that what a masked model
-    does at padded steps is compared too."""
+    when the model masks its inputs, the last of them padded so that right,
+    left and inner padding each reach the export (once, in a batch of 3;
+    in turn, in smaller batches), so that what a masked model does at
+    padded steps is compared too."""
     cases = [(batch, steps, None) for batch, steps in cases]
-    if any(marker not in (False, None) for marker in padding_markers(model)):
+    pads_tokens, mask_value = padding_markers(model)
+    if pads_tokens or mask_value is not None:
         batch, steps, _ = cases[-1]
-        cases += [(batch, steps, 0), (batch, steps, 1)]
+        offsets = range(len(PADDINGS)) if batch < len(PADDINGS) else range(1)
+        cases += [(batch, steps, offset) for offset in offsets]
     return cases
 
 
@@ -383,7 +386,7 @@ def main(argv=None):
         parser.error("--overwrite applies to --saved-model")
     try:
         return export_command(args)
-    except (BadInput, ValueError) as e:
+    except (BadInput, ValueError, ImportError) as e:
         # Every refusal of the loader and the exporters is a ValueError that
         # says why, in one line.
         reason = " ".join(str(e).split())

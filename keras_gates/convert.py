@@ -232,7 +232,13 @@ def from_tf1_checkpoint(path, scope="rnn/lstm_cell", **kwargs):
             `activation` and the layer's arguments, as for
             `from_tf1_lstm_cell`.
     """
-    import tensorflow as tf
+    try:
+        import tensorflow as tf
+    except ImportError as e:
+        raise ImportError(
+            "from_tf1_checkpoint reads the checkpoint with TensorFlow, which "
+            'is not installed: pip install "keras-gates[tensorflow]"'
+        ) from e
 
     reader = tf.train.load_checkpoint(path)
     names = reader.get_variable_to_shape_map()
@@ -578,6 +584,14 @@ def from_mingru_pytorch(module_or_state_dict, *, prefix="", **layer_kwargs):
         raise ValueError(
             f"No {key!r} in the state dict: pass a minGRU_pytorch.minGRU, its "
             f"state_dict, or the `prefix` of one. Keys: {sorted(state)[:8]}"
+        )
+    known = (key, f"{prefix}to_out.weight")
+    unknown = sorted(k for k in state if k.startswith(prefix) and k not in known)
+    if unknown:
+        raise ValueError(
+            f"The state dict has keys that minGRU_pytorch.minGRU does not: "
+            f"{unknown[:8]} (it has no bias; its weights are {list(known)}). "
+            "Pass the state dict of one minGRU, or its `prefix` in a larger one."
         )
     weight = state[key]  # (2 * inner, dim): x @ weight.T = [hidden, gate]
     if weight.ndim != 2 or weight.shape[0] % 2:

@@ -60,7 +60,10 @@ class Chrono(keras.initializers.Initializer):
         layout: The bias layout: `"lstm"` (Keras' LSTM with
             `unit_forget_bias=False`, and `PeepholeLSTM`), `"gru"` (Keras'
             GRU, both `reset_after` settings), `"coupled_lstm"`,
-            `"minimal_gru"`, `"sru"`, `"min_gru"`.
+            `"minimal_gru"`, `"sru"`, `"min_gru"`. It must be the layer's:
+            the initializer sees the bias's shape only, and a layout of
+            another cell whose block count divides it fills the wrong
+            blocks.
         base: The initializer of the other blocks. Defaults to `"zeros"`.
         seed: Seed of the draw. Defaults to `None`.
     """

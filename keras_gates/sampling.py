@@ -47,8 +47,11 @@ def sample(logits, temperature=1.0, seed=None):
     logits = ops.convert_to_tensor(logits)
     if len(logits.shape) == 0:
         raise ValueError("`logits` must have a last axis of classes; got a scalar.")
-    _check_logits(logits, argmax=temperature == 0)
-    if temperature == 0:
+    # A temperature that float32 cannot tell from 0 (or holds only as a
+    # subnormal) would divide the top score by 0: that is the argmax.
+    argmax = temperature < np.finfo(np.float32).tiny
+    _check_logits(logits, argmax=argmax)
+    if argmax:
         return ops.cast(ops.argmax(logits, axis=-1), "int32")
     shape = ops.shape(logits)
     rows = ops.reshape(ops.cast(logits, "float32"), (-1, shape[-1]))
@@ -56,6 +59,8 @@ def sample(logits, temperature=1.0, seed=None):
     # small temperature then sends the others to -inf, never the largest
     # to +inf (which draws an arbitrary class).
     rows = (rows - ops.max(rows, axis=-1, keepdims=True)) / temperature
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        seed = int(seed)  # NumPy integers too
     drawn = keras.random.categorical(rows, 1, seed=seed, dtype="int32")
     return ops.reshape(drawn, shape[:-1])
 
@@ -78,6 +83,11 @@ def _check_logits(logits, argmax):
     """A ValueError for scores that no distribution follows from (NaN, +inf,
     a row of -inf only), when their values are known (eagerly; inside a
     compiled function they are not, and are not checked)."""
+    if 0 in tuple(logits.shape):
+        raise ValueError(
+            "`logits` must hold at least one row of at least one class. "
+            f"Received shape {tuple(logits.shape)}."
+        )
     try:
         values = np.asarray(ops.convert_to_numpy(logits), np.float64)
     except Exception:  # a symbolic tensor or a tracer: no values to check
@@ -90,7 +100,7 @@ def _check_logits(logits, argmax):
             "`logits` holds +inf: its softmax is undefined. Clip the scores, "
             "or take the argmax (temperature=0)."
         )
-    if values.shape[-1] == 0 or np.isneginf(values).all(axis=-1).any():
+    if np.isneginf(values).all(axis=-1).any():
         rows = np.flatnonzero(np.isneginf(values).all(axis=-1))
         raise ValueError(
             f"`logits` has rows with no finite score (rows {rows[:8].tolist()} "

@@ -427,7 +427,9 @@ def test_export_command(tmp_path, capsys):
     assert status == 0, printed
     assert (tmp_path / "sm" / "saved_model.pb").exists()
     assert (tmp_path / "model.tflite").stat().st_size > 0
-    # Two checks per file, and two with padding: the model masks token 0.
+    # Two checks per file and, as the model masks token 0, padded ones: a
+    # batch of 3 rows (right, left, inner) for the SavedModel, each in turn
+    # for the TFLite model of batch 1.
     assert printed.count(" ok") == 8 and "FAILED" not in printed
     assert printed.count("padded") == 4
     status = cli.main(
@@ -443,7 +445,7 @@ def test_export_command(tmp_path, capsys):
     )
     printed = capsys.readouterr().out
     assert status == 0, printed
-    assert "streaming step model" in printed and printed.count(" ok") == 4
+    assert "streaming step model" in printed and printed.count(" ok") == 5
     with pytest.raises(SystemExit):
         cli.main(["export", str(tmp_path / "model.keras")])
 

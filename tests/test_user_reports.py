@@ -103,7 +103,8 @@ def test_cli_parity_feeds_padding_and_catches_a_masking_mistake(
     command = ["export", str(tmp_path / "text.keras"), "--tflite"]
     assert cli.main([*command, str(tmp_path / "a.tflite")]) == 0
     out = capsys.readouterr().out
-    assert "padded (right)" in out and "padded (left)" in out, out
+    for padding in ("right", "left", "inner"):  # batch 1: each in turn
+        assert f"padded ({padding})" in out, out
 
     # The mistake of item 1, put back: padded steps repeat the last output.
     run_fused = fused_lstm._run_fused
@@ -252,6 +253,13 @@ def test_malformed_state_dicts_raise_naming_the_key():
         convert.from_mingru_pytorch(mingru)
     with pytest.raises(ValueError, match="to_hidden_and_gate.weight"):
         convert.from_mingru_pytorch({"to_hidden_and_gate.weight": np.zeros((7, 3))})
+    with pytest.raises(ValueError, match="to_hidden_and_gate.bias"):
+        convert.from_mingru_pytorch(
+            {
+                "to_hidden_and_gate.weight": np.zeros((8, 3)),
+                "to_hidden_and_gate.bias": np.ones(8),
+            }
+        )
 
 
 # 6, 19. Sampling ------------------------------------------------------------
@@ -265,9 +273,16 @@ def test_sampling_refuses_what_has_no_distribution():
     for temperature in (float("nan"), float("inf"), -1.0, True, "1"):
         with pytest.raises(ValueError, match="temperature"):
             sample(logits, temperature)
-    # A tiny temperature is the argmax, never an arbitrary class.
-    for seed in range(5):
-        assert int(to_numpy(sample(logits, 1e-37, seed=seed))[0]) == 0
+    # A tiny temperature is the argmax, never an arbitrary class, also one
+    # that float32 holds as a subnormal or not at all.
+    for temperature in (1e-30, 1e-37, 1e-38, 1e-45, 1e-50):
+        for seed in range(3):
+            drawn = int(to_numpy(sample(logits, temperature, seed=seed))[0])
+            assert drawn == 0, (temperature, seed, drawn)
+    assert int(to_numpy(sample(logits, 1.0, seed=np.int64(3)))[0]) in (0, 1, 2)
+    for empty in (np.zeros((2, 0), "float32"), np.zeros((0, 3), "float32")):
+        with pytest.raises(ValueError, match="at least one row of at least one"):
+            sample(empty, 1.0)
     assert int(to_numpy(sample(logits, np.float32(1e-3), seed=0))[0]) == 0
     assert int(to_numpy(sample(logits, np.float64(0.0)))[0]) == 0
     for bad, words in (
@@ -305,6 +320,13 @@ def test_tflite_runner_refuses_a_batch_other_than_the_exported_one():
     content = export.to_tflite(model, batch_size=3)
     with pytest.raises(ValueError, match="exported for batches of 3"):
         run_tflite(content, {"x": np.zeros((1, 5, 3), "float32")})
+    # NumPy's default dtypes are taken for the signature's narrower ones.
+    tokens = keras.Sequential(
+        [keras.Input((None,), dtype="int32", name="t"), keras.layers.Embedding(9, 3)]
+    )
+    ids = np.array([[1, 2, 8]])  # int64
+    got = run_tflite(export.to_tflite(tokens), {"t": ids})["embedding"]
+    np.testing.assert_allclose(got, to_numpy(tokens(ids)), atol=1e-6)
     assert run_tflite(content, {"x": np.zeros((3, 5, 3), "float32")})["sru"].shape == (
         3,
         4,
@@ -555,6 +577,18 @@ def test_own_cell_mistakes_are_named():
 
 
 # 17. The CLI: --import and --unsafe -------------------------------------------
+
+
+@tensorflow_only
+def test_cli_parity_pads_for_a_masking_layer_of_value_zero(tmp_path, capsys):
+    from keras_gates import cli
+
+    inputs = keras.Input((None, 3))
+    model = keras.Model(inputs, kg.PeepholeLSTM(4)(keras.layers.Masking()(inputs)))
+    model.save(tmp_path / "masking.keras")
+    path = str(tmp_path / "masking.keras")
+    assert cli.main(["export", path, "--tflite", str(tmp_path / "m.tflite")]) == 0
+    assert capsys.readouterr().out.count("padded") == 3
 
 
 @tensorflow_only

@@ -36,7 +36,24 @@ def run_sequence_model(content, inputs):
     """
     runner = _interpreter(content).get_signature_runner("serving_default")
     _check_batch(runner, inputs)
-    return runner(**inputs)
+    return runner(**_as_signature_types(runner, inputs))
+
+
+def _as_signature_types(runner, inputs):
+    """The inputs in the dtypes of the signature where only the width
+    differs (NumPy's int64 token ids for an int32 input, float64 for
+    float32); anything else goes to the interpreter as given."""
+    details = runner.get_input_details()
+    converted = {}
+    for name, value in inputs.items():
+        value = np.asarray(value)
+        dtype = details[name]["dtype"] if name in details else None
+        if dtype is not None and value.dtype != dtype:
+            same_kind = np.dtype(dtype).kind == value.dtype.kind
+            if same_kind and value.dtype.kind in "iuf":
+                value = value.astype(dtype)
+        converted[name] = value
+    return converted
 
 
 def _check_batch(runner, inputs):
