@@ -74,3 +74,38 @@ def test_public_keras_only():
                 if private in text:
                     offenders.append((os.path.relpath(path, root), private))
     assert not offenders, f"private Keras used: {offenders}"
+
+
+def test_export_outside_the_tested_tensorflow(monkeypatch, caplog):
+    """The features that rely on TensorFlow's private modules refuse a
+    TensorFlow outside the tested range with one line (the fused op under
+    fused=True, whole-sequence int8), and fused="auto" keeps the loop."""
+    import numpy as np
+    import pytest
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("export writes TensorFlow graphs")
+    from ai_edge_litert.interpreter import Interpreter
+
+    from keras_gates import export
+    from keras_gates.export import tensorflow_support
+
+    monkeypatch.setattr(tensorflow_support, "TESTED", ((1, 0), (1, 15)))
+    model = keras.Sequential([keras.Input((None, 3)), kg.PeepholeLSTM(4)])
+    for call in (
+        lambda: export.to_tflite(model, fused=True),
+        lambda: export.to_tflite(
+            model, quantization="int8", representative_data=[np.zeros((1, 5, 3))]
+        ),
+        lambda: export.op_names(b""),
+    ):
+        with pytest.raises(ValueError, match="tested on TensorFlow 1.0 to 1.15") as e:
+            call()
+        assert "\n" not in str(e.value)
+    with caplog.at_level("INFO", logger="keras_gates.export"):
+        content = export.to_tflite(model)
+    assert "tested on TensorFlow 1.0 to 1.15" in caplog.text
+    ops = {
+        op["op_name"] for op in Interpreter(model_content=content)._get_ops_details()
+    }
+    assert "WHILE" in ops and "UNIDIRECTIONAL_SEQUENCE_LSTM" not in ops

@@ -12,20 +12,11 @@ from keras_gates.export import fused_lstm
 from keras_gates.export.graph import Signature
 from keras_gates.export.graph import check_model as _check_model
 from keras_gates.export.streaming import step_function
+from keras_gates.export.tensorflow_support import require_tested
+from keras_gates.export.tensorflow_support import tensorflow
+from keras_gates.export.tensorflow_support import untested_reason
 
 QUANTIZATIONS = (None, "float16", "dynamic_int8", "int8")
-
-
-def _tensorflow():
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "keras_gates.export needs the TensorFlow backend (it writes "
-            "TensorFlow graphs). Set KERAS_BACKEND=tensorflow. Current "
-            f"backend: {keras.backend.backend()}"
-        )
-    import tensorflow as tf
-
-    return tf
 
 
 def input_names(model):
@@ -95,7 +86,7 @@ def _sequence_specs(model, signature, batch_size):
     unrolled recurrent layer keeps the number of steps its inputs declare:
     an unrolled loop is as long as that.
     """
-    tf = _tensorflow()
+    tf = tensorflow()
     fixed_time = _unrolled(model)
     specs = []
     for tensor, name in zip(model.inputs, signature.inputs, strict=True):
@@ -179,7 +170,7 @@ def to_saved_model(model, export_dir, *, overwrite=False):
     Returns:
         `export_dir`.
     """
-    _tensorflow()
+    tensorflow()
     _check_model(model)
     _check_stateless(model, "a SavedModel")
     check_export_dir(export_dir, overwrite)
@@ -206,7 +197,7 @@ def _check_batch_size(batch_size):
 
 
 def _quantize(converter, quantization, representative_data, specs):
-    tf = _tensorflow()
+    tf = tensorflow()
     if quantization is None:
         return
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -291,7 +282,7 @@ def to_tflite(
     Returns:
         The .tflite model, as bytes.
     """
-    tf = _tensorflow()
+    tf = tensorflow()
     _check_model(model)
     if not streaming:
         _check_stateless(model, "a whole-sequence TFLite model")
@@ -327,7 +318,15 @@ def to_tflite(
         specs = _sequence_specs(model, signature, batch_size)
         if whole_int8 and (fused is False or not fused_lstm.has_lstm_family(model)):
             raise ValueError(_WHOLE_INT8)
-        if fused and fused_lstm.has_lstm_family(model):
+        if whole_int8:
+            require_tested("Whole-sequence int8 quantization")
+        fusing = fused and fused_lstm.has_lstm_family(model)
+        untested = fusing and untested_reason("TFLite's fused LSTM op")
+        if untested and fused is True:
+            require_tested("TFLite's fused LSTM op")
+        if untested:
+            fused_lstm.log.info("Not fused (WHILE loops instead): %s.", untested)
+        elif fusing:
             model, plans, fallbacks = fused_lstm.fusable_clone(model)
         function = _serving_function(model, signature)
         endpoint = "serving_default"
@@ -396,6 +395,7 @@ def op_names(content):
     """The names of the builtin ops a .tflite model uses (its operator
     codes), sorted: e.g. whether an export has `UNIDIRECTIONAL_SEQUENCE_LSTM`
     and no `WHILE`."""
+    require_tested("keras_gates.export.op_names")
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -432,7 +432,7 @@ def to_onnx(model, path, *, opset=17):
     """Writes `model` as an ONNX model through tf2onnx.
 
     Inputs and outputs are named as in `to_saved_model`, with dynamic batch
-    and time dimensions. Needs `tf2onnx` (`pip install "keras-gates[export]"`).
+    and time dimensions. Needs `tf2onnx` (`pip install "keras-gates[onnx]"`).
 
     Args:
         model: A built Keras model (TensorFlow backend), without stateful
@@ -443,14 +443,14 @@ def to_onnx(model, path, *, opset=17):
     Returns:
         `path`.
     """
-    tf = _tensorflow()
+    tf = tensorflow()
     _check_model(model)
     _check_stateless(model, "an ONNX model")
     try:
         import tf2onnx
     except ImportError as e:
         raise ImportError(
-            'to_onnx needs tf2onnx: pip install "keras-gates[export]"'
+            'to_onnx needs tf2onnx: pip install "keras-gates[onnx]"'
         ) from e
     signature = Signature(model)
     specs = _sequence_specs(model, signature, None)

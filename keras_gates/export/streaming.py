@@ -13,6 +13,7 @@ from keras import ops
 from keras import tree
 
 from keras_gates.export.graph import chain
+from keras_gates.export.tensorflow_support import tensorflow
 
 # Layers that act on each time step alone, so that one step of their input
 # gives that step of their output. Dropout-like layers are the identity in
@@ -153,8 +154,7 @@ def step_function(model, batch_size=1):
         ValueError: if a layer cannot be computed a step at a time (the
             message says which and why).
     """
-    import tensorflow as tf
-
+    tf = tensorflow()
     layers = chain(model)
     sizes, carries = _check_streamable(layers)
     model_input = model.inputs[0]

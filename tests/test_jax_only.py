@@ -1,0 +1,39 @@
+"""keras-gates for a JAX user: `tests/jax_only_checks.py` in a process of
+its own with two virtual CPU devices (every layer trained, saved, loaded and
+inspected; DataParallel equal to one device; TensorFlow never imported).
+CI also runs this file in an environment of the built wheel, JAX and pytest
+alone, where `KERAS_GATES_EXPECT_NO_TENSORFLOW=1` asserts that TensorFlow
+is not even installed."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jax_only_checks.py")
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason="needs JAX (the tests extra)"
+)
+def test_a_jax_user_trains_saves_inspects_and_distributes(tmp_path):
+    if os.environ.get("KERAS_GATES_EXPECT_NO_TENSORFLOW") == "1":
+        assert importlib.util.find_spec("tensorflow") is None
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+        "JAX_PLATFORMS": "cpu",
+    }
+    env.pop("PYTHONPATH", None)  # keras_gates as installed
+    done = subprocess.run(
+        [sys.executable, SCRIPT, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert done.stdout.count("ok ") == 7, done.stdout
