@@ -9,6 +9,8 @@ import keras_gates as kg
 from benchmarks import run
 from benchmarks.cases import CASES
 
+pytestmark = pytest.mark.slow  # not in the quick tier (pytest -m "not slow")
+
 
 def test_benchmark_smoke(tmp_path, capsys):
     result = run.main(

@@ -14,10 +14,13 @@ import pytest
 import keras_gates as kg
 from tests.helpers import subprocess_env
 
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
-    reason="keras-gates export writes TensorFlow graphs",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow",
+        reason="keras-gates export writes TensorFlow graphs",
+    ),
+]
 
 # The console script that `pip install` put beside this Python.
 CLI = shutil.which("keras-gates", path=os.path.dirname(sys.executable))

@@ -22,9 +22,12 @@ from tests import distributed_train as dt
 from tests.helpers import ROOT
 from tests.helpers import subprocess_env
 
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="tf.distribute is TensorFlow's"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow", reason="tf.distribute is TensorFlow's"
+    ),
+]
 
 TOLERANCE = 1e-5
 

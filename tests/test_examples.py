@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # not in the quick tier (pytest -m "not slow")
+
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 

@@ -12,10 +12,13 @@ import pytest
 
 import keras_gates as kg
 
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
-    reason="keras_gates.export writes TensorFlow graphs",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow",
+        reason="keras_gates.export writes TensorFlow graphs",
+    ),
+]
 if keras.backend.backend() == "tensorflow":
     from ai_edge_litert.interpreter import Interpreter
 

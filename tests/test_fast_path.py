@@ -161,6 +161,7 @@ def fast_model(name, fast_path, **kwargs):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FAST_LAYERS))
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("zero_output_for_mask", [False, True])
@@ -188,6 +189,7 @@ def test_fast_path_equals_steps_in_a_model(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FAST_LAYERS))
 def test_gradients_match_between_paths(name):
     x = np.random.default_rng(3).normal(size=(2, 6, 4)).astype("float32")

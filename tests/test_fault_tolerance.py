@@ -7,10 +7,13 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 
 from tests import interrupted_train as it
 from tests.helpers import ROOT
 from tests.helpers import subprocess_env
+
+pytestmark = pytest.mark.slow  # not in the quick tier (pytest -m "not slow")
 
 
 def _start(workdir, name, kill_at=None):

@@ -10,10 +10,13 @@ import pytest
 
 import keras_gates as kg
 
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
-    reason="TFLite export needs the TensorFlow backend",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow",
+        reason="TFLite export needs the TensorFlow backend",
+    ),
+]
 
 if keras.backend.backend() == "tensorflow":
     from ai_edge_litert.interpreter import Interpreter

@@ -12,6 +12,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # not in the quick tier (pytest -m "not slow")
+
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jax_only_checks.py")
 
 

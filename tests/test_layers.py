@@ -61,6 +61,7 @@ def expected_weights(case, input_dim):
     return n, params
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("return_state", [False, True])
 def test_layer_harness(case, return_state, tmp_path):

@@ -103,6 +103,7 @@ def test_training_on_fully_masked_rows_stays_finite(case):
 LONG_STEPS = 5000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ROBUST_CASES)
 def test_long_sequences_with_large_inputs_stay_finite(case):
     """5,000 steps of inputs of scale 3: outputs stay finite with the default
@@ -212,6 +213,7 @@ def _mse(model, x, y):
     return float(np.mean((model.predict_on_batch(x).astype(np.float64) - y) ** 2))
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Layer 'flatten'.*does not support masking")
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.skipif(
@@ -274,6 +276,7 @@ def test_gradients_match_finite_differences_in_float64(case):
 # --- Half precision (the layer alone: test_numerics.py) ----------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_training_follows_float32(policy):
     """All five layers side by side, trained under a mixed policy from the

@@ -42,6 +42,7 @@ def build_model(layer, vocab=20, steps=9):
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "layer",
     [

@@ -17,10 +17,15 @@ from keras_gates.initializers import timescales
 from tests.helpers import randomize
 from tests.helpers import to_numpy
 
-tensorflow_only = pytest.mark.skipif(
+_needs_tensorflow = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="export writes TensorFlow graphs",
 )
+
+
+def tensorflow_only(test):
+    """An export test: TensorFlow only, and not in the quick tier."""
+    return pytest.mark.slow(_needs_tensorflow(test))
 
 
 def run_tflite(content, inputs):
@@ -433,6 +438,33 @@ def test_sliced_rnn_returning_sequences_behind_a_mask_of_unknown_length(pad):
     length = -(-steps // 4) * 2  # padded steps per top-level group
     padded = np.pad(batch != 0, [(0, 0), (0, 2 * length - steps)])
     np.testing.assert_array_equal(groups, padded.reshape(3, 2, length).any(-1))
+
+
+@tensorflow_only
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda h: keras.layers.GRU(4)(
+            kg.SlicedRNN(kg.SRU(4), (2,), return_sequences=True)(h)
+        ),
+        lambda h: kg.SlicedRNN(keras.layers.GRU(4), (2, 2), pad=True)(h),
+    ],
+    ids=["sliced_sequences_then_keras_gru", "keras_gru_in_slices"],
+)
+def test_tflite_of_a_sliced_rnn_with_keras_loops(make):
+    """Keras' own loop needs a static step shape in TFLite: the SlicedRNN's
+    levels keep the exported batch (it was -1 there, a ConverterError)."""
+    from keras_gates import export
+
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    model = keras.Model(
+        tokens, make(keras.layers.Embedding(20, 3, mask_zero=True)(tokens))
+    )
+    randomize(model)
+    content = export.to_tflite(model, batch_size=3)
+    batch = padded_tokens(3, 8)
+    (got,) = run_tflite(content, {"tokens": batch}).values()
+    np.testing.assert_allclose(got, to_numpy(model(batch)), atol=1e-5)
 
 
 @pytest.mark.numerics

@@ -597,15 +597,18 @@ def quantize_int8(content, dataset):
         calibration._calibrator.Prepare([list(np.shape(s)) for s in sample])
         calibration._calibrator.FeedTensor(sample)
     number = lambda dtype: np.dtype(dtype).num  # noqa: E731
-    quantized = calibration._calibrator.QuantizeModel(
+    arguments = (
         number(np.float32),  # inputs and outputs stay float
         number(np.float32),
         True,  # ops without an integer kernel (the mask's index ops) stay
         number(np.int8),
         number(np.int32),
-        False,
-        False,
+        False,  # per-channel quantization kept
     )
+    try:  # TensorFlow 2.20 and on: and kept for dense layers too
+        quantized = calibration._calibrator.QuantizeModel(*arguments, False)
+    except TypeError:  # TensorFlow 2.18 and 2.19 have no such switch
+        quantized = calibration._calibrator.QuantizeModel(*arguments)
     model = flatbuffer_utils.read_model_from_bytearray(bytes(quantized))
     lstm = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
     dtypes = {

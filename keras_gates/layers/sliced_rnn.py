@@ -231,21 +231,33 @@ class SlicedRNN(keras.layers.Layer):
             mask = ops.ones(ops.shape(inputs)[:2], "bool")
         extra = (-ops.shape(inputs)[1]) % n
         inputs = ops.pad(inputs, [[0, 0], [0, extra], [0, 0]])
-        mask = ops.pad(ops.cast(mask, "bool"), [[0, 0], [0, extra]])
+        # Padded as integers: TFLite before TensorFlow 2.19 has no PAD of
+        # booleans.
+        mask = ops.pad(ops.cast(mask, "int32"), [[0, 0], [0, extra]]) > 0
         return inputs, mask
 
     def call(self, inputs, mask=None, training=None):
         inputs, mask = self._padded(inputs, mask)
         features = inputs.shape[-1]
         length = ops.shape(inputs)[1] // self.minimal_slices
-        x = ops.reshape(inputs, (-1, length, features))
+        # Each level's batch: the samples' static batch (an export's fixed
+        # one) times the sequences per sample, so that a loop that needs a
+        # static step shape (Keras' own, in TFLite) gets one.
+        batch = inputs.shape[0]
+        sequences = self.minimal_slices
+
+        def rows():
+            return -1 if batch is None else batch * sequences
+
+        x = ops.reshape(inputs, (rows(), length, features))
         if mask is not None:
-            mask = ops.reshape(ops.cast(mask, "bool"), (-1, ops.shape(x)[1]))
+            mask = ops.reshape(ops.cast(mask, "bool"), (rows(), ops.shape(x)[1]))
         x = self.levels[0](x, mask=mask, training=training)
         for level, n in zip(self.levels[1:], reversed(self.slices), strict=True):
-            x = ops.reshape(x, (-1, n, x.shape[-1]))
+            sequences //= n
+            x = ops.reshape(x, (rows(), n, x.shape[-1]))
             if mask is not None:
-                mask = ops.reshape(ops.any(mask, axis=-1), (-1, n))
+                mask = ops.reshape(ops.any(mask, axis=-1), (rows(), n))
             x = level(x, mask=mask, training=training)
         return x
 
