@@ -126,7 +126,11 @@ class GatedRNN(keras.layers.RNN):
 
     def build(self, sequences_shape, initial_state_shape=None):
         super().build(sequences_shape, initial_state_shape)
-        self.cell.check_protocol(sequences_shape[-1])
+        if not type(self.cell).__module__.startswith("keras_gates."):
+            # An own cell: one step on zeros names a mistake now. The five
+            # cells are tested against their references instead (the step
+            # costs about 40 ms a build on JAX, 7 on TensorFlow).
+            self.cell.check_protocol(sequences_shape[-1])
         if self.stateful and self._output_memory is None:
             self._output_memory = _OutputMemory(
                 sequences_shape[0], self.cell.output_size, self.variable_dtype
