@@ -9,7 +9,7 @@ the same run. GFLOP/s counts the matrix products only (3x forward for a
 train step) and is shown next to the machine's single-GEMM GFLOP/s, measured
 in the same run: the ceiling.
 
-    python -m benchmarks.run --preset quick        # the README's table
+    python -m benchmarks.run --preset quick        # the speed guide's table
     python -m benchmarks.run --preset full --out results/
     python -m benchmarks.run --sliced              # SlicedRNN, T = 256 to 16384
     KERAS_BACKEND=jax python -m benchmarks.run      # any Keras backend

@@ -33,7 +33,7 @@ run per cell on a 2-core CPU, with the defaults
 `python examples/conv1d_gru_forecast.py --csv /tmp/jena.csv --cell CELL`):
 test MAE `minimal_gru` 2.340, `sru` 2.326, `mingru` 2.347, `peephole` 2.401,
 `coupled` 2.403, keras `gru` 2.346, keras `lstm` 2.411, against 2.624 for
-persistence (7 to 10 s per epoch, 5 to 8 epochs; the README's examples
+persistence (7 to 10 s per epoch, 5 to 8 epochs; the examples guide's
 section has the table).
 """
 

@@ -37,7 +37,7 @@ cell, each alone on the machine (`tar xzf aclImdb_v1.tar.gz -C /tmp`, then
 `python examples/imdb_sentiment.py --cell CELL --data-dir /tmp/aclImdb`):
 test accuracy `peephole` 0.8869 (67 s per epoch), `coupled` 0.8879 (42 s),
 `minimal_gru` 0.8888 (37 s), `sru` (3 layers) 0.8780 (101 s), `mingru` (3
-layers) 0.8834 (67 s), keras `lstm` 0.8851 (48 s), keras `gru` 0.8897 (46 s). The README's examples section has the table.
+layers) 0.8834 (67 s), keras `lstm` 0.8851 (48 s), keras `gru` 0.8897 (46 s). The examples guide (docs/guides/examples.md) has the table.
 """
 
 import argparse

@@ -33,7 +33,7 @@ Options: `--distances`, `--samples`, `--epochs`, `--units`, `--layers`,
 `--seed`, `--no-chrono`, `--export-dir` (keep the files there), `--no-export`,
 `--verbose` (Keras' lines per epoch).
 
-Measured (README, quick start section, has the tables of three seeds): at
+Measured (docs/guides/main-job.md has the tables of three seeds): at
 distance 100, SimpleRNN 0.49-0.52 and PeepholeLSTM, CoupledLSTM, MinimalGRU,
 keras LSTM and keras GRU 1.000 in each of seeds 1, 2 and 3.
 """

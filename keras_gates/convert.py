@@ -19,6 +19,13 @@ import re
 
 import numpy as np
 
+__all__ = [
+    "from_tf1_lstm_cell",
+    "from_tf1_checkpoint",
+    "from_sru",
+    "from_mingru_pytorch",
+]
+
 # TF1's fused kernel holds the blocks in the order i, j, f, o (j being the
 # candidate); Keras and keras-gates in the order i, f, c, o.
 _TF1_TO_KERAS_BLOCKS = (0, 2, 1, 3)
@@ -122,24 +129,31 @@ def from_tf1_lstm_cell(
     Its states are `[h, c]` where TF1's `LSTMStateTuple` is `(c, h)`.
 
     Args:
-        kernel, bias, w_i_diag, w_f_diag, w_o_diag, projection: The TF1
-            variables, as NumPy arrays or tensors.
-        forget_bias, cell_clip, projection_clip, activation: The TF1
-            cell's arguments (`proj_clip` is `projection_clip`).
+        kernel: The TF1 `kernel`, `(input_dim + h, 4 * units)` with `h` the
+            output size (`units`, or `num_proj` with a projection), a NumPy
+            array or a tensor.
+        bias: The TF1 `bias`, `(4 * units,)`.
+        w_i_diag: The input gate's peephole, or None.
+        w_f_diag: The forget gate's peephole, or None.
+        w_o_diag: The output gate's peephole, or None.
+        projection: The projection kernel `(units, num_proj)`, or None.
+        forget_bias: The TF1 cell's `forget_bias`. Defaults to 1.0, TF1's.
+        cell_clip: The TF1 cell's `cell_clip`, or None.
+        projection_clip: The TF1 cell's `proj_clip`, or None.
+        activation: The TF1 cell's `activation`. Defaults to `"tanh"`.
         **layer_kwargs: Further `PeepholeLSTM` arguments
             (`return_sequences`, `name`, ...).
 
     Returns:
         A built `keras_gates.PeepholeLSTM`.
 
-    Example:
-
-    >>> import numpy as np, keras_gates
-    >>> layer = keras_gates.convert.from_tf1_lstm_cell(
-    ...     np.zeros((3 + 2, 4 * 4)), np.zeros(4 * 4),
-    ...     projection=np.zeros((4, 2)), projection_clip=1.0)
-    >>> layer.units, layer.projection_units, tuple(layer.cell.kernel.shape)
-    (4, 2, (3, 16))
+    Examples:
+        >>> import numpy as np, keras_gates
+        >>> layer = keras_gates.convert.from_tf1_lstm_cell(
+        ...     np.zeros((3 + 2, 4 * 4)), np.zeros(4 * 4),
+        ...     projection=np.zeros((4, 2)), projection_clip=1.0)
+        >>> layer.units, layer.projection_units, tuple(layer.cell.kernel.shape)
+        (4, 2, (3, 16))
     """
     from keras_gates.layers.peephole_lstm import PeepholeLSTM
 
@@ -347,8 +361,11 @@ def from_sru(
     Args:
         module_or_state_dict: An `sru.SRU` or `sru.SRUCell`, or its
             `state_dict`.
-        bidirectional, has_skip_term, normalize_after, use_tanh: The
-            module's flags; None reads them from the module.
+        bidirectional: The module's `bidirectional` flag; None reads it
+            from the module.
+        has_skip_term: The module's `has_skip_term`; None reads it.
+        normalize_after: The module's `normalize_after`; None reads it.
+        use_tanh: The module's `use_tanh`; None reads it.
         **layer_kwargs: Further arguments of every `keras_gates.SRU`
             (`fast_path`, `dtype`, ...).
 

@@ -34,6 +34,8 @@ from keras import ops
 
 from keras_gates.api_export import keras_gates_export
 
+__all__ = ["Chrono", "timescales"]
+
 # Each layout: the number of fused bias blocks, and for each gate that chrono
 # sets, its block and its sign: +1 for a gate whose opening keeps the state
 # (bias log u), -1 for one whose opening writes the new value (bias -log u).

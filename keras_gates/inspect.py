@@ -39,6 +39,8 @@ from keras_gates import _validation as v
 from keras_gates.cells.base_cell import GatedCell
 from keras_gates.cells.base_cell import run_under_policy
 
+__all__ = ["gate_activations", "gate_table", "plot_gates"]
+
 
 def _lstm_cell_step(cell):
     """The step of a `keras.layers.LSTMCell`, from its public weights."""

@@ -7,6 +7,8 @@ import keras
 import numpy as np
 from keras import ops
 
+__all__ = ["sample"]
+
 
 def sample(logits, temperature=1.0, seed=None):
     """One index per row of `logits`, drawn from `softmax(logits / temperature)`.
@@ -32,16 +34,15 @@ def sample(logits, temperature=1.0, seed=None):
     Returns:
         An int32 tensor of indices, shape `logits.shape[:-1]`.
 
-    Example:
-
-    >>> import numpy as np, keras_gates
-    >>> logits = np.log(np.array([[0.1, 0.7, 0.2]], "float32"))
-    >>> int(keras_gates.sampling.sample(logits, temperature=0)[0])
-    1
-    >>> a = keras_gates.sampling.sample(logits, 1.0, seed=3)
-    >>> b = keras_gates.sampling.sample(logits, 1.0, seed=3)
-    >>> bool((np.asarray(a) == np.asarray(b)).all())
-    True
+    Examples:
+        >>> import numpy as np, keras_gates
+        >>> logits = np.log(np.array([[0.1, 0.7, 0.2]], "float32"))
+        >>> int(keras_gates.sampling.sample(logits, temperature=0)[0])
+        1
+        >>> a = keras_gates.sampling.sample(logits, 1.0, seed=3)
+        >>> b = keras_gates.sampling.sample(logits, 1.0, seed=3)
+        >>> bool((np.asarray(a) == np.asarray(b)).all())
+        True
     """
     temperature = _check_temperature(temperature)
     logits = ops.convert_to_tensor(logits)

@@ -20,6 +20,13 @@ import keras
 
 from keras_gates.version import __version__
 
+__all__ = [
+    "CorruptModelFileError",
+    "UnknownClassError",
+    "check_model_file",
+    "load_model",
+]
+
 _CONFIG = "config.json"
 _SUFFIXES = (".keras", ".h5", ".hdf5")
 

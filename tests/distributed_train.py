@@ -93,7 +93,7 @@ def train(strategy, initial_weights):
 def train_custom_loop(strategy, initial_weights):
     """The same training as `train`, in a custom loop (`strategy.run`): how to
     train under `MultiWorkerMirroredStrategy`, where `model.fit` of Keras 3.15
-    fails before the first step (see the README, "Scaling out")."""
+    fails before the first step (see docs/guides/scaling-out.md)."""
     import keras
     import tensorflow as tf
 

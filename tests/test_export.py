@@ -624,6 +624,19 @@ def test_saved_model_refuses_a_non_empty_directory(tmp_path):
     assert (tmp_path / "new" / "saved_model.pb").exists()
 
 
+def test_saved_model_creates_the_serving_layout(tmp_path):
+    """TF Serving reads `models/NAME/VERSION`: missing parents are created
+    (the deployment guide's `serving/1` failed before), a path under a file
+    is refused before anything is written."""
+    model = token_model("MinGRU")
+    export.to_saved_model(model, tmp_path / "models" / "gates" / "1")
+    assert (tmp_path / "models" / "gates" / "1" / "saved_model.pb").exists()
+    (tmp_path / "a_file").write_text("mine")
+    with pytest.raises(ValueError, match="is not a directory"):
+        export.to_saved_model(model, tmp_path / "a_file" / "serving" / "1")
+    assert (tmp_path / "a_file").read_text() == "mine"
+
+
 # ------------------------------------------- the reference options (issue 15)
 
 OPTION_MODELS = {

@@ -1,5 +1,6 @@
-"""The README's "Write your own cell" example, run exactly as printed: a cell
-written against the protocol gets every feature of the five layers."""
+"""The "Write your own cell" guide's example (docs/guides/own-cell.md), run
+exactly as printed: a cell written against the protocol gets every feature
+of the five layers."""
 
 import pathlib
 import re
@@ -15,22 +16,22 @@ from tests import reference as ref
 from tests.helpers import randomize
 from tests.helpers import to_numpy
 
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+GUIDE = pathlib.Path(__file__).resolve().parents[1] / "docs" / "guides" / "own-cell.md"
 BATCH, STEPS, FEATURES, UNITS = 4, 7, 3, 5
 ATOL = 1e-5
 
 
-def readme_example():
+def guide_example():
     """The Python block after the `own-cell-example` marker, run once."""
-    text = README.read_text()
+    text = GUIDE.read_text()
     block = re.search(r"<!-- own-cell-example -->\n```python\n(.*?)```", text, re.S)
-    assert block, "the README lost its own-cell example"
+    assert block, "the guide lost its own-cell example"
     namespace = {}
-    exec(compile(block.group(1), str(README), "exec"), namespace)  # noqa: S102
+    exec(compile(block.group(1), str(GUIDE), "exec"), namespace)  # noqa: S102
     return namespace
 
 
-EXAMPLE = readme_example()
+EXAMPLE = guide_example()
 JANETCell = EXAMPLE["JANETCell"]
 
 

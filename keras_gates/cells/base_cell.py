@@ -105,8 +105,8 @@ class GatedCell(keras.layers.Layer):
     dropout mask per sequence (`dropout_masks`), the config, and, through
     `keras_gates.GatedRNN`, masking, `go_backwards`, `stateful`, the hoisted
     and scan fast paths, `Bidirectional`, `.keras` saving, export and
-    `keras_gates.testing.run_layer_test`. The README's "Write your own cell"
-    has a complete example.
+    `keras_gates.testing.run_layer_test`. The guide "Write your own cell"
+    (docs/guides/own-cell.md) has a complete example.
 
     Dropout: the layers draw one input mask and one recurrent mask per
     sequence (Keras 3 semantics) and pass them to every step. A cell called

@@ -43,13 +43,24 @@ class CoupledLSTMCell(LSTMVariantCell):
             peephole, since there is no forget gate. Defaults to `None`.
         cell_clip: If set, a positive float: the cell state is clipped to
             `[-cell_clip, cell_clip]` after each update. Defaults to `None`.
-        projection_units, projection_clip, projection_initializer,
-        projection_regularizer, projection_constraint: The output
-            projection, as in `PeepholeLSTMCell`. Default to None (no
-            projection).
-        layer_norm, norm_gamma_initializer, norm_beta_initializer,
-        norm_epsilon: Layer normalization, as in `PeepholeLSTMCell`.
-            Default to False, `"ones"`, `"zeros"`, `1e-3`.
+        projection_units: None, or a positive integer P: the output
+            projection (LSTMP), as in `PeepholeLSTMCell`. Defaults to `None`.
+        projection_clip: If set, a positive float: the projected output is
+            clipped to `[-projection_clip, projection_clip]`. Defaults to
+            `None`.
+        projection_initializer: Initializer of `projection_kernel`. Defaults
+            to `"glorot_uniform"`.
+        projection_regularizer: Regularizer of `projection_kernel`. Defaults
+            to `None`.
+        projection_constraint: Constraint on `projection_kernel`. Defaults to
+            `None`.
+        layer_norm: Whether to apply layer normalization, as in
+            `PeepholeLSTMCell`. Defaults to `False`.
+        norm_gamma_initializer: Initializer of the normalizations' scale
+            `norm_gamma`. Defaults to `"ones"`.
+        norm_beta_initializer: Initializer of the normalizations' offset
+            `norm_beta`. Defaults to `"zeros"`.
+        norm_epsilon: The normalizations' epsilon. Defaults to `1e-3`.
         unit_forget_bias: If True, the input-gate block of the bias starts at
             -1, so the forget gate `1 - i` starts at `σ(1) ≈ 0.73`, as the
             forget gate of a Keras LSTM with `unit_forget_bias=True`. Without
@@ -99,12 +110,11 @@ class CoupledLSTMCell(LSTMVariantCell):
         states: A list `[h_{t-1}, c_{t-1}]`, each of shape `(batch, units)`.
         training: Whether dropout is active.
 
-    Example:
-
-    >>> import numpy as np, keras, keras_gates
-    >>> rnn = keras.layers.RNN(keras_gates.CoupledLSTMCell(4))
-    >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
-    (2, 4)
+    Examples:
+        >>> import numpy as np, keras, keras_gates
+        >>> rnn = keras.layers.RNN(keras_gates.CoupledLSTMCell(4))
+        >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
+        (2, 4)
 
     Reference:
         K. Greff, R. K. Srivastava, J. Koutník, B. R. Steunebrink and

@@ -76,12 +76,11 @@ class MinGRUCell(GatedCell):
         states: A list `[h_{t-1}]` with a tensor of shape `(batch, units)`.
         training: Whether dropout is active.
 
-    Example:
-
-    >>> import numpy as np, keras, keras_gates
-    >>> rnn = keras.layers.RNN(keras_gates.MinGRUCell(4))
-    >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
-    (2, 4)
+    Examples:
+        >>> import numpy as np, keras, keras_gates
+        >>> rnn = keras.layers.RNN(keras_gates.MinGRUCell(4))
+        >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
+        (2, 4)
 
     Reference:
         L. Feng, F. Tung, M. O. Ahmed, Y. Bengio and H. Hajimirsadeghi,

@@ -73,12 +73,11 @@ class MinimalGRUCell(RecurrentCell):
         states: A list `[h_{t-1}]` with a tensor of shape `(batch, units)`.
         training: Whether dropout is active.
 
-    Example:
-
-    >>> import numpy as np, keras, keras_gates
-    >>> rnn = keras.layers.RNN(keras_gates.MinimalGRUCell(4))
-    >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
-    (2, 4)
+    Examples:
+        >>> import numpy as np, keras, keras_gates
+        >>> rnn = keras.layers.RNN(keras_gates.MinimalGRUCell(4))
+        >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
+        (2, 4)
 
     Reference:
         G.-B. Zhou, J. Wu, C.-L. Zhang and Z.-H. Zhou, "Minimal Gated Unit

@@ -60,14 +60,13 @@ class PeepholeLSTMCell(LSTMVariantCell):
         projection_clip: If set, a positive float: the projected output is
             clipped to `[-projection_clip, projection_clip]`. Needs
             `projection_units`. Defaults to `None`.
-        projection_initializer, projection_regularizer,
-        projection_constraint: Of `projection_kernel`. Default to
-            `"glorot_uniform"`, None, None.
+        projection_initializer: Initializer of `projection_kernel`. Defaults to `"glorot_uniform"`.
+        projection_regularizer: Regularizer of `projection_kernel`. Defaults to `None`.
+        projection_constraint: Constraint on `projection_kernel`. Defaults to `None`.
         layer_norm: Whether to normalize the two fused products and the
             cell state (see above). Defaults to `False`.
-        norm_gamma_initializer, norm_beta_initializer: Initializers of the
-            three normalizations' scale and offset. Default to `"ones"` and
-            `"zeros"`.
+        norm_gamma_initializer: Initializer of the normalizations' scale `norm_gamma`. Defaults to `"ones"`.
+        norm_beta_initializer: Initializer of the normalizations' offset `norm_beta`. Defaults to `"zeros"`.
         norm_epsilon: The normalizations' epsilon. Defaults to `1e-3`, as
             tensorflow-addons.
         unit_forget_bias: If True, the forget-gate block of the bias starts at
@@ -115,12 +114,11 @@ class PeepholeLSTMCell(LSTMVariantCell):
         states: A list `[h_{t-1}, c_{t-1}]`, each of shape `(batch, units)`.
         training: Whether dropout is active.
 
-    Example:
-
-    >>> import numpy as np, keras, keras_gates
-    >>> rnn = keras.layers.RNN(keras_gates.PeepholeLSTMCell(4))
-    >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
-    (2, 4)
+    Examples:
+        >>> import numpy as np, keras, keras_gates
+        >>> rnn = keras.layers.RNN(keras_gates.PeepholeLSTMCell(4))
+        >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
+        (2, 4)
 
     References:
         F. A. Gers and J. Schmidhuber, "Recurrent nets that time and count",

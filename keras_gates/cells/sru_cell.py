@@ -114,9 +114,8 @@ class SRUCell(NormArgs, RecurrentCell):
             `False`.
         normalize_after: With `layer_norm`, normalize the output `h_t`
             instead of the input. Defaults to `False`.
-        norm_gamma_initializer, norm_beta_initializer: Initializers of the
-            normalization's `norm_gamma` and `norm_beta`. Default to
-            `"ones"` and `"zeros"`.
+        norm_gamma_initializer: Initializer of the normalizations' scale `norm_gamma`. Defaults to `"ones"`.
+        norm_beta_initializer: Initializer of the normalizations' offset `norm_beta`. Defaults to `"zeros"`.
         norm_epsilon: The normalization's epsilon. Defaults to `1e-5`, as
             `torch.nn.LayerNorm`.
         input_projection_units: None, or a positive integer: the rank of the
@@ -136,12 +135,11 @@ class SRUCell(NormArgs, RecurrentCell):
         states: A list `[c_{t-1}]` with a tensor of shape `(batch, units)`.
         training: Whether dropout is active.
 
-    Example:
-
-    >>> import numpy as np, keras, keras_gates
-    >>> rnn = keras.layers.RNN(keras_gates.SRUCell(4))
-    >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
-    (2, 4)
+    Examples:
+        >>> import numpy as np, keras, keras_gates
+        >>> rnn = keras.layers.RNN(keras_gates.SRUCell(4))
+        >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
+        (2, 4)
 
     Reference:
         T. Lei, Y. Zhang, S. I. Wang, H. Dai and Y. Artzi, "Simple Recurrent

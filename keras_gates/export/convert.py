@@ -116,16 +116,19 @@ def _write(model, export_dir, endpoint, function, specs):
 def check_export_dir(export_dir, overwrite=False):
     """Raises a `ValueError` unless `export_dir` can take a new SavedModel.
 
-    A missing directory (in an existing one) or an empty one is fine. A
-    non-empty one is refused, since its old files would mix with the new
-    ones, unless `overwrite` is True and it holds a SavedModel (a
-    `saved_model.pb`), which `to_saved_model` then replaces. A directory
-    that holds anything else is never removed.
+    A missing directory or an empty one is fine; missing parents are
+    created, as TF Serving's `model/1` layout needs. A non-empty one is
+    refused, since its old files would mix with the new ones, unless
+    `overwrite` is True and it holds a SavedModel (a `saved_model.pb`),
+    which `to_saved_model` then replaces. A directory that holds anything
+    else is never removed.
     """
     path = os.path.abspath(os.fspath(export_dir))
-    parent = os.path.dirname(path)
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"{path!r} is a file, not a directory for a SavedModel.")
+    parent = os.path.dirname(path)
+    while not os.path.exists(parent):  # the nearest existing ancestor
+        parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         raise ValueError(f"Cannot write {path!r}: {parent!r} is not a directory.")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -3,6 +3,8 @@ which replaces the deprecated `tf.lite.Interpreter`)."""
 
 import numpy as np
 
+__all__ = ["load", "run_sequence_model", "run_step_model"]
+
 
 def load(content):
     """A LiteRT interpreter of the .tflite bytes `content`.

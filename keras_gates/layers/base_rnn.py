@@ -58,8 +58,17 @@ class GatedRNN(keras.layers.RNN):
 
     Args:
         cell: A `keras_gates.GatedCell`.
-        return_sequences, return_state, go_backwards, stateful, unroll,
-        zero_output_for_mask: As in `keras.layers.RNN`. Default to False.
+        return_sequences: Whether to return the whole output sequence rather
+            than the last output. Defaults to `False`.
+        return_state: Whether to return the final states after the output, as
+            `[output, *states]`. Defaults to `False`.
+        go_backwards: Whether to process the sequence backwards and return
+            the reversed output sequence. Defaults to `False`.
+        stateful: Whether the final states of a batch are the initial states
+            of the next one. Defaults to `False`.
+        unroll: Whether to unroll the loop over time. Defaults to `False`.
+        zero_output_for_mask: Whether masked steps output zeros instead of
+            repeating the previous output. Defaults to `False`.
         fast_path: `True` computes `x @ kernel` for every step in one GEMM
             before the loop (a parallel scan for a cell linear in its state),
             `False` runs the cell step by step, `"auto"` takes the fast path
@@ -67,12 +76,11 @@ class GatedRNN(keras.layers.RNN):
             numbers. Defaults to `"auto"`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
-    Example:
-
-    >>> import numpy as np, keras_gates
-    >>> layer = keras_gates.GatedRNN(keras_gates.SRUCell(4), return_sequences=True)
-    >>> tuple(layer(np.zeros((2, 3, 5), "float32")).shape)
-    (2, 3, 4)
+    Examples:
+        >>> import numpy as np, keras_gates
+        >>> layer = keras_gates.GatedRNN(keras_gates.SRUCell(4), return_sequences=True)
+        >>> tuple(layer(np.zeros((2, 3, 5), "float32")).shape)
+        (2, 3, 4)
     """
 
     def __init__(
@@ -282,94 +290,3 @@ class LSTMVariantLayer(RecurrentCellLayer):
     norm_gamma_initializer = cell_property("norm_gamma_initializer")
     norm_beta_initializer = cell_property("norm_beta_initializer")
     norm_epsilon = cell_property("norm_epsilon")
-
-
-_LSTM_ARGS_DOC = """\
-        cell_clip: If set, a positive float: the cell state is clipped to
-            `[-cell_clip, cell_clip]` after each update. Defaults to `None`.
-        projection_units: None, or a positive integer P: the output
-            projection of LSTMP (Sak et al., 2014; TF1's `num_proj`), `h_t =
-            (o_t ⊙ tanh(c_t)) @ projection_kernel`; the output and the state
-            `h` then have P features. Defaults to `None`.
-        projection_clip: If set, a positive float: the projected output is
-            clipped to `[-projection_clip, projection_clip]` (TF1's
-            `proj_clip`). Needs `projection_units`. Defaults to `None`.
-        projection_initializer, projection_regularizer,
-        projection_constraint: Of `projection_kernel`. Default to
-            `"glorot_uniform"`, None and None.
-        layer_norm: Whether to apply layer normalization as
-            tensorflow-addons' `LayerNormLSTMCell`: to the fused input
-            product, to the fused recurrent product and to the new cell state
-            (which is carried normalized). Defaults to `False`.
-        norm_gamma_initializer, norm_beta_initializer: Initializers of the
-            normalizations' scale and offset. Default to `"ones"` and
-            `"zeros"`.
-        norm_epsilon: The normalizations' epsilon. Defaults to `1e-3`."""
-
-
-_COMMON_ARGS_DOC = """\
-        recurrent_activation: Activation of the gates. Defaults to
-            `"sigmoid"`.
-        use_bias: Whether the cell has a bias vector. Defaults to `True`.
-        kernel_initializer, recurrent_initializer, bias_initializer:
-            Initializers of `kernel`, `recurrent_kernel` and `bias`.
-            Defaults to the cell's defaults.
-        chrono_init: None, or an integer T of at least 3: chrono
-            initialization of the memory gate's bias (Tallec & Ollivier,
-            2018), each unit starting with a memory of 2 to T steps; set T
-            to the longest dependency in the data. Defaults to `None`.
-        kernel_regularizer, recurrent_regularizer, bias_regularizer:
-            Regularizers of the same weights. Default to `None`.
-        activity_regularizer: Regularizer of the layer's output. Defaults to
-            `None`.
-        kernel_constraint, recurrent_constraint, bias_constraint: Constraints
-            on the same weights. Default to `None`.
-        dropout: Float in [0, 1): fraction of the inputs dropped before the
-            input projection, with one mask per sequence, in training only.
-            Defaults to `0.0`.
-        recurrent_dropout: Float in [0, 1): fraction of the recurrent state
-            dropped before it enters the recurrent projection (see the cell).
-            Defaults to `0.0`.
-        seed: Integer seed of the dropout masks. Defaults to `None`.
-        return_sequences: Whether to return the whole output sequence rather
-            than the last output. Defaults to `False`.
-        return_state: Whether to return the final states after the output, as
-            `[output, *states]`. Defaults to `False`.
-        go_backwards: Whether to process the sequence backwards and return
-            the reversed output sequence. Defaults to `False`.
-        stateful: Whether the final states of a batch are the initial states
-            of the next one (needs a fixed batch size; `reset_state()` zeroes
-            them). Defaults to `False`.
-        unroll: Whether to unroll the loop over time (faster on short
-            sequences of fixed length, more memory). Defaults to `False`.
-        zero_output_for_mask: Whether masked steps output zeros instead of
-            repeating the previous output. Defaults to `False`.
-        fast_path: `True` computes `x @ kernel` for every step in one GEMM
-            before the loop (a parallel scan for the linear recurrences of
-            MinGRU and the SRU with `recurrent_gates=False`), `False` runs
-            the cell step by step, `"auto"` takes the fast path on a GPU or
-            TPU and the step loop on a CPU, where the loop was faster in most
-            measurements. Both give the same numbers. Defaults to `"auto"`.
-        **kwargs: Base layer arguments, such as `name` and `dtype`.
-
-    Call arguments:
-        inputs: A 3D tensor of shape `(batch, timesteps, features)`.
-        mask: Optional boolean tensor of shape `(batch, timesteps)`; False
-            marks a step to skip.
-        training: Whether dropout is active.
-        initial_state: Optional list of initial state tensors, in the cell's
-            state order. Defaults to zeros.
-
-    Masking:
-        The layer supports masking (e.g. from `Embedding(mask_zero=True)` or
-        `Masking`), with left or right padding: a masked step keeps the state
-        and repeats the previous output (or outputs zeros with
-        `zero_output_for_mask=True`)."""
-
-
-def with_common_args_doc(cls):
-    """Fills the `{common_args}` and `{lstm_args}` markers of a layer's
-    docstring."""
-    doc = cls.__doc__.replace("        {common_args}", _COMMON_ARGS_DOC)
-    cls.__doc__ = doc.replace("        {lstm_args}", _LSTM_ARGS_DOC)
-    return cls

@@ -27,18 +27,18 @@ class MinGRU(CellLayer):
         recurrent_activation: Activation of the gate `z`. Defaults to
             `"sigmoid"`.
         use_bias: Whether the layer has a bias vector. Defaults to `True`.
-        kernel_initializer, bias_initializer: Initializers of `kernel` and
-            `bias`. Default to `"glorot_uniform"` and `"zeros"`.
+        kernel_initializer: Initializer of `kernel`. Defaults to `"glorot_uniform"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
         chrono_init: None, or an integer T of at least 3: chrono
             initialization of the gate's bias (Tallec & Ollivier, 2018),
             each unit starting with a memory of 2 to T steps. Defaults to
             `None`.
-        kernel_regularizer, bias_regularizer: Regularizers of the same
-            weights. Default to `None`.
+        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
+        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
         activity_regularizer: Regularizer of the layer's output. Defaults to
             `None`.
-        kernel_constraint, bias_constraint: Constraints on the same weights.
-            Default to `None`.
+        kernel_constraint: Constraint on `kernel`. Defaults to `None`.
+        bias_constraint: Constraint on `bias`. Defaults to `None`.
         dropout: Float in [0, 1): fraction of the inputs dropped before the
             input projection, with one mask per sequence, in training only.
             Defaults to `0.0`.
@@ -80,18 +80,17 @@ class MinGRU(CellLayer):
         before the first valid step), or outputs zeros with
         `zero_output_for_mask=True`.
 
-    Example:
-
-    >>> import numpy as np, keras, keras_gates
-    >>> model = keras.Sequential([
-    ...     keras.Input((10, 8)),
-    ...     keras_gates.MinGRU(16),
-    ...     keras.layers.Dense(1),
-    ... ])
-    >>> tuple(model(np.zeros((4, 10, 8), "float32")).shape)
-    (4, 1)
-    >>> model.layers[0].count_params()  # 2 blocks: 2 * (8 * 16 + 16)
-    288
+    Examples:
+        >>> import numpy as np, keras, keras_gates
+        >>> model = keras.Sequential([
+        ...     keras.Input((10, 8)),
+        ...     keras_gates.MinGRU(16),
+        ...     keras.layers.Dense(1),
+        ... ])
+        >>> tuple(model(np.zeros((4, 10, 8), "float32")).shape)
+        (4, 1)
+        >>> model.layers[0].count_params()  # 2 blocks: 2 * (8 * 16 + 16)
+        288
     """
 
     def __init__(

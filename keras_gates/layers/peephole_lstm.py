@@ -7,11 +7,9 @@ from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.peephole_lstm_cell import ALL_GATES
 from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
 from keras_gates.layers.base_rnn import LSTMVariantLayer
-from keras_gates.layers.base_rnn import with_common_args_doc
 
 
 @keras_gates_export
-@with_common_args_doc
 class PeepholeLSTM(LSTMVariantLayer):
     """LSTM layer with peephole connections (Gers & Schmidhuber, 2000).
 
@@ -34,23 +32,98 @@ class PeepholeLSTM(LSTMVariantLayer):
             to `None`.
         peephole_constraint: Constraint on the peephole vectors. Defaults to
             `None`.
-        {lstm_args}
-        {common_args}
+        cell_clip: If set, a positive float: the cell state is clipped to
+            `[-cell_clip, cell_clip]` after each update. Defaults to `None`.
+        projection_units: None, or a positive integer P: the output
+            projection of LSTMP (Sak et al., 2014; TF1's `num_proj`), `h_t =
+            (o_t ⊙ tanh(c_t)) @ projection_kernel`; the output and the state
+            `h` then have P features. Defaults to `None`.
+        projection_clip: If set, a positive float: the projected output is
+            clipped to `[-projection_clip, projection_clip]` (TF1's
+            `proj_clip`). Needs `projection_units`. Defaults to `None`.
+        projection_initializer: Initializer of `projection_kernel`. Defaults to `"glorot_uniform"`.
+        projection_regularizer: Regularizer of `projection_kernel`. Defaults to `None`.
+        projection_constraint: Constraint on `projection_kernel`. Defaults to `None`.
+        layer_norm: Whether to apply layer normalization as
+            tensorflow-addons' `LayerNormLSTMCell`: to the fused input
+            product, to the fused recurrent product and to the new cell state
+            (which is carried normalized). Defaults to `False`.
+        norm_gamma_initializer: Initializer of the normalizations' scale `norm_gamma`. Defaults to `"ones"`.
+        norm_beta_initializer: Initializer of the normalizations' offset `norm_beta`. Defaults to `"zeros"`.
+        norm_epsilon: The normalizations' epsilon. Defaults to `1e-3`.
+        recurrent_activation: Activation of the gates. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the cell has a bias vector. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`. Defaults to `"glorot_uniform"`.
+        recurrent_initializer: Initializer of `recurrent_kernel`. Defaults to `"orthogonal"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        chrono_init: None, or an integer T of at least 3: chrono
+            initialization of the memory gate's bias (Tallec & Ollivier,
+            2018), each unit starting with a memory of 2 to T steps; set T
+            to the longest dependency in the data. Defaults to `None`.
+        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
+        recurrent_regularizer: Regularizer of `recurrent_kernel`. Defaults to `None`.
+        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
+        activity_regularizer: Regularizer of the layer's output. Defaults to
+            `None`.
+        kernel_constraint: Constraint on `kernel`. Defaults to `None`.
+        recurrent_constraint: Constraint on `recurrent_kernel`. Defaults to `None`.
+        bias_constraint: Constraint on `bias`. Defaults to `None`.
+        dropout: Float in [0, 1): fraction of the inputs dropped before the
+            input projection, with one mask per sequence, in training only.
+            Defaults to `0.0`.
+        recurrent_dropout: Float in [0, 1): fraction of the recurrent state
+            dropped before it enters the recurrent projection (see the cell).
+            Defaults to `0.0`.
+        seed: Integer seed of the dropout masks. Defaults to `None`.
+        return_sequences: Whether to return the whole output sequence rather
+            than the last output. Defaults to `False`.
+        return_state: Whether to return the final states after the output, as
+            `[output, *states]`. Defaults to `False`.
+        go_backwards: Whether to process the sequence backwards and return
+            the reversed output sequence. Defaults to `False`.
+        stateful: Whether the final states of a batch are the initial states
+            of the next one (needs a fixed batch size; `reset_state()` zeroes
+            them). Defaults to `False`.
+        unroll: Whether to unroll the loop over time (faster on short
+            sequences of fixed length, more memory). Defaults to `False`.
+        zero_output_for_mask: Whether masked steps output zeros instead of
+            repeating the previous output. Defaults to `False`.
+        fast_path: `True` computes `x @ kernel` for every step in one GEMM
+            before the loop (a parallel scan for the linear recurrences of
+            MinGRU and the SRU with `recurrent_gates=False`), `False` runs
+            the cell step by step, `"auto"` takes the fast path on a GPU or
+            TPU and the step loop on a CPU, where the loop was faster in most
+            measurements. Both give the same numbers. Defaults to `"auto"`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
 
-    Example:
+    Call arguments:
+        inputs: A 3D tensor of shape `(batch, timesteps, features)`.
+        mask: Optional boolean tensor of shape `(batch, timesteps)`; False
+            marks a step to skip.
+        training: Whether dropout is active.
+        initial_state: Optional list of initial state tensors, in the cell's
+            state order. Defaults to zeros.
 
-    >>> import numpy as np, keras, keras_gates
-    >>> model = keras.Sequential([
-    ...     keras.Input((10, 8)),
-    ...     keras_gates.PeepholeLSTM(16),
-    ...     keras.layers.Dense(1),
-    ... ])
-    >>> tuple(model(np.zeros((4, 10, 8), "float32")).shape)
-    (4, 1)
-    >>> layer = keras_gates.PeepholeLSTM(16, return_sequences=True, return_state=True)
-    >>> outputs, h, c = layer(np.zeros((4, 10, 8), "float32"))
-    >>> tuple(outputs.shape), tuple(h.shape), tuple(c.shape)
-    ((4, 10, 16), (4, 16), (4, 16))
+    Masking:
+        The layer supports masking (e.g. from `Embedding(mask_zero=True)` or
+        `Masking`), with left or right padding: a masked step keeps the state
+        and repeats the previous output (or outputs zeros with
+        `zero_output_for_mask=True`).
+
+    Examples:
+        >>> import numpy as np, keras, keras_gates
+        >>> model = keras.Sequential([
+        ...     keras.Input((10, 8)),
+        ...     keras_gates.PeepholeLSTM(16),
+        ...     keras.layers.Dense(1),
+        ... ])
+        >>> tuple(model(np.zeros((4, 10, 8), "float32")).shape)
+        (4, 1)
+        >>> layer = keras_gates.PeepholeLSTM(16, return_sequences=True, return_state=True)
+        >>> outputs, h, c = layer(np.zeros((4, 10, 8), "float32"))
+        >>> tuple(outputs.shape), tuple(h.shape), tuple(c.shape)
+        ((4, 10, 16), (4, 16), (4, 16))
     """
 
     def __init__(

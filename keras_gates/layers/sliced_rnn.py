@@ -89,15 +89,14 @@ class SlicedRNN(keras.layers.Layer):
             default), such a T raises a ValueError.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
-    Example:
-
-    >>> import numpy as np, keras, keras_gates
-    >>> layer = keras_gates.PeepholeLSTM(16)
-    >>> sliced = keras_gates.SlicedRNN(layer, (4, 4), name="tree")
-    >>> tuple(sliced(np.zeros((2, 64, 8), "float32")).shape)
-    (2, 16)
-    >>> [level.name for level in sliced.levels][1:]
-    ['tree_level_1', 'tree_level_2']
+    Examples:
+        >>> import numpy as np, keras, keras_gates
+        >>> layer = keras_gates.PeepholeLSTM(16)
+        >>> sliced = keras_gates.SlicedRNN(layer, (4, 4), name="tree")
+        >>> tuple(sliced(np.zeros((2, 64, 8), "float32")).shape)
+        (2, 16)
+        >>> [level.name for level in sliced.levels[1:]]
+        ['tree_level_1', 'tree_level_2']
     """
 
     def __init__(

@@ -187,18 +187,17 @@ def run_layer_test(
             `mixed_bfloat16` policies.
         tmp_dir: Directory for saved files; a temporary one by default.
 
-    Example:
-
-    >>> import keras_gates
-    >>> from keras_gates.testing import run_layer_test
-    >>> run_layer_test(
-    ...     keras_gates.MinimalGRU,
-    ...     {"units": 3, "return_sequences": True},
-    ...     input_shape=(2, 4, 5),
-    ...     expected_output_shape=(2, 4, 3),
-    ...     expected_num_trainable_weights=3,
-    ...     run_mixed_precision_check=False,
-    ... )
+    Examples:
+        >>> import keras_gates
+        >>> from keras_gates.testing import run_layer_test
+        >>> run_layer_test(
+        ...     keras_gates.MinimalGRU,
+        ...     {"units": 3, "return_sequences": True},
+        ...     input_shape=(2, 4, 5),
+        ...     expected_output_shape=(2, 4, 3),
+        ...     expected_num_trainable_weights=3,
+        ...     run_mixed_precision_check=False,
+        ... )
     """
     expected_shapes = _normalize_shapes(expected_output_shape)
     input_data = np.random.default_rng(0).normal(size=input_shape).astype("float32")
