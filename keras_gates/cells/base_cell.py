@@ -115,6 +115,27 @@ class GatedCell(keras.layers.Layer):
     not part of its public API), so inside `keras.layers.RNN` a fresh mask
     is drawn at every step on TensorFlow and PyTorch, and none can be drawn
     inside JAX's compiled loop. Use the keras-gates layers for dropout.
+
+    Args:
+        units: Positive integer, the size of the output and of the state.
+        recurrent_activation: Activation of the gates
+            (`self.recurrent_activation`). Defaults to `"sigmoid"`.
+        use_bias: Whether `self.add_bias` creates a bias. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel` (`self.add_kernel`).
+            Defaults to `"glorot_uniform"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        chrono_init: None, or an integer T of at least 3: chrono
+            initialization of the memory gate's bias block (the cell's
+            `CHRONO_LAYOUT` says which block). Defaults to `None`.
+        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
+        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
+        kernel_constraint: Constraint on `kernel`. Defaults to `None`.
+        bias_constraint: Constraint on `bias`. Defaults to `None`.
+        dropout: Float in [0, 1): fraction of the inputs dropped;
+            `input_side` receives the mask as `dropout_mask`. Defaults to
+            `0.0`.
+        seed: Integer seed of the dropout masks. Defaults to `None`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
     """
 
     GATES = ()
@@ -453,6 +474,21 @@ class RecurrentCell(GatedCell):
     constraint (`self.add_recurrent_kernel(shape)` in `build`), and
     `recurrent_dropout`, whose mask `recurrent_step` receives. The protocol
     is `GatedCell`'s.
+
+    Args:
+        units: Positive integer, the size of the output and of the state.
+        activation: Activation of the candidate (`self.activation`).
+            Defaults to `"tanh"`.
+        recurrent_initializer: Initializer of `recurrent_kernel`
+            (`self.add_recurrent_kernel`). Defaults to `"orthogonal"`.
+        recurrent_regularizer: Regularizer of `recurrent_kernel`. Defaults
+            to `None`.
+        recurrent_constraint: Constraint on `recurrent_kernel`. Defaults to
+            `None`.
+        recurrent_dropout: Float in [0, 1): fraction of the state dropped
+            where it enters the recurrent product; `recurrent_step` receives
+            the mask as `recurrent_mask`. Defaults to `0.0`.
+        **kwargs: `GatedCell`'s arguments and the base layer's.
     """
 
     def __init__(

@@ -74,6 +74,8 @@ class GatedRNN(keras.layers.RNN):
             `False` runs the cell step by step, `"auto"` takes the fast path
             on a GPU or TPU and the step loop on a CPU. Both give the same
             numbers. Defaults to `"auto"`.
+        activity_regularizer: Regularizer of the layer's output. Defaults to
+            `None`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Examples:
