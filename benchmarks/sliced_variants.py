@@ -64,6 +64,12 @@ def main(argv=None):
     parser.add_argument("--units", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--unrolled-xla", action="store_true")
+    parser.add_argument(
+        "--layers",
+        nargs="+",
+        choices=["PeepholeLSTM", "MinimalGRU"],
+        default=["PeepholeLSTM", "MinimalGRU"],
+    )
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.batch, args.steps, args.features)).astype("float32")
@@ -71,7 +77,7 @@ def main(argv=None):
     results = {}
     print("| layer | variant | train ms | / plain |")
     print("|---|---|---:|---:|")
-    for layer in (kg.PeepholeLSTM, kg.MinimalGRU):
+    for layer in (getattr(kg, name) for name in args.layers):
         models = {}
         for name, (make, jit) in variants(layer, args.unrolled_xla).items():
             keras.utils.set_random_seed(0)
