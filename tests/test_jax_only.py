@@ -1,9 +1,12 @@
 """keras-gates for a JAX user: `tests/jax_only_checks.py` in a process of
 its own with two virtual CPU devices (every layer trained, saved, loaded and
 inspected; DataParallel equal to one device; TensorFlow never imported).
-CI also runs this file in an environment of the built wheel, JAX and pytest
+CI runs this file in an environment of the built wheel, JAX and pytest
 alone, where `KERAS_GATES_EXPECT_NO_TENSORFLOW=1` asserts that TensorFlow
-is not even installed."""
+is not even installed (`.ci/run`). In the development environment, where
+TensorFlow is installed, it runs only when asked
+(`KERAS_GATES_JAX_CHECKS=1`): CI's JAX-only environment is where it
+means something, and running it twice cost CI half a minute."""
 
 import importlib.util
 import os
@@ -19,6 +22,12 @@ SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jax_only_chec
 
 @pytest.mark.skipif(
     importlib.util.find_spec("jax") is None, reason="needs JAX (the tests extra)"
+)
+@pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow") is not None
+    and os.environ.get("KERAS_GATES_JAX_CHECKS") != "1",
+    reason="TensorFlow is installed here: CI runs this in its JAX-only "
+    "environment (.ci/run); KERAS_GATES_JAX_CHECKS=1 runs it here too",
 )
 def test_a_jax_user_trains_saves_inspects_and_distributes(tmp_path):
     if os.environ.get("KERAS_GATES_EXPECT_NO_TENSORFLOW") == "1":
