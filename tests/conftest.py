@@ -10,8 +10,8 @@ def _share_jax_compilations():
     """On JAX, every compiled program goes to JAX's persistent compilation
     cache, shared by the pytest workers and kept between runs: many tests
     build the same layer on the same shapes, and each would compile it
-    again (the numerical tests on JAX took 377 s with it against 480-500 s
-    without, on 2 cores). The programs are the same; only compiling is
+    again (the numerical tests on JAX, 2 cores, one run each on separate
+    occasions, not interleaved: 377 s with it, 479 s and 501 s without). The programs are the same; only compiling is
     saved. `JAX_COMPILATION_CACHE_DIR` set by the user wins."""
     if keras.backend.backend() != "jax" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return
