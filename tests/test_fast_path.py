@@ -8,6 +8,7 @@ import pytest
 import keras_gates as kg
 from keras_gates.layers import engine
 from keras_gates.ops import linear_scan
+from keras_gates.ops import log_linear_scan
 from tests.helpers import randomize
 from tests.helpers import to_numpy
 
@@ -59,6 +60,32 @@ def test_linear_scan_with_dynamic_length(steps, jit_compile):
     got = scan(a, b, h0).numpy()
     assert got.shape == (2, steps, 3)
     np.testing.assert_allclose(got, loop_reference(a, b, h0), atol=1e-5)
+
+
+@pytest.mark.parametrize("steps", [0, 1, 5, 9])
+def test_linear_scan_time_major(steps):
+    """`axis=0` (the layers' time-major layout), static and dynamic length,
+    in linear and log space."""
+    a, b, h0 = scan_inputs(steps)
+    want = loop_reference(a, b, h0)
+    a_t, b_t = a.transpose(1, 0, 2), b.transpose(1, 0, 2)
+    got = to_numpy(linear_scan(a_t, b_t, h0, axis=0)).transpose(1, 0, 2)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    with np.errstate(divide="ignore"):
+        log_a, log_b = np.log(a_t), np.log(np.abs(b_t))
+    got = to_numpy(log_linear_scan(log_a, log_b, h0, axis=0)).transpose(1, 0, 2)
+    want = loop_reference(a, np.abs(b), h0)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        spec = tf.TensorSpec((None, None, 3))
+        scan = tf.function(
+            lambda a, b, h: linear_scan(a, b, h, axis=0),
+            input_signature=[spec, spec, tf.TensorSpec((None, 3))],
+        )
+        got = scan(a_t, b_t, h0).numpy().transpose(1, 0, 2)
+        np.testing.assert_allclose(got, loop_reference(a, b, h0), atol=1e-5)
 
 
 def test_masked_steps_are_exactly_the_identity():

@@ -9,7 +9,10 @@ kernel, recurrent dropout), and `LSTMVariantCell` the `[h, c]` state, the
 shared step and the optional peephole vectors of the two LSTM variants.
 """
 
+import warnings
+
 import keras
+import numpy as np
 from keras import activations
 from keras import constraints
 from keras import initializers
@@ -21,6 +24,21 @@ from keras_gates import _validation as v
 from keras_gates.api_export import keras_gates_export
 from keras_gates.initializers import LAYOUTS
 from keras_gates.initializers import Chrono
+
+
+def _same(a, b):
+    """Whether the nested tensors `a` and `b` hold the same values (float32
+    rounding aside); None when they cannot be read (symbolic)."""
+    try:
+        a = [ops.convert_to_numpy(t).astype("float64") for t in tree.flatten(a)]
+        b = [ops.convert_to_numpy(t).astype("float64") for t in tree.flatten(b)]
+    except Exception:
+        return None
+    return all(
+        x.shape == y.shape and np.allclose(x, y, rtol=1e-3, atol=1e-6)
+        for x, y in zip(a, b, strict=True)
+    )
+
 
 # The key under which a cell saves its dropout generator's state.
 _SEED_STATE = "seed_generator_state"
@@ -54,6 +72,27 @@ def masked(x, dropout_mask):
     return x if dropout_mask is None else x * dropout_mask
 
 
+def declared_output_state(cell):
+    """The cell's `output_state` where the layers may rely on it: always for
+    the cells of keras-gates (their tests check it), for an own cell once
+    `check_protocol` has verified it on values; None otherwise (the layers
+    then carry the output)."""
+    index = getattr(cell, "output_state", None)
+    if index is None:
+        return None
+    trusted = type(cell).__module__.startswith("keras_gates.")
+    return index if trusted or getattr(cell, "_output_state_checked", False) else None
+
+
+def project(cell, inputs, constants, input_mask):
+    """`cell.input_side` of `inputs` with the input dropout rule of the
+    protocol: the inputs are dropped here, unless the cell declares
+    `applies_input_dropout`, in which case it receives the mask."""
+    if cell.applies_input_dropout:
+        return cell.input_side(inputs, constants, input_mask)
+    return cell.input_side(masked(inputs, input_mask), constants)
+
+
 @keras_gates_export
 class GatedCell(keras.layers.Layer):
     """Base class of the keras-gates cells, and of your own.
@@ -68,24 +107,40 @@ class GatedCell(keras.layers.Layer):
       blocks)` and `self.add_bias(blocks)` for a fused kernel and bias of
       `blocks` gate blocks, which then follow the common arguments
       (initializers, regularizers, constraints, `chrono_init`).
-    - `input_side(inputs, constants=(), dropout_mask=None)`: every product
-      that depends on the inputs alone, for one step `(batch, features)` or
-      for all steps `(..., features)` at once: a tensor, or a tuple of
-      tensors, with the leading axes of `inputs`. Multiply the inputs of the
-      products by `dropout_mask` (the sequence's input dropout mask, which
-      broadcasts against `inputs`, or None).
+    - `input_side(inputs, constants=())`: every product that depends on
+      the inputs alone, for one step `(batch, features)` or for all steps at
+      once, time-major `(steps, batch, features)` on every path: a tensor,
+      or a tuple of tensors, with the leading axes of `inputs`. The inputs
+      arrive with input dropout applied.
     - `recurrent_step(projected, states, constants=(), recurrent_mask=None)`:
       one step from that step's slice of `input_side` and the list of
       states: `(output, new_states, gates)`, `gates` a dict of every gate's
       value by its name in `GATES` (the layers drop it, at no cost; it is
       what `keras_gates.inspect` reads). `recurrent_mask` is the recurrent
-      dropout mask of the sequence, or None.
+      dropout mask of the sequence, or None: a cell with
+      `recurrent_dropout` multiplies the state `recurrent_dropout_state`
+      (default 0) by it where it enters the recurrent product.
     - Class attributes: `GATES`, the gate names; `state_names`, one name per
-      state (for messages); `output_state`, the index of the state that is
-      the output (None when the output is not a state); `CHRONO_LAYOUT`, the
-      bias layout of `keras_gates.initializers.LAYOUTS` if the cell takes
-      `chrono_init`. In `__init__`, set `self.state_size` (a list) and
-      `self.output_size`.
+      state (for messages); `CHRONO_LAYOUT`, the bias layout of
+      `keras_gates.initializers.LAYOUTS` if the cell takes `chrono_init`. In
+      `__init__`, set `self.state_size` (a list) and `self.output_size`.
+
+    The rules the layers rely on, each either declared here or checked
+    when an own cell's layer is built (one step on random values, naming the
+    cell, the rule and the fix):
+
+    - The last output is the last step's output. `output_state = k`
+      declares that the output is always state `k` (the layers then carry
+      one loop variable fewer); the default, None, makes no such promise
+      and is always right. A declared `output_state` is checked.
+    - Input dropout is applied by the layers before `input_side`. A cell
+      that must apply it itself (to some products only) sets
+      `applies_input_dropout = True` and takes `input_side(inputs,
+      constants=(), dropout_mask=None)`; a mask it ignores is an error.
+    - Recurrent dropout: a cell with `recurrent_dropout > 0` whose steps do
+      not change with `recurrent_mask` is an error.
+    - `state_size`, `output_size`, the list of new states and `GATES` must
+      match what `recurrent_step` returns.
 
     Optionally:
 
@@ -131,16 +186,16 @@ class GatedCell(keras.layers.Layer):
         bias_regularizer: Regularizer of `bias`. Defaults to `None`.
         kernel_constraint: Constraint on `kernel`. Defaults to `None`.
         bias_constraint: Constraint on `bias`. Defaults to `None`.
-        dropout: Float in [0, 1): fraction of the inputs dropped;
-            `input_side` receives the mask as `dropout_mask`. Defaults to
-            `0.0`.
+        dropout: Float in [0, 1): fraction of the inputs dropped before
+            `input_side` (see `applies_input_dropout`). Defaults to `0.0`.
         seed: Integer seed of the dropout masks. Defaults to `None`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
     """
 
     GATES = ()
     state_names = ("h",)
-    output_state = 0
+    output_state = None
+    applies_input_dropout = False
     CHRONO_LAYOUT = None
     is_linear = False
     log_space_scan = False
@@ -273,11 +328,13 @@ class GatedCell(keras.layers.Layer):
         )
 
     def check_protocol(self, input_dim):
-        """Runs one step of the built cell on zeros (batch 1) and raises a
-        ValueError that names what is wrong when it does not match the
-        cell's declarations: `state_size`, `output_size`, the list of new
-        states, `GATES`. `GatedRNN` calls it when it builds, so that a
-        mistake in an own cell is reported before it fails inside a loop."""
+        """Runs steps of the built cell on random values (batch 2) and raises
+        a ValueError that names the cell, the rule it breaks and the fix: the
+        declared `state_size`, `output_size`, `GATES`, the list of new
+        states, a declared `output_state`, and that the dropout masks the
+        cell takes change its step (see the rules in the class docstring).
+        `GatedRNN` calls it when it builds, so that a mistake in an own cell
+        is reported before it fails inside a loop or gives wrong numbers."""
         name = type(self).__name__
         if not isinstance(self.state_size, (list, tuple)):
             raise ValueError(
@@ -285,27 +342,85 @@ class GatedCell(keras.layers.Layer):
                 f"(`[units]` for one state). Received: {self.state_size!r}"
             )
         sizes = list(self.state_size)
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(2, input_dim))
+        states = [rng.normal(size=(2, size)) for size in sizes]
+        output, new_states, _ = self._checked_step(x, states, sizes)
+        if _same(output, output) is None:
+            # Built inside a traced function (model.fit on a model that
+            # was not built): no values to check. The layers then carry
+            # the output whatever `output_state` says.
+            if self.recurrent_dropout > 0.0 or (
+                self.applies_input_dropout and self.dropout > 0.0
+            ):
+                warnings.warn(
+                    f"{name} was built inside a traced function, where its "
+                    "use of the dropout masks cannot be checked on values. "
+                    "Build its layer before training (on a keras.Input, or "
+                    "by calling it on data) to have it checked.",
+                    stacklevel=2,
+                )
+            return
+        if self.output_state is not None:
+            self._check_output_state(output, new_states)
+            self._output_state_checked = True
+        if self.recurrent_dropout > 0.0:
+            zeros = np.zeros((2, sizes[self.recurrent_dropout_state]))
+            dropped = self._checked_step(x, states, sizes, recurrent_mask=zeros)
+            if _same((output, new_states), dropped[:2]) is True:
+                raise ValueError(
+                    f"{name} takes recurrent_dropout={self.recurrent_dropout} "
+                    "but its recurrent_step ignores `recurrent_mask`: a "
+                    "step with the state fully dropped equals one without "
+                    "dropout. Multiply state "
+                    f"{self.recurrent_dropout_state} by `recurrent_mask` "
+                    "where it enters the recurrent product (see Write your "
+                    "own cell)."
+                )
+        if self.applies_input_dropout and self.dropout > 0.0:
+            zeros = np.zeros((2, input_dim))
+            dropped = self._checked_step(x, states, sizes, input_mask=zeros)
+            if _same((output, new_states), dropped[:2]) is True:
+                raise ValueError(
+                    f"{name} declares applies_input_dropout = True and takes "
+                    f"dropout={self.dropout}, but its input_side ignores "
+                    "`dropout_mask`: a step with every input dropped equals "
+                    "one without dropout. Multiply the inputs by "
+                    "`dropout_mask`, or leave applies_input_dropout False "
+                    "and the layer drops the inputs before input_side."
+                )
 
+    def _checked_step(self, x, states, sizes, input_mask=None, recurrent_mask=None):
+        """One step of `check_protocol` under the cell's dtype policy, its
+        result checked against the declarations."""
+        name = type(self).__name__
         failure = []  # raised inside the call, whose message Keras decorates
 
-        def step(x, states):
+        def step(x, states, masks):
             try:
                 constants = self.step_constants()
-                projected = self.input_side(x, constants)
-                return self.recurrent_step(projected, states, constants)
+                input_mask, recurrent_mask = masks
+                projected = project(self, x, constants, input_mask)
+                return self.recurrent_step(projected, states, constants, recurrent_mask)
             except Exception as e:
                 failure.append(e)
                 return x
 
-        x = ops.zeros((1, input_dim), self.compute_dtype)
-        states = [ops.zeros((1, size), self.compute_dtype) for size in sizes]
-        result = run_under_policy(step, self.dtype_policy, x, states)
+        dtype = self.compute_dtype
+        tensors = [
+            None if t is None else ops.convert_to_tensor(t, dtype)
+            for t in (x, *states, input_mask, recurrent_mask)
+        ]
+        x, *states, input_mask, recurrent_mask = tensors
+        result = run_under_policy(
+            step, self.dtype_policy, x, states, (input_mask, recurrent_mask)
+        )
         if failure:
             (e,) = failure
             if isinstance(e, NotImplementedError):
                 raise e
             raise ValueError(
-                f"One step of {name} on inputs of {input_dim} features and "
+                f"One step of {name} on inputs of {x.shape[-1]} features and "
                 f"states of the declared state_size {sizes} failed: "
                 f"{' '.join(str(e).split())} Check state_size (one size per "
                 "state, in the order recurrent_step reads them) and the "
@@ -341,6 +456,27 @@ class GatedCell(keras.layers.Layer):
                 f"{sorted(gates) if isinstance(gates, dict) else gates!r}, but "
                 f"the cell declares GATES = {self.GATES} (return a dict of each "
                 "gate's value by its name)."
+            )
+        return output, list(new_states), gates
+
+    def _check_output_state(self, output, new_states):
+        name, k = type(self).__name__, self.output_state
+        if not isinstance(k, int) or not 0 <= k < len(new_states):
+            raise ValueError(
+                f"{name}.output_state must be None or the index of one of its "
+                f"{len(new_states)} states. Received: {k!r}"
+            )
+        if (
+            v.shape_of(new_states[k])[-1] != self.output_size
+            or _same(output, new_states[k]) is False
+        ):
+            raise ValueError(
+                f"{name} declares output_state = {k}, but the output of its "
+                f"recurrent_step differs from its new state {k} "
+                f"({self.state_names[k] if k < len(self.state_names) else k!r}). "
+                "The layers would return that state as the last output. Set "
+                "output_state = None (the default: the layers carry the "
+                "output) or return the state itself as the output."
             )
 
     def step_constants(self):
@@ -420,7 +556,7 @@ class GatedCell(keras.layers.Layer):
         )
         input_mask, recurrent_mask = self.dropout_masks(inputs, training)
         constants = self.step_constants()
-        projected = self.input_side(inputs, constants, input_mask)
+        projected = project(self, inputs, constants, input_mask)
         output, new_states, _ = self.recurrent_step(
             projected, states, constants, recurrent_mask
         )
@@ -618,6 +754,7 @@ class LSTMVariantCell(NormArgs, RecurrentCell):
     PEEPHOLE_GATES = ()
     ABSENT_GATES = {}
     state_names = ("h", "c")
+    output_state = 0
     FORGET_BIAS_INIT = None
 
     def __init__(
@@ -736,8 +873,8 @@ class LSTMVariantCell(NormArgs, RecurrentCell):
             return pre_activation
         return pre_activation + peephole * c
 
-    def input_side(self, inputs, constants=(), dropout_mask=None):
-        z_x = ops.matmul(masked(inputs, dropout_mask), self.kernel)
+    def input_side(self, inputs, constants=()):
+        z_x = ops.matmul(inputs, self.kernel)
         if self.layer_norm:
             z_x = self.normalize(z_x, self.kernel_norm)
         if self.use_bias:

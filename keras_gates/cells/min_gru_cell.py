@@ -5,7 +5,6 @@ from keras import ops
 from keras_gates import _validation as v
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.base_cell import GatedCell
-from keras_gates.cells.base_cell import masked
 
 
 @keras_gates_export
@@ -164,10 +163,10 @@ class MinGRUCell(GatedCell):
     def log_space_scan(self):
         return self.log_space
 
-    def input_side(self, inputs, constants=(), dropout_mask=None):
+    def input_side(self, inputs, constants=()):
         """The gate `z` and the candidate `h~` (the gate sees the input
         only); in log space, the gate's pre-activation and `h~` before `g`."""
-        x = ops.matmul(masked(inputs, dropout_mask), self.kernel)
+        x = ops.matmul(inputs, self.kernel)
         if self.use_bias:
             x = x + self.bias
         z, candidate = ops.split(x, 2, axis=-1)

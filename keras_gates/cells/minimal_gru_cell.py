@@ -133,6 +133,7 @@ class MinimalGRUCell(RecurrentCell):
         self.output_size = self.units
 
     GATES = ("forget",)
+    output_state = 0
     CHRONO_LAYOUT = "minimal_gru"
 
     def build(self, input_shape):
@@ -146,8 +147,8 @@ class MinimalGRUCell(RecurrentCell):
             return tuple(ops.split(self.recurrent_kernel, 2, axis=1))
         return (self.recurrent_kernel,)
 
-    def input_side(self, inputs, constants=(), dropout_mask=None):
-        x_proj = ops.matmul(masked(inputs, dropout_mask), self.kernel)
+    def input_side(self, inputs, constants=()):
+        x_proj = ops.matmul(inputs, self.kernel)
         if self.use_bias:
             x_proj = x_proj + self.bias
         return x_proj

@@ -317,6 +317,8 @@ class SRUCell(NormArgs, RecurrentCell):
         return weight.shape[0]
 
     output_state = None  # outputs h, keeps c
+    # The identity highway reads the undropped inputs.
+    applies_input_dropout = True
     recurrent_dropout_state = 0  # c, as the gates see it
     state_names = ("c",)
     GATES = ("forget", "reset")

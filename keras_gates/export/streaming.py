@@ -12,6 +12,8 @@ import keras
 from keras import ops
 from keras import tree
 
+from keras_gates.cells.base_cell import GatedCell
+from keras_gates.cells.base_cell import declared_output_state
 from keras_gates.export.graph import chain
 from keras_gates.export.tensorflow_support import tensorflow
 
@@ -52,7 +54,9 @@ def _output_state(cell):
         index = _output_state(last)
         offset = sum(len(_state_sizes(c)) for c in lower)
         return None if index is None else offset + index
-    return getattr(cell, "output_state", 0)
+    if isinstance(cell, GatedCell):
+        return declared_output_state(cell)
+    return 0
 
 
 def _carries_output(layer, masked):

@@ -11,6 +11,8 @@ from keras import ops
 from keras import tree
 
 from keras_gates._device import accelerator_available
+from keras_gates.cells.base_cell import declared_output_state
+from keras_gates.cells.base_cell import project
 from keras_gates.ops import linear_scan
 from keras_gates.ops import log_linear_scan
 from keras_gates.ops.linear_scan import LOG_ZERO
@@ -41,16 +43,16 @@ def choose_path(cell, fast_path):
     return "scan" if cell.is_linear else "hoisted"
 
 
-def _last(sequence, before_first):
-    """`sequence[:, -1]`, or `before_first` when the sequence is empty
+def _last(time_major, before_first):
+    """`time_major[-1]`, or `before_first` when the sequence is empty
     (which may be known at run time only)."""
-    steps = sequence.shape[1]
+    steps = time_major.shape[0]
     if steps is None:
-        first = ops.expand_dims(before_first, 1)
-        sequence = ops.concatenate([first, sequence], axis=1)
+        first = ops.expand_dims(before_first, 0)
+        time_major = ops.concatenate([first, time_major], axis=0)
     elif steps == 0:
         return before_first
-    return sequence[:, -1]
+    return time_major[-1]
 
 
 def _time_loop(step, xs, carry, *, unroll, return_all):
@@ -109,16 +111,20 @@ def run(
         mask = mask[0]
     if mask is not None:
         mask = ops.cast(mask, "bool")
-    if go_backwards:
-        sequences = ops.flip(sequences, axis=1)
-        mask = None if mask is None else ops.flip(mask, axis=1)
     input_mask, recurrent_mask = cell.dropout_masks(sequences[:, 0], training)
+    # Time-major from here on, on every path: input_side sees one layout.
+    inputs = ops.transpose(sequences, (1, 0, 2))
+    if mask is not None:
+        mask = ops.transpose(mask, (1, 0))
+    if go_backwards:
+        inputs = ops.flip(inputs, axis=0)
+        mask = None if mask is None else ops.flip(mask, axis=0)
     constants = cell.step_constants()
     initial_state = list(initial_state)
     if path == "scan":
         return _scan(
             cell,
-            sequences,
+            inputs,
             initial_state,
             mask,
             constants,
@@ -127,25 +133,23 @@ def run(
             zero_output_for_mask,
         )
 
-    inputs = ops.transpose(sequences, (1, 0, 2))  # time-major from here on
     if path == "hoisted":
         # The largest tensor of the call, batch x steps x k units, is made
         # time-major from the start and never transposed.
-        inputs = cell.input_side(inputs, constants, input_mask)
+        inputs = project(cell, inputs, constants, input_mask)
     masked = mask is not None
-    xs = (
-        (inputs, ops.expand_dims(ops.transpose(mask, (1, 0)), -1)) if masked else inputs
-    )
+    xs = (inputs, ops.expand_dims(mask, -1)) if masked else inputs
 
     # As in keras.layers.RNN: fresh state tensors at each step, which torch's
     # autograd needs when a stateful layer assigns its states in place.
     copy_states = keras.backend.backend() == "torch" and stateful
 
     # The previous output rides in the carry only where a step may repeat it
-    # or where it is not the first state; otherwise the last output is the
-    # final first state (one loop variable fewer). Either way the carry's
-    # first tensor is the output, which the TensorFlow loop reads.
-    carry_output = masked or cell.output_state != 0
+    # or where the cell does not declare it its first state (`output_state`,
+    # checked when an own cell's layer is built); otherwise the last output
+    # is the final first state (one loop variable fewer). Either way the
+    # carry's first tensor is the output, which the TensorFlow loop reads.
+    carry_output = masked or declared_output_state(cell) != 0
 
     def step(carry, x):
         previous, *states = carry if carry_output else (None, *carry)
@@ -153,9 +157,7 @@ def run(
             states = [ops.copy(s) for s in states]
         if masked:
             x, valid = x
-        projected = (
-            x if path == "hoisted" else cell.input_side(x, constants, input_mask)
-        )
+        projected = x if path == "hoisted" else project(cell, x, constants, input_mask)
         output, new_states, _ = cell.recurrent_step(
             projected, states, constants, recurrent_mask
         )
@@ -196,7 +198,7 @@ def run(
 
 def _scan(
     cell,
-    sequences,
+    inputs,
     initial_state,
     mask,
     constants,
@@ -204,10 +206,9 @@ def _scan(
     previous_output,
     zero_output_for_mask,
 ):
-    """The whole recurrence of a linear cell as parallel scans."""
-    if input_mask is not None:
-        input_mask = ops.expand_dims(input_mask, 1)  # against (batch, steps, ...)
-    projected = cell.input_side(sequences, constants, input_mask)
+    """The whole recurrence of a linear cell as parallel scans over the
+    time-major `inputs`; the outputs come back batch-major."""
+    projected = project(cell, inputs, constants, input_mask)
     a, b = cell.linear_recurrence(projected)
     valid = None if mask is None else ops.expand_dims(mask, -1)
     in_log_space = cell.log_space_scan
@@ -216,7 +217,7 @@ def _scan(
         a, b = ops.where(valid, a, one), ops.where(valid, b, zero)
     (initial,) = initial_state
     scan = log_linear_scan if in_log_space else linear_scan
-    states = scan(a, b, initial)
+    states = scan(a, b, initial, axis=0)
     outputs = cell.linear_output(projected, states)
     if valid is not None:
         if zero_output_for_mask:
@@ -227,8 +228,8 @@ def _scan(
             # `where`, not a product: a masked step's output may be inf/NaN.
             keep = ops.cast(valid, outputs.dtype)
             outputs = linear_scan(
-                1.0 - keep, ops.where(valid, outputs, 0.0), previous_output
+                1.0 - keep, ops.where(valid, outputs, 0.0), previous_output, axis=0
             )
     final_state = _last(states, initial)
     last_output = _last(outputs, previous_output)
-    return last_output, outputs, [final_state]
+    return last_output, ops.transpose(outputs, (1, 0, 2)), [final_state]
