@@ -15,6 +15,7 @@ from tests import reference as ref
 from tests.helpers import cell_weights
 from tests.helpers import randomize
 from tests.helpers import reference_step
+from tests.helpers import to_numpy
 
 pytestmark = pytest.mark.numerics  # also run on JAX by .ci/run
 
@@ -166,7 +167,8 @@ def test_the_structure_of_the_paper():
         )
     sliced(np.zeros((2, 512, 3), "float32"))
     assert seen == [(128, 8, 3), (16, 8, 5), (2, 8, 5)]
-    assert sliced.levels[0] is layer
+    assert sliced.levels[0] is not layer  # a copy, as Bidirectional's
+    assert sliced.levels[0].get_config() == layer.get_config()
     for level in sliced.levels[1:]:
         assert type(level) is kg.PeepholeLSTM
         assert level.cell.peepholes == layer.cell.peepholes
@@ -181,7 +183,38 @@ def test_levels_given():
     )
     y = sliced(np.ones((2, 9, 4), "float32"))
     assert tuple(y.shape) == (2, 3, 6)
-    assert sliced.levels[1] is top
+    assert sliced.levels[1].get_config() == top.get_config()
+
+
+def test_one_instance_in_two_sliced_rnns_builds_independent_copies():
+    # What Keras' layer harness does (the same arguments, built several
+    # times), and what a user reusing a layer does: as Bidirectional.
+    layer = kg.PeepholeLSTM(4)
+    first = kg.SlicedRNN(layer, (2, 2))
+    second = kg.SlicedRNN(layer, (2, 2))
+    y1 = first(np.ones((2, 8, 4), "float32"))
+    y2 = second(np.ones((2, 8, 3), "float32"))  # other features
+    assert tuple(y1.shape) == tuple(y2.shape) == (2, 4)
+    assert not layer.built
+    ids = {id(w) for w in first.weights}
+    assert not ids & {id(w) for w in second.weights}
+    both = keras.Sequential([keras.Input((8, 4)), first, keras.layers.Dense(4)])
+    both.compile(optimizer="sgd", loss="mse")
+    before = [to_numpy(w) for w in second.weights]
+    both.train_on_batch(np.ones((2, 8, 4), "float32"), np.ones((2, 4), "float32"))
+    for w, old in zip(second.weights, before, strict=True):
+        np.testing.assert_array_equal(to_numpy(w), old)
+
+
+def test_a_built_layer_keeps_its_weights_in_the_copy():
+    layer = kg.PeepholeLSTM(4)
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    want = to_numpy(layer(x))
+    sliced = kg.SlicedRNN(layer, 1)  # one slice: level 0 reads everything
+    sliced.build((None, 4, 3))
+    for mine, theirs in zip(sliced.levels[0].weights, layer.weights, strict=True):
+        np.testing.assert_array_equal(to_numpy(mine), to_numpy(theirs))
+    np.testing.assert_allclose(to_numpy(sliced.levels[0](x)), want, atol=1e-6)
 
 
 @pytest.mark.parametrize(

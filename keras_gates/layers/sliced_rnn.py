@@ -27,6 +27,19 @@ def _with_return_sequences(config, value):
     return config
 
 
+def _unbuilt_config(layer):
+    """`layer` serialized without its build config: what deserializes to a
+    new, unbuilt layer of its config."""
+    config = keras.layers.serialize(layer)
+    config.pop("build_config", None)
+    return config
+
+
+def _copy(layer):
+    """A new, unbuilt layer of `layer`'s config."""
+    return keras.layers.deserialize(_unbuilt_config(layer))
+
+
 def _is_count(n):
     return (
         isinstance(n, numbers.Integral)
@@ -80,7 +93,10 @@ class SlicedRNN(keras.layers.Layer):
             int for one level above level 0.
         layers: The layers of levels 1 to k, bottom first (the last one
             reads the n_1 summaries). Defaults to new layers with `layer`'s
-            config.
+            config. Like `keras.layers.Bidirectional`, the SlicedRNN runs
+            copies of `layer` and `layers` (the `levels`), so one instance
+            may be handed to several; a built instance's weights are
+            copied too.
         return_sequences: If True, the top level's output at each of its
             n_1 steps, shape `(batch, n_1, units)`; else its last output,
             `(batch, units)`. Defaults to False.
@@ -120,10 +136,15 @@ class SlicedRNN(keras.layers.Layer):
                 f"`layers` must hold one layer per level above level 0 "
                 f"({len(slices)} for slices={slices}). Received {len(layers)}."
             )
-        levels = [layer, *layers]
-        for j, level in enumerate(levels):
-            self._check_level(level, j, top=j == len(levels) - 1)
-        self.levels = levels
+        for j, level in enumerate([layer, *layers]):
+            self._check_level(level, j, top=j == len(layers))
+        # Copies, as keras.layers.Bidirectional makes: an instance handed to
+        # two SlicedRNNs (or to one twice) gives independent levels. A built
+        # instance's weights go to its copy when the copy is built.
+        self.levels = [_copy(level) for level in [layer, *layers]]
+        self._pending_weights = [
+            level.get_weights() if level.built else None for level in [layer, *layers]
+        ]
         self.supports_masking = True
 
     @property
@@ -137,7 +158,8 @@ class SlicedRNN(keras.layers.Layer):
         return math.prod(self.slices)
 
     def _level_like(self, layer, j):
-        config = keras.layers.serialize(layer)
+        """A layer of `layer`'s config for level j (fresh weights)."""
+        config = _unbuilt_config(layer)
         config["config"]["name"] = f"{self.name}_level_{j}"
         top = j == len(self.slices)
         _with_return_sequences(config["config"], self.return_sequences and top)
@@ -203,8 +225,15 @@ class SlicedRNN(keras.layers.Layer):
                 shape = (None, n, shape[-1])
             if build and not level.built:
                 level.build(shape)
+                self._load_pending_weights(level)
             shape = level.compute_output_shape(shape)
         return shape
+
+    def _load_pending_weights(self, level):
+        j = self.levels.index(level)
+        weights, self._pending_weights[j] = self._pending_weights[j], None
+        if weights is not None:
+            level.set_weights(weights)
 
     def build(self, input_shape):
         if len(input_shape) != 3:
