@@ -129,6 +129,37 @@ def test_stacked_layers_fuse_each():
     assert_matches_keras(model, content, batch=1)
 
 
+def test_layers_of_identical_weights_each_get_their_own_op():
+    """Each fused op is matched to its layer by identity (a number the export
+    writes), not by its weights: two branches with the very same weights and
+    different clips, in both orders, and two stacked copies."""
+    signal = keras.Input((None, 3), name="signal")
+    clipped = kg.PeepholeLSTM(3, cell_clip=0.05, return_sequences=True)
+    plain = kg.PeepholeLSTM(3, return_sequences=True)
+    stacked = kg.PeepholeLSTM(3, projection_units=3, projection_clip=0.02)
+    branches = keras.layers.Concatenate()([plain(signal), clipped(signal)])
+    x = keras.layers.Dense(3)(branches)
+    outputs = keras.layers.Dense(2, name="scores")(stacked(x))
+    model = randomized(keras.Model(signal, outputs))
+    clipped.set_weights(plain.get_weights())
+    content = export.to_tflite(model)
+    assert [
+        op["op_name"] for op in Interpreter(model_content=content)._get_ops_details()
+    ].count(FUSED_OP) == 3
+    assert_matches_keras(model, content, batch=1)
+    # The same weights, the options swapped between the branches: a match by
+    # weights could not tell the two ops apart.
+    swapped = keras.Model(
+        signal,
+        keras.layers.Dense(2, name="scores")(
+            keras.layers.Concatenate()([clipped(signal), plain(signal)])
+        ),
+    )
+    randomized(swapped)
+    clipped.set_weights(plain.get_weights())
+    assert_matches_keras(swapped, export.to_tflite(swapped), batch=1)
+
+
 def test_fused_false_keeps_the_loop():
     model = model_with(kg.PeepholeLSTM(5))
     ops = op_names(export.to_tflite(model, fused=False))

@@ -42,8 +42,8 @@ log = logging.getLogger("keras_gates.export")
 _INPUT_TO_INPUT, _INPUT_TO_FORGET = 1, 2
 _RECURRENT_TO_INPUT = 5
 _CELL_TO_INPUT, _CELL_TO_FORGET, _CELL_TO_OUTPUT = 9, 10, 11
-_INPUT_GATE_BIAS = 12
 _PROJECTION_WEIGHTS = 16
+_INPUT_GATE_BIAS, _FORGET_GATE_BIAS = 12, 13
 _OUTPUT_STATE, _CELL_STATE = 18, 19
 
 
@@ -131,9 +131,7 @@ def _weights(layer):
         "projection": projection,
         "cell_clip": getattr(cell, "cell_clip", None) or 0.0,
         "projection_clip": getattr(cell, "projection_clip", None) or 0.0,
-        # What identifies the op in the converted model: its forget-gate
-        # input weights, (units, input_dim).
-        "signature": kernel[:, units : 2 * units].T.astype("float32"),
+        "forget_gate_bias": bias[units : 2 * units].astype("float32"),
     }
     return (kernel, recurrent, bias), plan
 
@@ -247,6 +245,15 @@ def _run_fused(layer, weights_and_plan, record, inputs, mask=None):
     (kernel, recurrent, bias), plan = weights_and_plan
     if not any(p is plan for p in record.plans):
         record.plans.append(plan)
+    # The op's identity in the converted model: its forget-gate bias, which
+    # the export fills with the plan's number (1, 2, ...); `complete` reads
+    # it, then writes the layer's own bias in its place, so the number never
+    # reaches a computation of the converted model.
+    number = next(k for k, p in enumerate(record.plans) if p is plan) + 1
+    units = plan["units"]
+    numbered_bias = np.concatenate(
+        [bias[:units], np.full(units, number, bias.dtype), bias[2 * units :]]
+    )
     go_backwards = layer.go_backwards
     if mask is not None:
         mask = tf.cast(mask, tf.bool)
@@ -271,7 +278,7 @@ def _run_fused(layer, weights_and_plan, record, inputs, mask=None):
         zeros_c,
         tf.constant(kernel),
         tf.constant(recurrent),
-        tf.constant(bias),
+        tf.constant(numbered_bias),
     )
     if mask is None:
         return outputs if layer.return_sequences else last
@@ -771,11 +778,22 @@ def _weight(model, subgraph, index):
     return None, None
 
 
-def _distance(plan, forget):
-    signature = plan["signature"]
-    if signature.shape != forget.shape:
-        return np.inf
-    return float(np.abs(signature - forget).max())
+def _plan_of(model, subgraph, op, plans):
+    """The plan whose number `_run_fused` wrote into `op`'s forget-gate bias,
+    and that bias's storage."""
+    values, storage = _weight(model, subgraph, op.inputs[_FORGET_GATE_BIAS])
+    numbers = None if values is None else np.unique(values)
+    if (
+        numbers is None
+        or len(numbers) != 1
+        or numbers[0] not in range(1, len(plans) + 1)
+    ):
+        raise RuntimeError(
+            "A fused LSTM op of the converted model does not carry a layer "
+            f"number in its forget-gate bias (found {numbers}): it cannot be "
+            "matched to its layer."
+        )
+    return plans[int(numbers[0]) - 1], storage
 
 
 def _quantize_gate_weights(model, subgraph, inputs, options):
@@ -799,7 +817,8 @@ def _quantize_gate_weights(model, subgraph, inputs, options):
 
 def complete(content, plans, for_calibration=False, dynamic_int8=False):
     """Writes each plan's options and tensors into its fused op (matched by
-    its forget-gate input weights). Returns `(content, fused ops count)`.
+    the number in its forget-gate bias, see `_run_fused`). Returns `(content,
+    fused ops count)`.
 
     With `for_calibration`, each op gets the five intermediate tensors that
     TFLite's calibrator records (for the op's 8x8->16 integer kernel) and
@@ -824,19 +843,12 @@ def complete(content, plans, for_calibration=False, dynamic_int8=False):
             forget, weights = _weight(model, subgraph, op.inputs[_INPUT_TO_FORGET])
             if forget is None:
                 raise RuntimeError("A fused LSTM op has no constant weights.")
-            # The plan of the nearest weights (quantization moves them by at
-            # most half a step); two layers with the same weights: one each.
-            tolerance = 1e-2 * float(np.abs(forget).max()) + 1e-6
-            candidates = [
-                (any(p is q for q in used), _distance(p, forget), k)
-                for k, p in enumerate(plans)
-                if _distance(p, forget) <= tolerance
-            ]
-            if not candidates:
+            plan, bias_storage = _plan_of(model, subgraph, op, plans)
+            if any(p is plan for p in used):
                 raise RuntimeError(
-                    "A fused LSTM op of the converted model matches no layer."
+                    "Two fused LSTM ops of the converted model carry the same "
+                    "layer number."
                 )
-            plan = plans[min(candidates)[2]]
             used.append(plan)
             inputs = list(op.inputs)
             options = op.builtinOptions
@@ -853,6 +865,14 @@ def complete(content, plans, for_calibration=False, dynamic_int8=False):
             if dynamic_int8 and weights == "float32":
                 weights = _quantize_gate_weights(model, subgraph, inputs, options)
             inserted = []
+            inputs[_FORGET_GATE_BIAS] = _tensor(
+                model,
+                subgraph,
+                plan["forget_gate_bias"],
+                "forget_gate_bias",
+                bias_storage,
+                inserted,
+            )
             for index, vector in plan["peepholes"].items():
                 inputs[index] = _tensor(
                     model, subgraph, vector, f"peephole_{index}", weights, inserted
