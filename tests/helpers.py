@@ -270,7 +270,7 @@ def randomize(layer, seed=0, scale=0.5):
 
 
 def cell_weights(cell):
-    """The cell's weights as float64 arrays, keyed by their cells.md names."""
+    """The cell's weights as float64 arrays, keyed by their names in docs/contract.md."""
     return {
         w.name: keras.ops.convert_to_numpy(w).astype(np.float64)
         for w in cell.weights
@@ -286,7 +286,7 @@ def _numpy_activation(activation):
 
 
 def reference_step(cell, x_mask=None, state_mask=None):
-    """The NumPy step of cells.md for `cell`, with its current weights and
+    """The NumPy step of docs/contract.md for `cell`, with its current weights and
     activations."""
     w = cell_weights(cell)
     options = {

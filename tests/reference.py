@@ -1,7 +1,9 @@
-"""Independent NumPy references of the cells, written from cells.md.
+"""Independent NumPy references of the cells, written from the cells'
+contract: docs/contract.md (the documentation site's page "The cells'
+contract"), whose equations and weight names they follow.
 
 Each `*_step` takes one time step `x` of shape (batch, input_dim), the
-previous states, and the weights as a dict keyed by the names of cells.md
+previous states, and the weights as a dict keyed by the names of the contract
 (`kernel`, `recurrent_kernel`, `bias`, `input_peephole`, ...; a missing key
 means the weight is absent). Optional `x_mask` / `state_mask` are dropout
 masks, already scaled, multiplied into the input of the input projection and

@@ -170,7 +170,7 @@ def test_peephole_lstm_from_keras_lstm(wrapped):
 def test_minimal_gru_gate_weights_the_new_candidate(reset):
     """f = 1 rewrites the state with the candidate; f = 0 keeps the old state.
 
-    This pins the convention of cells.md §3, the opposite of Keras' GRU.
+    This pins the convention of docs/contract.md §3, the opposite of Keras' GRU.
     """
     layer = kg.MinimalGRU(UNITS, reset=reset, return_state=True)
     x, states = make_inputs(3)
@@ -349,7 +349,7 @@ def _dropout_kwargs(case, seed):
 )
 def test_dropout_is_one_mask_per_sequence(case):
     """In training, each sequence uses one input mask and one recurrent mask for
-    all its steps, drawn from `seed`, exactly where cells.md applies them."""
+    all its steps, drawn from `seed`, exactly where docs/contract.md applies them."""
     layer, input_dim = build(case, **_dropout_kwargs(case, 11))
     x, _ = make_inputs(input_dim)
     x_mask, s_mask = _dropout_masks(11, 0.4, 0.3, input_dim)
