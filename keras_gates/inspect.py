@@ -36,8 +36,8 @@ import numpy as np
 from keras import ops
 
 from keras_gates import _validation as v
-from keras_gates.cells.base_cell import GatedCell
-from keras_gates.cells.base_cell import run_under_policy
+from keras_gates.cells.gated_cell import GatedCell
+from keras_gates.cells.gated_cell import run_under_policy
 
 __all__ = ["gate_activations", "gate_table", "plot_gates"]
 

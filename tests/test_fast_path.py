@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import keras_gates as kg
-from keras_gates.layers import engine
+from keras_gates.engine import paths as engine_paths
 from keras_gates.ops import linear_scan
 from keras_gates.ops import log_linear_scan
 from tests.helpers import randomize
@@ -111,7 +111,7 @@ def test_one_function_chooses_the_path(monkeypatch, accelerator):
     """ "auto" takes the fast path on accelerators only; True and False force
     a path; the scan for a cell linear in its state, the hoisted loop for
     the others."""
-    monkeypatch.setattr(engine, "accelerator_available", lambda: accelerator)
+    monkeypatch.setattr(engine_paths, "accelerator_available", lambda: accelerator)
     for make in ALL_LAYERS:
         fast = "scan" if make(3).cell.is_linear else "hoisted"
         assert make(3).path == (fast if accelerator else "steps")

@@ -1,11 +1,16 @@
 from keras import ops
 
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
-from keras_gates.cells.base_cell import LSTMVariantCell
+from keras_gates.cells import lstm_family
+from keras_gates.cells.recurrent_cell import RecurrentCell
+
+PEEPHOLE_GATES = ("input", "output")
+ABSENT_GATES = {"forget": "its forget gate is 1 - input gate, not learned."}
 
 
 @keras_gates_export
-class CoupledLSTMCell(LSTMVariantCell):
+class CoupledLSTMCell(RecurrentCell):
     """Cell of the coupled input-forget gate LSTM, CIFG (Greff et al., 2015).
 
     The forget gate is not learned: it is `1 - i_t`, so the cell forgets
@@ -122,11 +127,10 @@ class CoupledLSTMCell(LSTMVariantCell):
         (arXiv:1503.04069).
     """
 
-    PEEPHOLE_GATES = ("input", "output")
     GATES = ("input", "output")  # and forget = 1 - input, by `derived_gates`
+    state_names = ("h", "c")
+    output_state = 0
     CHRONO_LAYOUT = "coupled_lstm"
-    ABSENT_GATES = {"forget": "its forget gate is 1 - input gate, not learned."}
-    FORGET_BIAS_INIT = (0, -1.0)  # the i block starts at -1: f = 1 - σ(-1) = σ(1)
 
     def __init__(
         self,
@@ -165,50 +169,25 @@ class CoupledLSTMCell(LSTMVariantCell):
         norm_epsilon=1e-3,
         **kwargs,
     ):
-        super().__init__(
-            units,
-            peepholes=peepholes,
-            unit_forget_bias=unit_forget_bias,
-            peephole_initializer=peephole_initializer,
-            peephole_regularizer=peephole_regularizer,
-            peephole_constraint=peephole_constraint,
-            cell_clip=cell_clip,
-            projection_units=projection_units,
-            projection_clip=projection_clip,
-            projection_initializer=projection_initializer,
-            projection_regularizer=projection_regularizer,
-            projection_constraint=projection_constraint,
-            layer_norm=layer_norm,
-            norm_gamma_initializer=norm_gamma_initializer,
-            norm_beta_initializer=norm_beta_initializer,
-            norm_epsilon=norm_epsilon,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            chrono_init=chrono_init,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            **kwargs,
-        )
+        super().__init__(**arguments(locals()))
+        lstm_family.setup(self, PEEPHOLE_GATES, ABSENT_GATES)
 
-    BLOCKS = 3
+    def build(self, input_shape):
+        # The i block starts at -1 under unit_forget_bias: f = 1 - σ(-1) = σ(1).
+        lstm_family.build(self, input_shape[-1], 3, forget_bias_init=(0, -1.0))
 
-    def _cell_update(self, z, c_tm1):
+    def input_side(self, inputs, constants=()):
+        return lstm_family.input_product(self, inputs)
+
+    def recurrent_step(self, z_x, states, constants=(), recurrent_mask=None):
+        h_tm1, c_tm1 = states
+        z = z_x + lstm_family.recurrent_product(self, h_tm1, recurrent_mask)
         z_i, z_c, z_o = ops.split(z, 3, axis=-1)
-        i = self.recurrent_activation(self._peep(z_i, self.input_peephole, c_tm1))
+        i = self.recurrent_activation(lstm_family.peep(z_i, self.input_peephole, c_tm1))
         # (1 - i) * c_tm1 + i * g, written with one product fewer.
-        c = c_tm1 + i * (self.activation(z_c) - c_tm1)
-        return c, z_o, {"input": i}
+        c = lstm_family.carried_state(self, c_tm1 + i * (self.activation(z_c) - c_tm1))
+        o, h = lstm_family.output(self, z_o, c)
+        return h, [h, c], {"input": i, "output": o}
 
     def derived_gates(self, gates):
         return {**gates, "forget": 1.0 - gates["input"]}

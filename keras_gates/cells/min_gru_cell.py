@@ -1,10 +1,9 @@
 from keras import activations
-from keras import initializers
 from keras import ops
 
-from keras_gates import _validation as v
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
-from keras_gates.cells.base_cell import GatedCell
+from keras_gates.cells.gated_cell import GatedCell
 
 
 @keras_gates_export
@@ -106,38 +105,16 @@ class MinGRUCell(GatedCell):
         projection_initializer="glorot_uniform",
         **kwargs,
     ):
-        log_space = v.check_bool(log_space, "log_space")
-        projection_units = v.check_optional_units(projection_units, "projection_units")
-        projection_initializer = v.get_initializer(
-            projection_initializer, "projection_initializer"
-        )
         if log_space and recurrent_activation not in ("sigmoid", activations.sigmoid):
             raise ValueError(
                 "MinGRUCell with `log_space=True` computes log(1 - z) and log(z) "
                 "of the sigmoid gate: `recurrent_activation` must be 'sigmoid'. "
                 f"Received: recurrent_activation={recurrent_activation!r}"
             )
-        super().__init__(
-            units,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
-            chrono_init=chrono_init,
-            kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            seed=seed,
-            **kwargs,
-        )
-        self.log_space = log_space
-        self.projection_units = projection_units
-        self.projection_initializer = projection_initializer
+        super().__init__(**arguments(locals()))
         self.projection_kernel = None
         self.state_size = [self.units]
-        self.output_size = projection_units or self.units
+        self.output_size = self.projection_units or self.units
 
     def build(self, input_shape):
         self.kernel = self.add_kernel(input_shape[-1], 2)
@@ -196,16 +173,6 @@ class MinGRUCell(GatedCell):
 
     def linear_output(self, projected, states):
         return self._output(states)
-
-    def get_config(self):
-        config = {
-            "log_space": self.log_space,
-            "projection_units": self.projection_units,
-            "projection_initializer": initializers.serialize(
-                self.projection_initializer
-            ),
-        }
-        return {**super().get_config(), **config}
 
 
 def positive_g(x):

@@ -1,9 +1,9 @@
 from keras import ops
 
-from keras_gates import _validation as v
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
-from keras_gates.cells.base_cell import RecurrentCell
-from keras_gates.cells.base_cell import masked
+from keras_gates.cells.gated_cell import masked
+from keras_gates.cells.recurrent_cell import RecurrentCell
 
 
 @keras_gates_export
@@ -107,28 +107,7 @@ class MinimalGRUCell(RecurrentCell):
         chrono_init=None,
         **kwargs,
     ):
-        reset = v.check_bool(reset, "reset")
-        super().__init__(
-            units,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            chrono_init=chrono_init,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            **kwargs,
-        )
-        self.reset = reset
+        super().__init__(**arguments(locals()))
         self.state_size = [self.units]
         self.output_size = self.units
 
@@ -169,6 +148,3 @@ class MinimalGRUCell(RecurrentCell):
         # (1 - f) * h_tm1 + f * candidate, with one product fewer.
         h = h_tm1 + f * (candidate - h_tm1)
         return h, [h], {"forget": f}
-
-    def get_config(self):
-        return {**super().get_config(), "reset": self.reset}

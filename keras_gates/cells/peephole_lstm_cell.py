@@ -1,13 +1,15 @@
 from keras import ops
 
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
-from keras_gates.cells.base_cell import LSTMVariantCell
+from keras_gates.cells import lstm_family
+from keras_gates.cells.recurrent_cell import RecurrentCell
 
 ALL_GATES = ("input", "forget", "output")
 
 
 @keras_gates_export
-class PeepholeLSTMCell(LSTMVariantCell):
+class PeepholeLSTMCell(RecurrentCell):
     """Cell of the LSTM with peephole connections (Gers & Schmidhuber, 2000).
 
     The gates also look at the cell state: the input and forget gates at the
@@ -128,10 +130,10 @@ class PeepholeLSTMCell(LSTMVariantCell):
         Hinton, "Layer Normalization", 2016 (arXiv:1607.06450).
     """
 
-    PEEPHOLE_GATES = ALL_GATES
     GATES = ("input", "forget", "output")
+    state_names = ("h", "c")
+    output_state = 0
     CHRONO_LAYOUT = "lstm"
-    FORGET_BIAS_INIT = (1, 1.0)  # the f block starts at 1: f = σ(1)
 
     def __init__(
         self,
@@ -170,45 +172,22 @@ class PeepholeLSTMCell(LSTMVariantCell):
         norm_epsilon=1e-3,
         **kwargs,
     ):
-        super().__init__(
-            units,
-            peepholes=peepholes,
-            unit_forget_bias=unit_forget_bias,
-            peephole_initializer=peephole_initializer,
-            peephole_regularizer=peephole_regularizer,
-            peephole_constraint=peephole_constraint,
-            cell_clip=cell_clip,
-            projection_units=projection_units,
-            projection_clip=projection_clip,
-            projection_initializer=projection_initializer,
-            projection_regularizer=projection_regularizer,
-            projection_constraint=projection_constraint,
-            layer_norm=layer_norm,
-            norm_gamma_initializer=norm_gamma_initializer,
-            norm_beta_initializer=norm_beta_initializer,
-            norm_epsilon=norm_epsilon,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            chrono_init=chrono_init,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            **kwargs,
-        )
+        super().__init__(**arguments(locals()))
+        lstm_family.setup(self, ALL_GATES)
 
-    def _cell_update(self, z, c_tm1):
+    def build(self, input_shape):
+        lstm_family.build(self, input_shape[-1], 4, forget_bias_init=(1, 1.0))
+
+    def input_side(self, inputs, constants=()):
+        return lstm_family.input_product(self, inputs)
+
+    def recurrent_step(self, z_x, states, constants=(), recurrent_mask=None):
+        h_tm1, c_tm1 = states
+        z = z_x + lstm_family.recurrent_product(self, h_tm1, recurrent_mask)
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
-        i = self.recurrent_activation(self._peep(z_i, self.input_peephole, c_tm1))
-        f = self.recurrent_activation(self._peep(z_f, self.forget_peephole, c_tm1))
-        c = f * c_tm1 + i * self.activation(z_c)
-        return c, z_o, {"input": i, "forget": f}
+        peep = lstm_family.peep
+        i = self.recurrent_activation(peep(z_i, self.input_peephole, c_tm1))
+        f = self.recurrent_activation(peep(z_f, self.forget_peephole, c_tm1))
+        c = lstm_family.carried_state(self, f * c_tm1 + i * self.activation(z_c))
+        o, h = lstm_family.output(self, z_o, c)
+        return h, [h, c], {"input": i, "forget": f, "output": o}

@@ -3,11 +3,12 @@ import math
 from keras import initializers
 from keras import ops
 
-from keras_gates import _validation as v
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
-from keras_gates.cells.base_cell import NormArgs
-from keras_gates.cells.base_cell import RecurrentCell
-from keras_gates.cells.base_cell import masked
+from keras_gates.cells.gated_cell import masked
+from keras_gates.cells.normalization import add_norm
+from keras_gates.cells.normalization import normalize
+from keras_gates.cells.recurrent_cell import RecurrentCell
 
 # Zero mean, variance 1/2: the reference implementation's initialization of
 # the recurrent gate vectors v_f and v_r.
@@ -26,7 +27,7 @@ def rescale_factor(highway_bias):
 
 
 @keras_gates_export
-class SRUCell(NormArgs, RecurrentCell):
+class SRUCell(RecurrentCell):
     """Cell of the Simple Recurrent Unit (Lei et al., 2018).
 
     Every matrix product depends on the input only; the recurrence is
@@ -180,62 +181,25 @@ class SRUCell(NormArgs, RecurrentCell):
         input_projection_units=None,
         **kwargs,
     ):
-        recurrent_gates = v.check_bool(recurrent_gates, "recurrent_gates")
-        if not recurrent_gates and recurrent_dropout:
+        if recurrent_gates is False and recurrent_dropout:
             raise ValueError(
                 "SRUCell with `recurrent_gates=False` has no recurrent "
                 "connection for `recurrent_dropout` to act on. Received: "
                 f"recurrent_gates=False, recurrent_dropout={recurrent_dropout}"
             )
-        skip_term = v.check_bool(skip_term, "skip_term")
         if highway not in HIGHWAYS:
             raise ValueError(
                 f"Argument `highway` must be one of {HIGHWAYS}. "
                 f"Received: highway={highway!r}"
             )
-        rescale = v.check_bool(rescale, "rescale")
-        highway_bias = v.check_number(highway_bias, "highway_bias")
-        layer_norm = v.check_bool(layer_norm, "layer_norm")
-        normalize_after = v.check_bool(normalize_after, "normalize_after")
-        if normalize_after and not layer_norm:
+        if normalize_after is True and layer_norm is False:
             raise ValueError(
                 "Argument `normalize_after` places the layer normalization, "
                 "which needs `layer_norm=True`."
             )
-        input_projection_units = v.check_optional_units(
-            input_projection_units, "input_projection_units"
-        )
         if recurrent_initializer is None:
             recurrent_initializer = initializers.RandomUniform(-_V_LIMIT, _V_LIMIT)
-        super().__init__(
-            units,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            chrono_init=chrono_init,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            **kwargs,
-        )
-        self._set_norm_args(norm_gamma_initializer, norm_beta_initializer, norm_epsilon)
-        self.recurrent_gates = recurrent_gates
-        self.skip_term = skip_term
-        self.highway = highway
-        self.rescale = rescale
-        self.highway_bias = highway_bias
-        self.layer_norm = layer_norm
-        self.normalize_after = normalize_after
-        self.input_projection_units = input_projection_units
+        super().__init__(**arguments(locals()))
         self.projection_kernel = None
         self.norm = None
         self.state_size = [self.units]
@@ -307,7 +271,7 @@ class SRUCell(NormArgs, RecurrentCell):
             self.bias = self.add_bias(2)
         if self.layer_norm:
             size = self.units if self.normalize_after else input_dim
-            self.norm = self.add_norm("norm", size)
+            self.norm = add_norm(self, "norm", size)
 
     @property
     def input_dim(self):
@@ -345,7 +309,7 @@ class SRUCell(NormArgs, RecurrentCell):
         without a skip term."""
         x = inputs
         if self.layer_norm and not self.normalize_after:
-            x = self.normalize(x, self.norm)
+            x = normalize(self, x, self.norm)
         x = masked(x, dropout_mask)
         if self.projection_kernel is not None:
             x = ops.matmul(x, self.projection_kernel)
@@ -376,7 +340,7 @@ class SRUCell(NormArgs, RecurrentCell):
             # r * g(c) + (1 - r) * highway, with one product fewer.
             h = highway + r * (self.activation(c) - highway)
         if self.normalize_after:
-            h = self.normalize(h, self.norm)
+            h = normalize(self, h, self.norm)
         return h
 
     def recurrent_step(self, projected, states, constants=(), recurrent_mask=None):
@@ -401,17 +365,3 @@ class SRUCell(NormArgs, RecurrentCell):
     def linear_output(self, projected, states):
         _, _, u_r, highway = projected
         return self._output(states, self.recurrent_activation(u_r), highway)
-
-    def get_config(self):
-        config = {
-            "recurrent_gates": self.recurrent_gates,
-            "skip_term": self.skip_term,
-            "highway": self.highway,
-            "rescale": self.rescale,
-            "highway_bias": self.highway_bias,
-            "layer_norm": self.layer_norm,
-            "normalize_after": self.normalize_after,
-            "input_projection_units": self.input_projection_units,
-            **self._norm_config(),
-        }
-        return {**super().get_config(), **config}

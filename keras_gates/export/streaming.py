@@ -12,8 +12,8 @@ import keras
 from keras import ops
 from keras import tree
 
-from keras_gates.cells.base_cell import GatedCell
-from keras_gates.cells.base_cell import declared_output_state
+from keras_gates.cells.gated_cell import GatedCell
+from keras_gates.cells.gated_cell import declared_output_state
 from keras_gates.export.graph import chain
 from keras_gates.export.tensorflow_support import tensorflow
 

@@ -1,5 +1,5 @@
-from keras_gates.layers.base_rnn import GatedRNN
 from keras_gates.layers.coupled_lstm import CoupledLSTM
+from keras_gates.layers.gated_rnn import GatedRNN
 from keras_gates.layers.min_gru import MinGRU
 from keras_gates.layers.minimal_gru import MinimalGRU
 from keras_gates.layers.peephole_lstm import PeepholeLSTM

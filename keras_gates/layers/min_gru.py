@@ -1,11 +1,11 @@
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.min_gru_cell import MinGRUCell
-from keras_gates.layers.base_rnn import CellLayer
-from keras_gates.layers.base_rnn import cell_property
+from keras_gates.layers.cell_layer import CellLayer
 
 
 @keras_gates_export
-class MinGRU(CellLayer):
+class MinGRU(CellLayer, cell_class=MinGRUCell):
     """Minimal GRU layer, parallel in time (Feng et al., 2024).
 
     The gate and candidate of a `MinGRUCell` see the input only, so the
@@ -121,39 +121,4 @@ class MinGRU(CellLayer):
         projection_initializer="glorot_uniform",
         **kwargs,
     ):
-        cell = MinGRUCell(
-            units,
-            log_space=log_space,
-            projection_units=projection_units,
-            projection_initializer=projection_initializer,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
-            chrono_init=chrono_init,
-            kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            seed=seed,
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
-            name="min_gru_cell",
-        )
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            fast_path=fast_path,
-            activity_regularizer=activity_regularizer,
-            **kwargs,
-        )
-
-    log_space = cell_property("log_space")
-    projection_units = cell_property("projection_units")
-    projection_initializer = cell_property("projection_initializer")
+        super().__init__(**arguments(locals()))

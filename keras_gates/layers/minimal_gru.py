@@ -1,11 +1,11 @@
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.minimal_gru_cell import MinimalGRUCell
-from keras_gates.layers.base_rnn import RecurrentCellLayer
-from keras_gates.layers.base_rnn import cell_property
+from keras_gates.layers.cell_layer import CellLayer
 
 
 @keras_gates_export
-class MinimalGRU(RecurrentCellLayer):
+class MinimalGRU(CellLayer, cell_class=MinimalGRUCell):
     """Minimal gated unit layer, a GRU with one gate (Zhou et al., 2016).
 
     A `keras.layers.RNN` over a `MinimalGRUCell`, used like
@@ -124,40 +124,4 @@ class MinimalGRU(RecurrentCellLayer):
         fast_path="auto",
         **kwargs,
     ):
-        cell = MinimalGRUCell(
-            units,
-            reset=reset,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            chrono_init=chrono_init,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
-            name="minimal_gru_cell",
-        )
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            fast_path=fast_path,
-            activity_regularizer=activity_regularizer,
-            **kwargs,
-        )
-
-    reset = cell_property("reset")
+        super().__init__(**arguments(locals()))

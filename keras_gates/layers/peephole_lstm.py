@@ -3,14 +3,15 @@ import inspect
 import keras
 from keras import ops
 
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.peephole_lstm_cell import ALL_GATES
 from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
-from keras_gates.layers.base_rnn import LSTMVariantLayer
+from keras_gates.layers.cell_layer import CellLayer
 
 
 @keras_gates_export
-class PeepholeLSTM(LSTMVariantLayer):
+class PeepholeLSTM(CellLayer, cell_class=PeepholeLSTMCell):
     """LSTM layer with peephole connections (Gers & Schmidhuber, 2000).
 
     A `keras.layers.RNN` over a `PeepholeLSTMCell`, used like
@@ -171,55 +172,7 @@ class PeepholeLSTM(LSTMVariantLayer):
         norm_epsilon=1e-3,
         **kwargs,
     ):
-        cell = PeepholeLSTMCell(
-            units,
-            peepholes=peepholes,
-            unit_forget_bias=unit_forget_bias,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            chrono_init=chrono_init,
-            peephole_initializer=peephole_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            peephole_regularizer=peephole_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            peephole_constraint=peephole_constraint,
-            cell_clip=cell_clip,
-            projection_units=projection_units,
-            projection_clip=projection_clip,
-            projection_initializer=projection_initializer,
-            projection_regularizer=projection_regularizer,
-            projection_constraint=projection_constraint,
-            layer_norm=layer_norm,
-            norm_gamma_initializer=norm_gamma_initializer,
-            norm_beta_initializer=norm_beta_initializer,
-            norm_epsilon=norm_epsilon,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
-            name="peephole_lstm_cell",
-        )
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            fast_path=fast_path,
-            activity_regularizer=activity_regularizer,
-            **kwargs,
-        )
+        super().__init__(**arguments(locals()))
 
     @classmethod
     def from_keras_lstm(cls, lstm, **kwargs):

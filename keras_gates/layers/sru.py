@@ -1,13 +1,13 @@
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.sru_cell import SRUCell
-from keras_gates.layers.base_rnn import RecurrentCellLayer
-from keras_gates.layers.base_rnn import cell_property
+from keras_gates.layers.cell_layer import CellLayer
 
 LAYER_HIGHWAYS = ("auto", "projection", "split")
 
 
 @keras_gates_export
-class SRU(RecurrentCellLayer):
+class SRU(CellLayer, cell_class=SRUCell):
     """Simple Recurrent Unit layer (Lei et al., 2018).
 
     A `keras.layers.RNN` over an `SRUCell`, used like `keras.layers.LSTM`:
@@ -174,66 +174,11 @@ class SRU(RecurrentCellLayer):
                 f"Argument `highway` must be one of {LAYER_HIGHWAYS}. "
                 f"Received: highway={highway!r}"
             )
-        layer_highway = highway
-        if highway == "split":
-            highway = "second_half" if go_backwards else "first_half"
-        cell = SRUCell(
-            units,
-            skip_term=skip_term,
-            highway=highway,
-            rescale=rescale,
-            highway_bias=highway_bias,
-            layer_norm=layer_norm,
-            normalize_after=normalize_after,
-            norm_gamma_initializer=norm_gamma_initializer,
-            norm_beta_initializer=norm_beta_initializer,
-            norm_epsilon=norm_epsilon,
-            input_projection_units=input_projection_units,
-            activation=activation,
-            recurrent_gates=recurrent_gates,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            chrono_init=chrono_init,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
-            name="sru_cell",
-        )
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            fast_path=fast_path,
-            activity_regularizer=activity_regularizer,
-            **kwargs,
-        )
-        self._highway = layer_highway
-
-    recurrent_gates = cell_property("recurrent_gates")
-    skip_term = cell_property("skip_term")
-    rescale = cell_property("rescale")
-    highway_bias = cell_property("highway_bias")
-    layer_norm = cell_property("layer_norm")
-    normalize_after = cell_property("normalize_after")
-    norm_gamma_initializer = cell_property("norm_gamma_initializer")
-    norm_beta_initializer = cell_property("norm_beta_initializer")
-    norm_epsilon = cell_property("norm_epsilon")
-    input_projection_units = cell_property("input_projection_units")
+        given = arguments(locals())
+        if highway == "split":  # the cell reads the half of its direction
+            given["highway"] = "second_half" if go_backwards else "first_half"
+        super().__init__(**given)
+        self._highway = highway
 
     @property
     def highway(self):

@@ -1,0 +1,96 @@
+"""Constructor arguments handled once, for every cell and layer.
+
+A cell's or a layer's public `__init__` writes its signature out (what IDE
+help and the API reference show) and hands everything on with
+`super().__init__(**arguments(locals()))`. `keras_gates.GatedCell` then
+checks each argument by its name (`check`), keeps it as an attribute of that
+name and saves it in its config (`serialize`); `CellLayer` splits a layer's
+arguments between its cell and the recurrent layer (`option_names`).
+Not public.
+"""
+
+import functools
+import inspect
+
+from keras import activations
+from keras import constraints
+from keras import initializers
+from keras import regularizers
+
+from keras_gates import _validation as v
+
+# Names in a signature that are not arguments of their own.
+_NOT_OPTIONS = ("self", "args", "kwargs", "__class__")
+
+
+def arguments(frame_locals):
+    """A constructor's arguments from its `locals()`: every named parameter
+    and the contents of `**kwargs`."""
+    named = {k: val for k, val in frame_locals.items() if k not in _NOT_OPTIONS}
+    return {**named, **frame_locals.get("kwargs", {})}
+
+
+@functools.cache
+def option_defaults(cls, base):
+    """`{name: default}` of the named parameters of `__init__` of `cls` and of
+    its bases down to `base`, the most derived first: the arguments that
+    instances of `cls` keep."""
+    defaults = {}
+    for klass in cls.__mro__:
+        if not (isinstance(klass, type) and issubclass(klass, base)):
+            continue
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for name, parameter in inspect.signature(init).parameters.items():
+            if name in _NOT_OPTIONS or parameter.kind in (
+                parameter.VAR_POSITIONAL,
+                parameter.VAR_KEYWORD,
+            ):
+                continue
+            defaults.setdefault(name, parameter.default)
+    return defaults
+
+
+def check(name, value, default):
+    """`value` checked (and deserialized) by what its name says it is."""
+    kinds = (
+        ("activation", v.get_activation),
+        ("_initializer", v.get_initializer),
+        ("_regularizer", v.get_regularizer),
+        ("_constraint", v.get_constraint),
+        ("dropout", v.check_rate),
+        ("_clip", v.check_cell_clip),
+        ("_units", v.check_optional_units),
+    )
+    if name == "units":
+        return v.check_units(value)
+    if name == "seed":
+        return v.check_seed(value)
+    if name == "chrono_init":
+        return v.check_chrono_init(value)
+    if name == "norm_epsilon":
+        if value is None:
+            raise ValueError("Argument `norm_epsilon` must be a positive number.")
+        return v.check_cell_clip(value, name)
+    for suffix, checker in kinds:
+        if name.endswith(suffix):
+            return checker(value, name)
+    if isinstance(default, bool):
+        return v.check_bool(value, name)
+    if isinstance(default, float):
+        return v.check_number(value, name)
+    return value
+
+
+def serialize(name, value):
+    """`value` as a config holds it."""
+    for suffix, module in (
+        ("activation", activations),
+        ("_initializer", initializers),
+        ("_regularizer", regularizers),
+        ("_constraint", constraints),
+    ):
+        if name.endswith(suffix):
+            return module.serialize(value)
+    return list(value) if isinstance(value, tuple) else value

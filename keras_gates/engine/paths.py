@@ -1,0 +1,235 @@
+"""How a keras-gates layer runs its cell over a sequence.
+
+`choose_path` is the one place that decides how: step by step, hoisted, or
+with a parallel scan. `run` then runs the cell through its protocol
+(`keras_gates.GatedCell`) with Keras' semantics for masks, `go_backwards`
+and states, the same on every backend. Not public.
+"""
+
+import keras
+from keras import ops
+from keras import tree
+
+from keras_gates._device import accelerator_available
+from keras_gates.cells.gated_cell import declared_output_state
+from keras_gates.cells.gated_cell import project
+from keras_gates.ops import linear_scan
+from keras_gates.ops import log_linear_scan
+from keras_gates.ops.linear_scan import LOG_ZERO
+
+PATHS = ("steps", "hoisted", "scan")
+
+
+def choose_path(cell, fast_path):
+    """The path of a layer with this cell and `fast_path` argument.
+
+    - `"steps"`: `input_side` and `recurrent_step` of each step in one loop
+      over time.
+    - `"hoisted"`: `input_side` of every step at once (`x @ kernel` as one
+      GEMM over batch × steps rows), then a loop of `recurrent_step` alone.
+    - `"scan"`: for a cell linear in its state (`is_linear`), the whole
+      recurrence as a parallel scan, ceil(log2 T) element-wise rounds.
+
+    `fast_path=True` takes the scan where the cell is linear and the hoisted
+    loop otherwise, `False` the steps, and `"auto"` the fast path on a GPU
+    or TPU and the steps on a CPU. Measured on a 2-core CPU (`python -m
+    benchmarks.run --preset quick`): the hoisted loop took 0.81-1.70x the
+    time of the steps (the projection, batch × steps × 4·units, costs memory
+    passes that outweigh the small per-step product it saves) and the scan
+    1.4-6.1x (O(T log T) work against O(T)).
+    """
+    if fast_path is False or (fast_path == "auto" and not accelerator_available()):
+        return "steps"
+    return "scan" if cell.is_linear else "hoisted"
+
+
+def _last(time_major, before_first):
+    """`time_major[-1]`, or `before_first` when the sequence is empty
+    (which may be known at run time only)."""
+    steps = time_major.shape[0]
+    if steps is None:
+        first = ops.expand_dims(before_first, 0)
+        time_major = ops.concatenate([first, time_major], axis=0)
+    elif steps == 0:
+        return before_first
+    return time_major[-1]
+
+
+def _time_loop(step, xs, carry, *, unroll, return_all):
+    """`carry, y = step(carry, x_t)` over the time-major structure `xs`:
+    `(final carry, the ys stacked on axis 0, or None)`."""
+    if unroll:
+        steps = tree.flatten(xs)[0].shape[0]
+        ys = []
+        for t in range(steps):
+            carry, y = step(carry, tree.map_structure(lambda x, t=t: x[t], xs))
+            ys.append(y)
+        return carry, (ops.stack(ys) if return_all and ys else None)
+    if keras.backend.backend() == "tensorflow":
+        from keras_gates.engine import _tf_loop
+
+        return _tf_loop.time_loop(step, xs, carry, return_all=return_all)
+    if keras.backend.backend() == "jax" and not return_all:
+
+        def keep_carry(carry, x):
+            return step(carry, x)[0], None
+
+        carry, _ = ops.scan(keep_carry, carry, xs)
+        return carry, None
+    carry, ys = ops.scan(step, carry, xs)
+    return carry, (ys if return_all else None)
+
+
+def run(
+    cell,
+    sequences,
+    initial_state,
+    mask,
+    training,
+    *,
+    path,
+    previous_output,
+    go_backwards=False,
+    unroll=False,
+    zero_output_for_mask=False,
+    return_sequences=True,
+    stateful=False,
+):
+    """Runs `cell` over `sequences` `(batch, steps, features)`.
+
+    A masked step keeps the states, and outputs zeros with
+    `zero_output_for_mask` or else repeats the previous output, which starts
+    at `previous_output` (zeros, or a stateful layer's last output). One
+    input and one recurrent dropout mask are drawn per sequence.
+
+    Returns:
+        `(last_output, outputs, final_states)` as `keras.layers.RNN`'s
+        `inner_loop`: outputs `(batch, steps, units)` in processing order
+        (None when not `return_sequences`, unless the path has them anyway).
+    """
+    if tree.is_nested(mask):
+        mask = mask[0]
+    if mask is not None:
+        mask = ops.cast(mask, "bool")
+    input_mask, recurrent_mask = cell.dropout_masks(sequences[:, 0], training)
+    # Time-major from here on, on every path: input_side sees one layout.
+    inputs = ops.transpose(sequences, (1, 0, 2))
+    if mask is not None:
+        mask = ops.transpose(mask, (1, 0))
+    if go_backwards:
+        inputs = ops.flip(inputs, axis=0)
+        mask = None if mask is None else ops.flip(mask, axis=0)
+    constants = cell.step_constants()
+    initial_state = list(initial_state)
+    if path == "scan":
+        return _scan(
+            cell,
+            inputs,
+            initial_state,
+            mask,
+            constants,
+            input_mask,
+            previous_output,
+            zero_output_for_mask,
+        )
+
+    if path == "hoisted":
+        # The largest tensor of the call, batch x steps x k units, is made
+        # time-major from the start and never transposed.
+        inputs = project(cell, inputs, constants, input_mask)
+    masked = mask is not None
+    xs = (inputs, ops.expand_dims(mask, -1)) if masked else inputs
+
+    # As in keras.layers.RNN: fresh state tensors at each step, which torch's
+    # autograd needs when a stateful layer assigns its states in place.
+    copy_states = keras.backend.backend() == "torch" and stateful
+
+    # The previous output rides in the carry only where a step may repeat it
+    # or where the cell does not declare it its first state (`output_state`,
+    # checked when an own cell's layer is built); otherwise the last output
+    # is the final first state (one loop variable fewer). Either way the
+    # carry's first tensor is the output, which the TensorFlow loop reads.
+    carry_output = masked or declared_output_state(cell) != 0
+
+    def step(carry, x):
+        previous, *states = carry if carry_output else (None, *carry)
+        if copy_states:
+            states = [ops.copy(s) for s in states]
+        if masked:
+            x, valid = x
+        projected = x if path == "hoisted" else project(cell, x, constants, input_mask)
+        output, new_states, _ = cell.recurrent_step(
+            projected, states, constants, recurrent_mask
+        )
+        if masked:
+            new_states = [
+                ops.where(valid, new, old)
+                for new, old in zip(new_states, states, strict=True)
+            ]
+            kept = ops.zeros_like(output) if zero_output_for_mask else previous
+            output = ops.where(valid, output, kept)
+        if not carry_output:
+            return tuple(new_states), output
+        return (output, *new_states), output
+
+    carry = tuple(initial_state)
+    if carry_output:
+        carry = (previous_output, *carry)
+    carry, outputs = _time_loop(
+        step, xs, carry, unroll=unroll, return_all=return_sequences
+    )
+    if carry_output:
+        last_output, *states = carry
+    else:
+        states = list(carry)
+        # An empty sequence leaves the states as they came in; its last
+        # output is then the one before it, not the state.
+        last_output = states[0]
+        time_major = tree.flatten(inputs)[0]
+        if time_major.shape[0] == 0:
+            last_output = previous_output
+        elif time_major.shape[0] is None:  # known when it runs
+            some = ops.shape(time_major)[0] > 0
+            last_output = ops.where(some, last_output, previous_output)
+    if outputs is not None:
+        outputs = ops.transpose(outputs, (1, 0, 2))
+    return last_output, outputs, states
+
+
+def _scan(
+    cell,
+    inputs,
+    initial_state,
+    mask,
+    constants,
+    input_mask,
+    previous_output,
+    zero_output_for_mask,
+):
+    """The whole recurrence of a linear cell as parallel scans over the
+    time-major `inputs`; the outputs come back batch-major."""
+    projected = project(cell, inputs, constants, input_mask)
+    a, b = cell.linear_recurrence(projected)
+    valid = None if mask is None else ops.expand_dims(mask, -1)
+    in_log_space = cell.log_space_scan
+    if valid is not None:  # a masked step keeps the state exactly: 1 * s + 0
+        one, zero = (0.0, LOG_ZERO) if in_log_space else (1.0, 0.0)
+        a, b = ops.where(valid, a, one), ops.where(valid, b, zero)
+    (initial,) = initial_state
+    scan = log_linear_scan if in_log_space else linear_scan
+    states = scan(a, b, initial, axis=0)
+    outputs = cell.linear_output(projected, states)
+    if valid is not None:
+        if zero_output_for_mask:
+            outputs = ops.where(valid, outputs, 0.0)
+        else:
+            # Repeating the previous output is itself a linear recurrence,
+            # y_t = (1 - m_t) y_{t-1} + m_t o_t, exact since m is 0 or 1;
+            # `where`, not a product: a masked step's output may be inf/NaN.
+            keep = ops.cast(valid, outputs.dtype)
+            outputs = linear_scan(
+                1.0 - keep, ops.where(valid, outputs, 0.0), previous_output, axis=0
+            )
+    final_state = _last(states, initial)
+    last_output = _last(outputs, previous_output)
+    return last_output, ops.transpose(outputs, (1, 0, 2)), [final_state]
