@@ -31,7 +31,7 @@ from quickstart import train_and_evaluate  # noqa: E402
 from keras_gates import export  # noqa: E402
 from keras_gates.export import fused_lstm  # noqa: E402
 from keras_gates.export import litert  # noqa: E402
-from keras_gates.export.convert import input_names  # noqa: E402
+from keras_gates.export.exporters import input_names  # noqa: E402
 
 
 def run_sequence_model(content, x, input_name):

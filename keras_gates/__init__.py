@@ -12,14 +12,16 @@ layer beside it is used like `keras.layers.LSTM`:
   side by side, parallel over long sequences (the Sliced RNN).
 
 `keras_gates.inspect` reads every gate at every step, as tables and
-pictures; `keras_gates.convert` imports trained weights of TF1's LSTMCell,
+pictures; `keras_gates.importers` imports trained weights of TF1's LSTMCell,
 the official SRU and mingru-pytorch. Importing the package registers every class for Keras serialization, so a
 `.keras` file that uses them loads with `keras.saving.load_model` alone;
 `keras_gates.saving.load_model` does the same with a clear error for a
 truncated or damaged file.
 """
 
-from keras_gates import convert
+from keras_gates import convert  # the former name of `importers`
+from keras_gates import engine
+from keras_gates import importers
 from keras_gates import initializers
 from keras_gates import inspect
 from keras_gates import sampling
@@ -57,6 +59,7 @@ __all__ = [
     "SlicedRNN",
     "__version__",
     "convert",
+    "importers",
     "initializers",
     "inspect",
     "sampling",

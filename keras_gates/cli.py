@@ -191,7 +191,7 @@ def _check_output_file(path, flag):
 
 
 def _check_arguments(args):
-    from keras_gates.export.convert import check_export_dir
+    from keras_gates.export.exporters import check_export_dir
 
     if os.path.isdir(args.model):
         raise BadInput(

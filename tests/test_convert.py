@@ -1,4 +1,4 @@
-"""The importers of `keras_gates.convert` against NumPy references of the
+"""The importers of `keras_gates.importers` against NumPy references of the
 original libraries' equations and weight layouts (TF1's LSTMCell, the
 official SRU, mingru-pytorch), written here from their definitions, and
 their errors. Backend-independent: this module also runs with
@@ -8,7 +8,7 @@ the real packages."""
 import numpy as np
 import pytest
 
-from keras_gates import convert
+from keras_gates import importers as convert
 from tests.helpers import to_numpy
 from tests.reference import layer_norm
 from tests.reference import positive_g

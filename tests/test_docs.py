@@ -33,7 +33,7 @@ PUBLIC_MODULES = (
     "keras_gates.sampling",
     "keras_gates.initializers",
     "keras_gates.saving",
-    "keras_gates.convert",
+    "keras_gates.importers",
     "keras_gates.export",
     "keras_gates.export.litert",
     "keras_gates.testing",

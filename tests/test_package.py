@@ -109,3 +109,28 @@ def test_export_outside_the_tested_tensorflow(monkeypatch, caplog):
         op["op_name"] for op in Interpreter(model_content=content)._get_ops_details()
     }
     assert "WHILE" in ops and "UNIDIRECTIONAL_SEQUENCE_LSTM" not in ops
+
+
+def test_at_most_three_keras_gates_classes_in_any_public_mro():
+    import inspect as pyinspect
+
+    for name in kg.__all__:
+        obj = getattr(kg, name)
+        if not pyinspect.isclass(obj):
+            continue
+        ours = [c for c in obj.__mro__ if c.__module__.startswith("keras_gates")]
+        assert len(ours) <= 3, (name, [c.__name__ for c in ours])
+
+
+def test_the_former_import_paths_still_work():
+    from keras_gates import convert
+    from keras_gates import importers
+    from keras_gates.cells.base_cell import GatedCell
+    from keras_gates.cells.base_cell import RecurrentCell
+    from keras_gates.layers import engine as old_engine
+    from keras_gates.layers.base_rnn import GatedRNN
+
+    assert GatedCell is kg.GatedCell and RecurrentCell is kg.RecurrentCell
+    assert GatedRNN is kg.GatedRNN
+    assert old_engine.choose_path is kg.engine.choose_path
+    assert convert.from_sru is importers.from_sru

@@ -1,4 +1,4 @@
-"""The importers of `keras_gates.convert` against the real reference
+"""The importers of `keras_gates.importers` against the real reference
 packages: TF1's LSTMCell (through tf_keras), the official `sru` and
 `mingru-pytorch`. Each peer runs in a process of its own (tests/peers/) or,
 for the PyTorch ones, in this process on NumPy inputs.
@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_gates import convert
+from keras_gates import importers as convert
 from tests.helpers import ROOT
 from tests.helpers import subprocess_env
 from tests.helpers import to_numpy

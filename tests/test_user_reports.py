@@ -203,7 +203,7 @@ def test_chrono_refuses_keras_lstm_unit_forget_bias_and_works_without_it():
 
 
 def test_importers_refuse_options_that_change_the_math():
-    from keras_gates import convert
+    from keras_gates import importers as convert
 
     kernel, bias = np.zeros((3 + 4, 16), "float32"), np.zeros(16, "float32")
     for option in ({"layer_norm": True}, {"use_bias": False}, {"peepholes": None}):
@@ -235,7 +235,7 @@ def sru_state_dict(layers=3, size=4, units=4):
 
 
 def test_malformed_state_dicts_raise_naming_the_key():
-    from keras_gates import convert
+    from keras_gates import importers as convert
 
     assert len(convert.from_sru(sru_state_dict()).layers) == 3
     gap = {k: v for k, v in sru_state_dict().items() if not k.startswith("rnn_lst.1")}
@@ -353,7 +353,7 @@ def test_tflite_of_an_lstm_called_with_initial_state(caplog):
     with caplog.at_level("INFO", logger="keras_gates.export"):
         content = export.to_tflite(model)
     assert "initial_state" in caplog.text
-    names = export.convert.input_names(model)
+    names = export.exporters.input_names(model)
     got = run_tflite(content, dict(zip(names, [tokens, h0, c0], strict=True)))
     np.testing.assert_allclose(
         got["decoder"], to_numpy(model([tokens, h0, c0])), atol=1e-5

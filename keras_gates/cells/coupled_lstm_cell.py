@@ -72,43 +72,18 @@ class CoupledLSTMCell(RecurrentCell):
             it the cell starts by forgetting half its state at every step,
             which makes long-range dependencies hard to learn. Defaults to
             `True`.
-        activation: Activation of the candidate and of the cell state in the
-            output. Defaults to `"tanh"`.
-        recurrent_activation: Activation of the gates. Defaults to
-            `"sigmoid"`.
-        use_bias: Whether the cell has a bias vector. Defaults to `True`.
-        kernel_initializer: Initializer of `kernel`. Defaults to
-            `"glorot_uniform"`.
-        recurrent_initializer: Initializer of `recurrent_kernel`. Defaults to
-            `"orthogonal"`.
-        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
-        chrono_init: None, or an integer T of at least 3: chrono
-            initialization of the memory gate's bias (Tallec & Ollivier,
-            2018), each unit starting with a memory of 2 to T steps (see
-            `keras_gates.initializers.Chrono`); it replaces
-            `bias_initializer` and `unit_forget_bias` for that gate.
-            Defaults to `None`.
         peephole_initializer: Initializer of the peephole vectors. Defaults to
             `"zeros"`.
-        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
-        recurrent_regularizer: Regularizer of `recurrent_kernel`. Defaults to
-            `None`.
-        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
         peephole_regularizer: Regularizer of the peephole vectors. Defaults to
             `None`.
-        kernel_constraint: Constraint on `kernel`. Defaults to `None`.
-        recurrent_constraint: Constraint on `recurrent_kernel`. Defaults to
-            `None`.
-        bias_constraint: Constraint on `bias`. Defaults to `None`.
         peephole_constraint: Constraint on the peephole vectors. Defaults to
             `None`.
-        dropout: Float in [0, 1): fraction of the inputs dropped before the
-            input projection. One mask per sequence, in training only.
-            Defaults to `0.0`.
-        recurrent_dropout: Float in [0, 1): fraction of `h_{t-1}` dropped
-            before the recurrent projection. Defaults to `0.0`.
-        seed: Integer seed of the dropout masks. Defaults to `None`.
-        **kwargs: Base layer arguments, such as `name` and `dtype`.
+        **kwargs: The arguments of `keras_gates.RecurrentCell` and
+            `keras_gates.GatedCell`, where they are documented: the
+            activations, `use_bias`, the initializers, regularizers and
+            constraints of `kernel`, `recurrent_kernel` and `bias`,
+            `chrono_init`, `dropout`, `recurrent_dropout` and `seed`; and the
+            base layer's, such as `name` and `dtype`.
 
     Call arguments:
         inputs: A 2D tensor of shape `(batch, input_dim)`, one time step.

@@ -41,33 +41,17 @@ class MinGRUCell(GatedCell):
 
     Args:
         units: Positive integer, dimensionality of the output space.
-        recurrent_activation: Activation of the gate `z`. Defaults to
-            `"sigmoid"`.
-        use_bias: Whether the cell has a bias vector. Defaults to `True`.
-        kernel_initializer: Initializer of `kernel`. Defaults to
-            `"glorot_uniform"`.
-        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
-        chrono_init: None, or an integer T of at least 3: chrono
-            initialization of the memory gate's bias (Tallec & Ollivier,
-            2018), each unit starting with a memory of 2 to T steps (see
-            `keras_gates.initializers.Chrono`); it replaces
-            `bias_initializer` and `unit_forget_bias` for that gate.
-            Defaults to `None`.
-        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
-        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
-        kernel_constraint: Constraint on `kernel`. Defaults to `None`.
-        bias_constraint: Constraint on `bias`. Defaults to `None`.
-        dropout: Float in [0, 1): fraction of the inputs dropped before the
-            input projection. One mask per sequence, in training only.
-            Defaults to `0.0`.
-        seed: Integer seed of the dropout mask. Defaults to `None`.
         log_space: Whether to use the log-space form (see above); needs the
             sigmoid gate. Defaults to `False`.
         projection_units: None, or a positive integer: the output projection
             (see above). Defaults to `None`.
         projection_initializer: Initializer of `projection_kernel`. Defaults
             to `"glorot_uniform"`.
-        **kwargs: Base layer arguments, such as `name` and `dtype`.
+        **kwargs: The arguments of `keras_gates.GatedCell`, where they are
+            documented: `recurrent_activation`, `use_bias`, the
+            initializers, regularizers and constraints of `kernel` and
+            `bias`, `chrono_init`, `dropout` and `seed`; and the base
+            layer's, such as `name` and `dtype`.
 
     Call arguments:
         inputs: A 2D tensor of shape `(batch, input_dim)`, one time step.
@@ -105,13 +89,14 @@ class MinGRUCell(GatedCell):
         projection_initializer="glorot_uniform",
         **kwargs,
     ):
-        if log_space and recurrent_activation not in ("sigmoid", activations.sigmoid):
+        super().__init__(**arguments(locals()))
+        if self.log_space and self.recurrent_activation is not activations.sigmoid:
             raise ValueError(
                 "MinGRUCell with `log_space=True` computes log(1 - z) and log(z) "
                 "of the sigmoid gate: `recurrent_activation` must be 'sigmoid'. "
-                f"Received: recurrent_activation={recurrent_activation!r}"
+                "Received: recurrent_activation="
+                f"{activations.serialize(self.recurrent_activation)!r}"
             )
-        super().__init__(**arguments(locals()))
         self.projection_kernel = None
         self.state_size = [self.units]
         self.output_size = self.projection_units or self.units

@@ -75,29 +75,9 @@ class SRUCell(RecurrentCell):
             `v_r` (the 2018 form). If False (the 2017 form, `v = 0`), there is
             no `recurrent_kernel` and the recurrence is linear in `c`.
             Defaults to `True`.
-        recurrent_activation: Activation of the gates. Defaults to
-            `"sigmoid"`.
-        use_bias: Whether the gates have a bias vector. Defaults to `True`.
-        kernel_initializer: Initializer of `kernel`. Defaults to
-            `"glorot_uniform"`.
         recurrent_initializer: Initializer of `recurrent_kernel`. Defaults to
             uniform on `[-sqrt(1.5), sqrt(1.5)]` (zero mean, variance 1/2), as
             in the reference implementation.
-        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
-        chrono_init: None, or an integer T of at least 3: chrono
-            initialization of the memory gate's bias (Tallec & Ollivier,
-            2018), each unit starting with a memory of 2 to T steps (see
-            `keras_gates.initializers.Chrono`); it replaces
-            `bias_initializer` and `unit_forget_bias` for that gate.
-            Defaults to `None`.
-        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
-        recurrent_regularizer: Regularizer of `recurrent_kernel`. Defaults to
-            `None`.
-        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
-        kernel_constraint: Constraint on `kernel`. Defaults to `None`.
-        recurrent_constraint: Constraint on `recurrent_kernel`. Defaults to
-            `None`.
-        bias_constraint: Constraint on `bias`. Defaults to `None`.
         skip_term: Whether the output has the highway term. Defaults to
             `True`.
         highway: `"auto"` (the identity when `input_dim == units`, a
@@ -121,15 +101,12 @@ class SRUCell(RecurrentCell):
             `torch.nn.LayerNorm`.
         input_projection_units: None, or a positive integer: the rank of the
             factorized kernel (the official `n_proj`). Defaults to `None`.
-        dropout: Float in [0, 1): fraction of the inputs dropped before the
-            input projection (the identity highway sees the inputs
-            undropped). One mask per sequence, in training only. Defaults to
-            `0.0`.
-        recurrent_dropout: Float in [0, 1): fraction of `c_{t-1}` dropped
-            where it enters the gates (`v ⊙ c_{t-1}`); the carried state is
-            never dropped. Needs `recurrent_gates=True`. Defaults to `0.0`.
-        seed: Integer seed of the dropout masks. Defaults to `None`.
-        **kwargs: Base layer arguments, such as `name` and `dtype`.
+        **kwargs: The arguments of `keras_gates.RecurrentCell` and
+            `keras_gates.GatedCell`, where they are documented: the
+            activations, `use_bias`, the initializers, regularizers and
+            constraints of `kernel`, `recurrent_kernel` and `bias`,
+            `chrono_init`, `dropout`, `recurrent_dropout` and `seed`; and the
+            base layer's, such as `name` and `dtype`.
 
     Call arguments:
         inputs: A 2D tensor of shape `(batch, input_dim)`, one time step.
@@ -181,25 +158,25 @@ class SRUCell(RecurrentCell):
         input_projection_units=None,
         **kwargs,
     ):
-        if recurrent_gates is False and recurrent_dropout:
-            raise ValueError(
-                "SRUCell with `recurrent_gates=False` has no recurrent "
-                "connection for `recurrent_dropout` to act on. Received: "
-                f"recurrent_gates=False, recurrent_dropout={recurrent_dropout}"
-            )
         if highway not in HIGHWAYS:
             raise ValueError(
                 f"Argument `highway` must be one of {HIGHWAYS}. "
                 f"Received: highway={highway!r}"
             )
-        if normalize_after is True and layer_norm is False:
+        if recurrent_initializer is None:
+            recurrent_initializer = initializers.RandomUniform(-_V_LIMIT, _V_LIMIT)
+        super().__init__(**arguments(locals()))
+        if not self.recurrent_gates and self.recurrent_dropout:
+            raise ValueError(
+                "SRUCell with `recurrent_gates=False` has no recurrent "
+                "connection for `recurrent_dropout` to act on. Received: "
+                f"recurrent_gates=False, recurrent_dropout={self.recurrent_dropout}"
+            )
+        if self.normalize_after and not self.layer_norm:
             raise ValueError(
                 "Argument `normalize_after` places the layer normalization, "
                 "which needs `layer_norm=True`."
             )
-        if recurrent_initializer is None:
-            recurrent_initializer = initializers.RandomUniform(-_V_LIMIT, _V_LIMIT)
-        super().__init__(**arguments(locals()))
         self.projection_kernel = None
         self.norm = None
         self.state_size = [self.units]

@@ -16,10 +16,10 @@ converters support; the keras-gates layers compile to plain TensorFlow ops
 keras-gates is needed where the exported model runs.
 """
 
-from keras_gates.export.convert import op_names
-from keras_gates.export.convert import to_onnx
-from keras_gates.export.convert import to_saved_model
-from keras_gates.export.convert import to_tflite
+from keras_gates.export.exporters import op_names
+from keras_gates.export.exporters import to_onnx
+from keras_gates.export.exporters import to_saved_model
+from keras_gates.export.exporters import to_tflite
 from keras_gates.export.streaming import step_function
 
 __all__ = ["op_names", "step_function", "to_onnx", "to_saved_model", "to_tflite"]

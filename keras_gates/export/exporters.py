@@ -1,0 +1,464 @@
+"""SavedModel, TFLite and ONNX export. See `keras_gates.export`."""
+
+import os
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+from keras import tree
+
+from keras_gates.export import fused_lstm
+from keras_gates.export.graph import Signature
+from keras_gates.export.graph import check_model as _check_model
+from keras_gates.export.streaming import step_function
+from keras_gates.export.tensorflow_support import require_tested
+from keras_gates.export.tensorflow_support import tensorflow
+from keras_gates.export.tensorflow_support import untested_reason
+
+QUANTIZATIONS = (None, "float16", "dynamic_int8", "int8")
+
+
+def input_names(model):
+    """The serving signature's input keys (see `graph.Signature`)."""
+    return Signature(model).inputs
+
+
+def output_names(model):
+    """The serving signature's output keys (see `graph.Signature`)."""
+    return Signature(model).outputs
+
+
+def stateful_layers(model):
+    """The names of the model's stateful layers, nested models included."""
+    names = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            names += stateful_layers(layer)
+        elif getattr(layer, "stateful", False):
+            names.append(layer.name)
+    return names
+
+
+def _check_stateless(model, target):
+    names = stateful_layers(model)
+    if names:
+        raise ValueError(
+            f"Cannot export a stateful model as {target}: layers {names} "
+            "carry their states from one call to the next, which the "
+            "exported function would not. Export the streaming TFLite model "
+            "(`to_tflite(model, streaming=True)`), which takes and returns "
+            "every state, or rebuild the model with `stateful=False` and "
+            "pass the states yourself."
+        )
+
+
+def _unrolled(model):
+    """Whether a recurrent layer of `model` (nested, wrapped or a SlicedRNN
+    level included) has `unroll=True`, which needs a fixed number of steps."""
+    from keras_gates.layers.sliced_rnn import SlicedRNN
+
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            inner = [layer]
+        elif isinstance(layer, keras.layers.Bidirectional):
+            inner = [layer.forward_layer, layer.backward_layer]
+        elif isinstance(layer, SlicedRNN):
+            inner = list(layer.levels)
+        else:
+            inner = [layer]
+        for sub in inner:
+            if isinstance(sub, keras.Model) and _unrolled(sub):
+                return True
+            if isinstance(sub, keras.layers.Bidirectional):
+                sub = sub.forward_layer
+            if getattr(sub, "unroll", False):
+                return True
+    return False
+
+
+def _sequence_specs(model, signature, batch_size):
+    """Input specs with the given batch size and a dynamic time axis.
+
+    The time axis is axis 1 of inputs of rank 3 and up and of integer inputs
+    of rank 2 (token ids); a float input of rank 2 is a feature vector and
+    keeps its shape unless its axis 1 is already dynamic. A model with an
+    unrolled recurrent layer keeps the number of steps its inputs declare:
+    an unrolled loop is as long as that.
+    """
+    tf = tensorflow()
+    fixed_time = _unrolled(model)
+    specs = []
+    for tensor, name in zip(model.inputs, signature.inputs, strict=True):
+        shape = [batch_size, *tensor.shape[1:]]
+        is_tokens = len(shape) == 2 and "int" in str(tensor.dtype)
+        if (len(shape) >= 3 or is_tokens) and not fixed_time:
+            shape[1] = None
+        specs.append(tf.TensorSpec(shape, tensor.dtype, name=name))
+    return specs
+
+
+def _serving_function(model, signature):
+    def serve(*inputs):
+        outputs = model(signature.pack_inputs(inputs), training=False)
+        return dict(zip(signature.outputs, tree.flatten(outputs), strict=True))
+
+    return serve
+
+
+def _write(model, export_dir, endpoint, function, specs):
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(endpoint, function, input_signature=specs)
+    archive.write_out(export_dir, verbose=False)
+
+
+def check_export_dir(export_dir, overwrite=False):
+    """Raises a `ValueError` unless `export_dir` can take a new SavedModel.
+
+    A missing directory or an empty one is fine; missing parents are
+    created, as TF Serving's `model/1` layout needs. A non-empty one is
+    refused, since its old files would mix with the new ones, unless
+    `overwrite` is True and it holds a SavedModel (a `saved_model.pb`),
+    which `to_saved_model` then replaces. A directory that holds anything
+    else is never removed.
+    """
+    path = os.path.abspath(os.fspath(export_dir))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{path!r} is a file, not a directory for a SavedModel.")
+    parent = os.path.dirname(path)
+    while not os.path.exists(parent):  # the nearest existing ancestor
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise ValueError(f"Cannot write {path!r}: {parent!r} is not a directory.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"Cannot write {path!r}: {parent!r} is not writable.")
+    if not os.path.isdir(path) or not os.listdir(path):
+        return
+    if not overwrite:
+        raise ValueError(
+            f"{path!r} is not empty: its files would mix with the new "
+            "SavedModel's. Choose a new directory, or pass overwrite=True "
+            "(`--overwrite`) to replace the SavedModel in it."
+        )
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise ValueError(
+            f"{path!r} is not empty and holds no SavedModel (no "
+            "saved_model.pb): not removing it, even with overwrite=True."
+        )
+
+
+def to_saved_model(model, export_dir, *, overwrite=False):
+    """Writes `model` as a SavedModel for TF Serving.
+
+    The `serving_default` signature takes the model's inputs under their
+    `keras.Input` names (or the keys of a dict of inputs), with dynamic batch
+    and time dimensions, and returns its outputs under the names of the
+    output layers (or the keys of a dict of outputs; see
+    `keras_gates.export.graph.Signature`). The graph holds core TensorFlow
+    ops only: it loads with `tf.saved_model.load` in a process that never
+    imports keras or keras_gates, and with `saved_model_cli`.
+
+    Export on the machine type that serves: a `keras.layers.LSTM` or `GRU`
+    traced on a GPU can carry cuDNN ops that a CPU server lacks.
+
+    Args:
+        model: A built Keras model (TensorFlow backend), without stateful
+            layers (a `ValueError` says why).
+        export_dir: The directory to write: missing or empty.
+        overwrite: If True, an `export_dir` that holds a SavedModel is
+            replaced. Defaults to False (a non-empty `export_dir` raises a
+            `ValueError`).
+
+    Returns:
+        `export_dir`.
+    """
+    tensorflow()
+    _check_model(model)
+    _check_stateless(model, "a SavedModel")
+    check_export_dir(export_dir, overwrite)
+    signature = Signature(model)
+    specs = _sequence_specs(model, signature, None)
+    function = _serving_function(model, signature)
+    if os.path.isdir(export_dir) and os.listdir(export_dir):
+        shutil.rmtree(export_dir)  # a SavedModel that overwrite=True replaces
+    _write(model, export_dir, "serving_default", function, specs)
+    return export_dir
+
+
+def _check_batch_size(batch_size):
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, int)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            "Argument `batch_size` must be a positive integer: TFLite "
+            "builtins need a fixed batch for recurrent loops. Received: "
+            f"batch_size={batch_size!r}"
+        )
+
+
+def _quantize(converter, quantization, representative_data, specs):
+    tf = tensorflow()
+    if quantization is None:
+        return
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "int8":
+        samples = _samples(representative_data, specs)
+        names = [spec.name for spec in specs]
+        converter.representative_dataset = lambda: (
+            dict(zip(names, sample, strict=True)) for sample in samples
+        )
+
+
+FUSED = (True, False, "auto")
+
+
+def to_tflite(
+    model,
+    *,
+    batch_size=1,
+    streaming=False,
+    quantization=None,
+    representative_data=None,
+    fused="auto",
+):
+    """The bytes of a .tflite model of `model`, builtin ops only.
+
+    No Flex delegate (select TensorFlow ops) is needed to run it: the model's
+    LSTM-family layers become TFLite's fused `UNIDIRECTIONAL_SEQUENCE_LSTM`
+    op where it can express them (see `fused`), the other recurrent loops
+    one builtin `WHILE` op each, which TFLite supports with a fixed batch
+    size. The time axis stays resizable at run
+    time (`resize_tensor_input`, or a signature runner that resizes for you).
+
+    Args:
+        model: A built Keras model (TensorFlow backend). A stateful model
+            exports with `streaming=True` only, whose states are explicit.
+        batch_size: The fixed batch size of the TFLite model: feed batches
+            of exactly this size (an interpreter resizes the input, but a
+            recurrent loop keeps its tensors of this batch and answers with
+            their rows; `litert.run_sequence_model` refuses another batch).
+            Defaults to 1.
+        streaming: If True, a one-step model under the signature `"step"`
+            (see `keras_gates.export.step_function`): inputs `"inputs"` (one
+            time step) and `"state_0"`, `"state_1"`, ...; outputs
+            `"outputs"` and the new states under the same names. Models it
+            cannot stream (Bidirectional, `go_backwards`, layers that mix
+            time steps) raise a ValueError that says why. If False (the
+            default), the whole sequence under `"serving_default"`, keyed as
+            in `to_saved_model`.
+        quantization: None (float32), `"float16"` (float16 weights),
+            `"dynamic_int8"` (int8 weights, float activations) or `"int8"`
+            (int8 weights and activations where TFLite supports them,
+            calibrated on `representative_data`; float inputs and outputs).
+            A whole-sequence int8 model needs every recurrent layer on the
+            fused LSTM op (8-bit activations, 16-bit cell state), since
+            TensorFlow 2.21's calibration crashes on a `WHILE` loop; a
+            streaming model takes any layer.
+        representative_data: For `"int8"`: an iterable of samples, each a
+            list of arrays with batch `batch_size` (or one array): of the
+            model's inputs for a whole-sequence model, of the streaming
+            model's arguments `[inputs, state_0, state_1, ...]` otherwise.
+            Int8 clips what falls outside the ranges these samples reach:
+            give a few hundred (on a random 16-unit keras LSTM, 30 samples
+            left one input in 60 off by 0.43; 300 kept all 60 within 0.022).
+        fused: For a whole-sequence model: `"auto"` runs every
+            `PeepholeLSTM`, `CoupledLSTM` and `keras.layers.LSTM` (also in
+            `Bidirectional`) that TFLite's fused
+            `UNIDIRECTIONAL_SEQUENCE_LSTM` op can express through that op
+            (peepholes, CIFG, `cell_clip`, projection and its clip; tanh
+            and sigmoid, any mask; no `return_state`, no layer
+            normalization; every `quantization`, the op's weights stored
+            as the quantization stores weights), the others through a
+            `WHILE` loop, and
+            logs why (logger `"keras_gates.export"`); a layer called with
+            `initial_state` keeps its loop too (the export zeroes the op's
+            states before each call). `True` raises a ValueError that says
+            why for a layer it cannot fuse, and names the layers of any
+            other recurrent loop the file would keep; `False` fuses none.
+            Defaults to `"auto"`.
+
+    Returns:
+        The .tflite model, as bytes.
+    """
+    tf = tensorflow()
+    _check_model(model)
+    if not streaming:
+        _check_stateless(model, "a whole-sequence TFLite model")
+    _check_batch_size(batch_size)
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(
+            f"Argument `quantization` must be one of {QUANTIZATIONS}. "
+            f"Received: quantization={quantization!r}"
+        )
+    if (quantization == "int8") != (representative_data is not None):
+        raise ValueError(
+            "`representative_data` is needed for quantization='int8' and "
+            f"only then. Received: quantization={quantization!r}, "
+            f"representative_data={'given' if representative_data is not None else None}"
+        )
+
+    if fused not in FUSED:
+        raise ValueError(
+            f"Argument `fused` must be one of {FUSED}. Received: fused={fused!r}"
+        )
+    if fused is True and streaming:
+        raise ValueError(
+            "fused=True applies to whole-sequence models: a streaming model "
+            "runs one step at a time. Received: streaming=True."
+        )
+    plans = fallbacks = None
+    whole_int8 = quantization == "int8" and not streaming
+    if streaming:
+        function, specs = step_function(model, batch_size)
+        endpoint = "step"
+    else:
+        signature = Signature(model)
+        specs = _sequence_specs(model, signature, batch_size)
+        if whole_int8 and (fused is False or not fused_lstm.has_lstm_family(model)):
+            raise ValueError(_WHOLE_INT8)
+        if whole_int8:
+            require_tested("Whole-sequence int8 quantization")
+        fusing = fused and fused_lstm.has_lstm_family(model)
+        untested = fusing and untested_reason("TFLite's fused LSTM op")
+        if untested and fused is True:
+            require_tested("TFLite's fused LSTM op")
+        if untested:
+            fused_lstm.log.info("Not fused (WHILE loops instead): %s.", untested)
+        elif fusing:
+            model, plans, fallbacks = fused_lstm.fusable_clone(model)
+        function = _serving_function(model, signature)
+        endpoint = "serving_default"
+    with tempfile.TemporaryDirectory() as export_dir:
+        # From a SavedModel, not a concrete function: the latter can leave
+        # weights as resource variables that fail at invoke.
+        _write(model, export_dir, endpoint, function, specs)
+        if fallbacks:
+            reasons = "; ".join(f"{k}: {v}" for k, v in sorted(fallbacks.items()))
+            if fused is True:
+                raise ValueError(
+                    f"fused=True, but these layers cannot run on TFLite's fused "
+                    f"LSTM op: {reasons}. Use fused='auto' to loop them instead."
+                )
+            fused_lstm.log.info("Not fused (WHILE loop instead): %s", reasons)
+        if whole_int8 and fallbacks:
+            raise ValueError(f"{_WHOLE_INT8} Not fused: {reasons}.")
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            export_dir, signature_keys=[endpoint]
+        )
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if not whole_int8:  # a whole-sequence int8 model is quantized below
+            _quantize(converter, quantization, representative_data, specs)
+        content = converter.convert()
+    if plans:
+        content, count = fused_lstm.complete(
+            content,
+            plans,
+            for_calibration=whole_int8,
+            dynamic_int8=quantization == "dynamic_int8",
+        )
+        if count != len(plans):
+            raise RuntimeError(
+                f"{len(plans)} LSTM layers were prepared for the fused op, but "
+                f"the converter fused {count}."
+            )
+    if fused is True and "WHILE" in op_names(content):
+        looping = fused_lstm.looping_layers(model) or ["(not identified)"]
+        raise ValueError(
+            "fused=True, but the model keeps recurrent loops (WHILE) that "
+            f"TFLite's fused LSTM op cannot replace: layers {looping}. Only "
+            "PeepholeLSTM, CoupledLSTM and keras LSTM fuse. Use fused='auto' "
+            "to keep the loops."
+        )
+    if whole_int8:
+        if "WHILE" in op_names(content):
+            raise ValueError(
+                f"{_WHOLE_INT8} This model also has a recurrent loop (WHILE) of "
+                "another layer."
+            )
+        samples = _samples(representative_data, specs)
+        content = fused_lstm.quantize_int8(content, lambda: iter(samples))
+    return content
+
+
+_WHOLE_INT8 = (
+    "quantization='int8' for a whole-sequence model needs every recurrent "
+    "layer on TFLite's fused LSTM op (TensorFlow 2.21's int8 calibration "
+    "crashes the process on a WHILE loop): PeepholeLSTM, CoupledLSTM or "
+    "keras LSTM, fused='auto' or True. Otherwise use "
+    "streaming=True, or 'dynamic_int8' (int8 weights)."
+)
+
+
+def op_names(content):
+    """The names of the builtin ops a .tflite model uses (its operator
+    codes), sorted: e.g. whether an export has `UNIDIRECTIONAL_SEQUENCE_LSTM`
+    and no `WHILE`."""
+    require_tested("keras_gates.export.op_names")
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(content)
+    names = {
+        value: name
+        for name, value in vars(schema.BuiltinOperator).items()
+        if not name.startswith("_")
+    }
+    return sorted(
+        {
+            names.get(max(c.builtinCode, c.deprecatedBuiltinCode), "?")
+            for c in model.operatorCodes
+        }
+    )
+
+
+def _samples(representative_data, specs):
+    """The calibration samples: each a list of arrays, one per input of
+    `specs`, of its dtype (a sample may be given as one array)."""
+    samples = []
+    for sample in representative_data:
+        sample = sample if isinstance(sample, (list, tuple)) else [sample]
+        samples.append(
+            [
+                np.asarray(value, spec.dtype.as_numpy_dtype)
+                for value, spec in zip(sample, specs, strict=True)
+            ]
+        )
+    return samples
+
+
+def to_onnx(model, path, *, opset=17):
+    """Writes `model` as an ONNX model through tf2onnx.
+
+    Inputs and outputs are named as in `to_saved_model`, with dynamic batch
+    and time dimensions. Needs `tf2onnx` (`pip install "keras-gates[onnx]"`).
+
+    Args:
+        model: A built Keras model (TensorFlow backend), without stateful
+            layers.
+        path: The .onnx file to write.
+        opset: The ONNX opset. Defaults to 17.
+
+    Returns:
+        `path`.
+    """
+    tf = tensorflow()
+    _check_model(model)
+    _check_stateless(model, "an ONNX model")
+    try:
+        import tf2onnx
+    except ImportError as e:
+        raise ImportError(
+            'to_onnx needs tf2onnx: pip install "keras-gates[onnx]"'
+        ) from e
+    signature = Signature(model)
+    specs = _sequence_specs(model, signature, None)
+    function = tf.function(_serving_function(model, signature), input_signature=specs)
+    tf2onnx.convert.from_function(
+        function, input_signature=specs, opset=opset, output_path=str(path)
+    )
+    return path
