@@ -20,7 +20,6 @@ truncated or damaged file.
 """
 
 from keras_gates import convert  # the former name of `importers`
-from keras_gates import engine
 from keras_gates import importers
 from keras_gates import initializers
 from keras_gates import inspect
