@@ -49,7 +49,48 @@ def option_defaults(cls, base):
             ):
                 continue
             defaults.setdefault(name, parameter.default)
+    bound = getattr(cls, "layer_arguments", None)
+    if bound is not None:  # a cell whose arguments its layer declares
+        for name, default in bound[1].items():
+            defaults.setdefault(name, default)
     return defaults
+
+
+def bind(cell_class, layer_class, layer_only):
+    """Declares the arguments of `cell_class` to be those of `layer_class`'s
+    signature but `layer_only`, in the same positional order: one home for
+    each argument, the layer's written-out signature and docstring. The
+    cell's `__init__(units, *args, **kwargs)` reads them back with
+    `cell_arguments`; `inspect.signature(cell_class)` shows them."""
+    signature = inspect.signature(layer_class.__init__)
+    parameters = [
+        p
+        for name, p in signature.parameters.items()
+        if name not in layer_only and name not in ("self", "kwargs")
+    ]
+    positional = [p.name for p in parameters if p.kind == p.POSITIONAL_OR_KEYWORD]
+    defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
+    cell_class.layer_arguments = (positional, defaults)
+    variadic = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
+    cell_class.__signature__ = inspect.Signature([*parameters, variadic])
+    option_defaults.cache_clear()
+
+
+def cell_arguments(cell_class, units, args, kwargs):
+    """The arguments of a cell bound to its layer (`bind`): the defaults of
+    the layer's signature, then `units`, `args` by position and `kwargs`."""
+    positional, defaults = cell_class.layer_arguments
+    name = cell_class.__name__
+    if len(args) > len(positional) - 1:
+        raise TypeError(
+            f"{name}() takes at most {len(positional)} positional arguments "
+            f"({len(args) + 1} given)"
+        )
+    given = dict(zip(positional[1:], args, strict=False))
+    for key in given:
+        if key in kwargs:
+            raise TypeError(f"{name}() got multiple values for argument '{key}'")
+    return {**defaults, "units": units, **given, **kwargs}
 
 
 def check(name, value, default):

@@ -187,6 +187,12 @@ class GatedCell(keras.layers.Layer):
             `input_side` (see `applies_input_dropout`). Defaults to `0.0`.
         seed: Integer seed of the dropout masks. Defaults to `None`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        inputs: A 2D tensor of shape `(batch, input_dim)`, one time step.
+        states: The list of the states, each of shape `(batch, size)` for
+            its size in `state_size`, in the order of `state_names`.
+        training: Whether dropout is active.
     """
 
     GATES = ()
@@ -237,13 +243,23 @@ class GatedCell(keras.layers.Layer):
             setattr(self, name, value)
         self.seed_generator = keras.random.SeedGenerator(seed=self.seed)
 
-    def add_kernel(self, input_dim, blocks):
+    def add_weight_from(self, name, shape, arguments, initializer=None):
+        """Adds weight `name` of `shape` with the initializer, regularizer
+        and constraint of the cell's arguments `<arguments>_initializer`,
+        `<arguments>_regularizer` and `<arguments>_constraint` (None where
+        the cell has no such argument), or `initializer` if given."""
         return self.add_weight(
-            shape=(input_dim, blocks * self.units),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
+            shape=shape,
+            name=name,
+            initializer=initializer or getattr(self, f"{arguments}_initializer"),
+            regularizer=getattr(self, f"{arguments}_regularizer", None),
+            constraint=getattr(self, f"{arguments}_constraint", None),
+        )
+
+    def add_kernel(self, input_dim, blocks):
+        """The fused input kernel of `blocks` gate blocks."""
+        return self.add_weight_from(
+            "kernel", (input_dim, blocks * self.units), "kernel"
         )
 
     def add_bias(self, blocks, constant_block=None, constant=1.0):

@@ -54,21 +54,12 @@ def build(cell, input_dim, blocks, forget_bias_init):
     else:
         cell.bias = cell.add_bias(blocks)
     for gate in cell.peepholes:
-        weight = cell.add_weight(
-            shape=(cell.units,),
-            name=f"{gate}_peephole",
-            initializer=cell.peephole_initializer,
-            regularizer=cell.peephole_regularizer,
-            constraint=cell.peephole_constraint,
-        )
+        weight = cell.add_weight_from(f"{gate}_peephole", (cell.units,), "peephole")
         setattr(cell, f"{gate}_peephole", weight)
     if cell.projection_units is not None:
-        cell.projection_kernel = cell.add_weight(
-            shape=(cell.units, cell.projection_units),
-            name="projection_kernel",
-            initializer=cell.projection_initializer,
-            regularizer=cell.projection_regularizer,
-            constraint=cell.projection_constraint,
+        shape = (cell.units, cell.projection_units)
+        cell.projection_kernel = cell.add_weight_from(
+            "projection_kernel", shape, "projection"
         )
     if cell.layer_norm:
         cell.kernel_norm = add_norm(cell, "kernel_norm", blocks * cell.units)

@@ -1,7 +1,7 @@
 from keras import activations
 from keras import ops
 
-from keras_gates._arguments import arguments
+from keras_gates._arguments import cell_arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.gated_cell import GatedCell
 
@@ -41,55 +41,22 @@ class MinGRUCell(GatedCell):
 
     Args:
         units: Positive integer, dimensionality of the output space.
-        log_space: Whether to use the log-space form (see above); needs the
-            sigmoid gate. Defaults to `False`.
-        projection_units: None, or a positive integer: the output projection
-            (see above). Defaults to `None`.
-        projection_initializer: Initializer of `projection_kernel`. Defaults
-            to `"glorot_uniform"`.
-        **kwargs: The arguments of `keras_gates.GatedCell`, where they are
-            documented: `recurrent_activation`, `use_bias`, the
-            initializers, regularizers and constraints of `kernel` and
-            `bias`, `chrono_init`, `dropout` and `seed`; and the base
-            layer's, such as `name` and `dtype`.
-
-    Call arguments:
-        inputs: A 2D tensor of shape `(batch, input_dim)`, one time step.
-        states: A list `[h_{t-1}]` with a tensor of shape `(batch, units)`.
-        training: Whether dropout is active.
+        **kwargs: The other arguments of `keras_gates.MinGRU` but the
+            recurrent layer's, documented there; and the base layer's.
 
     Examples:
-        >>> import numpy as np, keras, keras_gates
-        >>> rnn = keras.layers.RNN(keras_gates.MinGRUCell(4))
-        >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
-        (2, 4)
+        >>> import keras, numpy as np, keras_gates
+        >>> rnn = keras.layers.RNN(keras_gates.MinGRUCell(6, projection_units=2))
+        >>> rnn(np.zeros((1, 4, 3), "float32")).shape[-1]
+        2
 
     Reference:
         L. Feng, F. Tung, M. O. Ahmed, Y. Bengio and H. Hajimirsadeghi,
         "Were RNNs All We Needed?", 2024 (arXiv:2410.01201).
     """
 
-    def __init__(
-        self,
-        units,
-        *,
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        chrono_init=None,
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        seed=None,
-        log_space=False,
-        projection_units=None,
-        projection_initializer="glorot_uniform",
-        **kwargs,
-    ):
-        super().__init__(**arguments(locals()))
+    def __init__(self, units, *args, **kwargs):
+        super().__init__(**cell_arguments(type(self), units, args, kwargs))
         if self.log_space and self.recurrent_activation is not activations.sigmoid:
             raise ValueError(
                 "MinGRUCell with `log_space=True` computes log(1 - z) and log(z) "
@@ -105,12 +72,12 @@ class MinGRUCell(GatedCell):
         self.kernel = self.add_kernel(input_shape[-1], 2)
         self.bias = self.add_bias(2)
         if self.projection_units is not None:
-            self.projection_kernel = self.add_weight(
-                shape=(self.units, self.projection_units),
-                name="projection_kernel",
+            # The kernel's regularizer and constraint, its own initializer.
+            self.projection_kernel = self.add_weight_from(
+                "projection_kernel",
+                (self.units, self.projection_units),
+                "kernel",
                 initializer=self.projection_initializer,
-                regularizer=self.kernel_regularizer,
-                constraint=self.kernel_constraint,
             )
 
     GATES = ("update",)

@@ -1,6 +1,6 @@
 from keras import ops
 
-from keras_gates._arguments import arguments
+from keras_gates._arguments import cell_arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.gated_cell import masked
 from keras_gates.cells.recurrent_cell import RecurrentCell
@@ -32,57 +32,23 @@ class MinimalGRUCell(RecurrentCell):
 
     Args:
         units: Positive integer, dimensionality of the output space.
-        reset: If True (the MGU), the gate also scales the state that the
-            candidate sees. If False, the update-gate-only GRU: with `f ≈ 0`
-            over a span of steps the state is carried through unchanged.
-            Defaults to `True`.
-        **kwargs: The arguments of `keras_gates.RecurrentCell` and
-            `keras_gates.GatedCell`, where they are documented: the
-            activations, `use_bias`, the initializers, regularizers and
-            constraints of `kernel`, `recurrent_kernel` and `bias`,
-            `chrono_init`, `dropout`, `recurrent_dropout` and `seed`; and the
-            base layer's, such as `name` and `dtype`.
-
-    Call arguments:
-        inputs: A 2D tensor of shape `(batch, input_dim)`, one time step.
-        states: A list `[h_{t-1}]` with a tensor of shape `(batch, units)`.
-        training: Whether dropout is active.
+        **kwargs: The other arguments of `keras_gates.MinimalGRU` but the
+            recurrent layer's, by position in the order of `keras.layers.GRUCell`, documented there; and the base layer's.
 
     Examples:
-        >>> import numpy as np, keras, keras_gates
-        >>> rnn = keras.layers.RNN(keras_gates.MinimalGRUCell(4))
-        >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
-        (2, 4)
+        >>> import numpy as np, keras_gates
+        >>> layer = keras_gates.GatedRNN(keras_gates.MinimalGRUCell(4), return_state=True)
+        >>> output, h = layer(np.ones((2, 3, 5), "float32"))
+        >>> bool(np.allclose(output, h))
+        True
 
     Reference:
         G.-B. Zhou, J. Wu, C.-L. Zhang and Z.-H. Zhou, "Minimal Gated Unit
         for Recurrent Neural Networks", IJAC 2016 (arXiv:1603.09420).
     """
 
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        *,
-        reset=True,
-        chrono_init=None,
-        **kwargs,
-    ):
-        super().__init__(**arguments(locals()))
+    def __init__(self, units, *args, **kwargs):
+        super().__init__(**cell_arguments(type(self), units, args, kwargs))
         self.state_size = [self.units]
         self.output_size = self.units
 

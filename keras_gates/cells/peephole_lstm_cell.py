@@ -1,6 +1,6 @@
 from keras import ops
 
-from keras_gates._arguments import arguments
+from keras_gates._arguments import cell_arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells import lstm_family
 from keras_gates.cells.recurrent_cell import RecurrentCell
@@ -52,50 +52,15 @@ class PeepholeLSTMCell(RecurrentCell):
 
     Args:
         units: Positive integer, dimensionality of the output space.
-        peepholes: The gates that get a peephole, from `"input"`, `"forget"`
-            and `"output"`; a name, a list, or None for none. Defaults to all
-            three.
-        cell_clip: If set, a positive float: the cell state is clipped to
-            `[-cell_clip, cell_clip]` after each update. Defaults to `None`.
-        projection_units: None, or a positive integer P: the output
-            projection of LSTMP (see above). Defaults to `None`.
-        projection_clip: If set, a positive float: the projected output is
-            clipped to `[-projection_clip, projection_clip]`. Needs
-            `projection_units`. Defaults to `None`.
-        projection_initializer: Initializer of `projection_kernel`. Defaults to `"glorot_uniform"`.
-        projection_regularizer: Regularizer of `projection_kernel`. Defaults to `None`.
-        projection_constraint: Constraint on `projection_kernel`. Defaults to `None`.
-        layer_norm: Whether to normalize the two fused products and the
-            cell state (see above). Defaults to `False`.
-        norm_gamma_initializer: Initializer of the normalizations' scale `norm_gamma`. Defaults to `"ones"`.
-        norm_beta_initializer: Initializer of the normalizations' offset `norm_beta`. Defaults to `"zeros"`.
-        norm_epsilon: The normalizations' epsilon. Defaults to `1e-3`, as
-            tensorflow-addons.
-        unit_forget_bias: If True, the forget-gate block of the bias starts at
-            ones (Jozefowicz et al., 2015). Defaults to `True`.
-        peephole_initializer: Initializer of the peephole vectors. Defaults to
-            `"zeros"`, so that a fresh cell starts as a plain LSTM.
-        peephole_regularizer: Regularizer of the peephole vectors. Defaults to
-            `None`.
-        peephole_constraint: Constraint on the peephole vectors. Defaults to
-            `None`.
-        **kwargs: The arguments of `keras_gates.RecurrentCell` and
-            `keras_gates.GatedCell`, where they are documented: the
-            activations, `use_bias`, the initializers, regularizers and
-            constraints of `kernel`, `recurrent_kernel` and `bias`,
-            `chrono_init`, `dropout`, `recurrent_dropout` and `seed`; and the
-            base layer's, such as `name` and `dtype`.
-
-    Call arguments:
-        inputs: A 2D tensor of shape `(batch, input_dim)`, one time step.
-        states: A list `[h_{t-1}, c_{t-1}]`, each of shape `(batch, units)`.
-        training: Whether dropout is active.
+        **kwargs: The other arguments of `keras_gates.PeepholeLSTM` but the
+            recurrent layer's, by position in the order of `keras.layers.LSTMCell`, documented there; and the base layer's.
 
     Examples:
         >>> import numpy as np, keras, keras_gates
-        >>> rnn = keras.layers.RNN(keras_gates.PeepholeLSTMCell(4))
-        >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
-        (2, 4)
+        >>> cell = keras_gates.PeepholeLSTMCell(4, peepholes="forget")
+        >>> _ = keras.layers.RNN(cell)(np.zeros((2, 3, 5), "float32"))
+        >>> tuple(cell.forget_peephole.shape), cell.input_peephole
+        ((4,), None)
 
     References:
         F. A. Gers and J. Schmidhuber, "Recurrent nets that time and count",
@@ -110,44 +75,8 @@ class PeepholeLSTMCell(RecurrentCell):
     output_state = 0
     CHRONO_LAYOUT = "lstm"
 
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        unit_forget_bias=True,
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        *,
-        peepholes=ALL_GATES,
-        cell_clip=None,
-        chrono_init=None,
-        peephole_initializer="zeros",
-        peephole_regularizer=None,
-        peephole_constraint=None,
-        projection_units=None,
-        projection_clip=None,
-        projection_initializer="glorot_uniform",
-        projection_regularizer=None,
-        projection_constraint=None,
-        layer_norm=False,
-        norm_gamma_initializer="ones",
-        norm_beta_initializer="zeros",
-        norm_epsilon=1e-3,
-        **kwargs,
-    ):
-        super().__init__(**arguments(locals()))
+    def __init__(self, units, *args, **kwargs):
+        super().__init__(**cell_arguments(type(self), units, args, kwargs))
         lstm_family.setup(self, ALL_GATES)
 
     def build(self, input_shape):

@@ -45,10 +45,5 @@ class RecurrentCell(GatedCell):
         super().__init__(**arguments(locals()))
 
     def add_recurrent_kernel(self, shape):
-        return self.add_weight(
-            shape=shape,
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
+        """The recurrent kernel of `shape`, from the `recurrent_` arguments."""
+        return self.add_weight_from("recurrent_kernel", shape, "recurrent")

@@ -3,7 +3,7 @@ import math
 from keras import initializers
 from keras import ops
 
-from keras_gates._arguments import arguments
+from keras_gates._arguments import cell_arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.gated_cell import masked
 from keras_gates.cells.normalization import add_norm
@@ -68,56 +68,13 @@ class SRUCell(RecurrentCell):
 
     Args:
         units: Positive integer, dimensionality of the output space.
-        activation: `g`, applied to the cell state in the output. Defaults to
-            `"linear"`, the reference implementation's default; `"tanh"`
-            gives the 2017 paper's form.
-        recurrent_gates: If True, the gates see `c_{t-1}` through `v_f` and
-            `v_r` (the 2018 form). If False (the 2017 form, `v = 0`), there is
-            no `recurrent_kernel` and the recurrence is linear in `c`.
-            Defaults to `True`.
-        recurrent_initializer: Initializer of `recurrent_kernel`. Defaults to
-            uniform on `[-sqrt(1.5), sqrt(1.5)]` (zero mean, variance 1/2), as
-            in the reference implementation.
-        skip_term: Whether the output has the highway term. Defaults to
-            `True`.
-        highway: `"auto"` (the identity when `input_dim == units`, a
-            projection block of `kernel` otherwise), `"projection"`,
-            `"first_half"` or `"second_half"` (see above). Defaults to
-            `"auto"`.
-        rescale: Whether the identity highway is scaled by `sqrt(1 +
-            2·exp(highway_bias))`, as the official `SRUCell`'s default.
-            Defaults to `False`.
-        highway_bias: The initial bias of the reset gate, when not 0 (the
-            official `highway_bias`), and the `rescale` factor's argument.
-            Defaults to `0.0`.
-        layer_norm: Whether to layer-normalize the input before the matrix
-            product (or the output, with `normalize_after`). Defaults to
-            `False`.
-        normalize_after: With `layer_norm`, normalize the output `h_t`
-            instead of the input. Defaults to `False`.
-        norm_gamma_initializer: Initializer of the normalizations' scale `norm_gamma`. Defaults to `"ones"`.
-        norm_beta_initializer: Initializer of the normalizations' offset `norm_beta`. Defaults to `"zeros"`.
-        norm_epsilon: The normalization's epsilon. Defaults to `1e-5`, as
-            `torch.nn.LayerNorm`.
-        input_projection_units: None, or a positive integer: the rank of the
-            factorized kernel (the official `n_proj`). Defaults to `None`.
-        **kwargs: The arguments of `keras_gates.RecurrentCell` and
-            `keras_gates.GatedCell`, where they are documented: the
-            activations, `use_bias`, the initializers, regularizers and
-            constraints of `kernel`, `recurrent_kernel` and `bias`,
-            `chrono_init`, `dropout`, `recurrent_dropout` and `seed`; and the
-            base layer's, such as `name` and `dtype`.
-
-    Call arguments:
-        inputs: A 2D tensor of shape `(batch, input_dim)`, one time step.
-        states: A list `[c_{t-1}]` with a tensor of shape `(batch, units)`.
-        training: Whether dropout is active.
+        **kwargs: The other arguments of `keras_gates.SRU` but the
+            recurrent layer's, by position in the order of `keras.layers.GRUCell`, documented there; and the base layer's.
 
     Examples:
-        >>> import numpy as np, keras, keras_gates
-        >>> rnn = keras.layers.RNN(keras_gates.SRUCell(4))
-        >>> tuple(rnn(np.zeros((2, 3, 5), "float32")).shape)
-        (2, 4)
+        >>> import keras_gates
+        >>> keras_gates.SRUCell(4).state_names, keras_gates.SRUCell(4).output_state
+        (('c',), None)
 
     Reference:
         T. Lei, Y. Zhang, S. I. Wang, H. Dai and Y. Artzi, "Simple Recurrent
@@ -125,47 +82,18 @@ class SRUCell(RecurrentCell):
         (arXiv:1709.02755).
     """
 
-    def __init__(
-        self,
-        units,
-        activation="linear",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer=None,
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        *,
-        recurrent_gates=True,
-        chrono_init=None,
-        skip_term=True,
-        highway="auto",
-        rescale=False,
-        highway_bias=0.0,
-        layer_norm=False,
-        normalize_after=False,
-        norm_gamma_initializer="ones",
-        norm_beta_initializer="zeros",
-        norm_epsilon=1e-5,
-        input_projection_units=None,
-        **kwargs,
-    ):
-        if highway not in HIGHWAYS:
+    def __init__(self, units, *args, **kwargs):
+        given = cell_arguments(type(self), units, args, kwargs)
+        if given["highway"] not in HIGHWAYS:
             raise ValueError(
                 f"Argument `highway` must be one of {HIGHWAYS}. "
-                f"Received: highway={highway!r}"
+                f"Received: highway={given['highway']!r}"
             )
-        if recurrent_initializer is None:
-            recurrent_initializer = initializers.RandomUniform(-_V_LIMIT, _V_LIMIT)
-        super().__init__(**arguments(locals()))
+        if given["recurrent_initializer"] is None:
+            given["recurrent_initializer"] = initializers.RandomUniform(
+                -_V_LIMIT, _V_LIMIT
+            )
+        super().__init__(**given)
         if not self.recurrent_gates and self.recurrent_dropout:
             raise ValueError(
                 "SRUCell with `recurrent_gates=False` has no recurrent "

@@ -122,16 +122,8 @@ def run(
     constants = cell.step_constants()
     initial_state = list(initial_state)
     if path == "scan":
-        return _scan(
-            cell,
-            inputs,
-            initial_state,
-            mask,
-            constants,
-            input_mask,
-            previous_output,
-            zero_output_for_mask,
-        )
+        masking = (mask, previous_output, zero_output_for_mask)
+        return _scan(cell, inputs, initial_state, input_mask, masking)
 
     if path == "hoisted":
         # The largest tensor of the call, batch x steps x k units, is made
@@ -196,19 +188,12 @@ def run(
     return last_output, outputs, states
 
 
-def _scan(
-    cell,
-    inputs,
-    initial_state,
-    mask,
-    constants,
-    input_mask,
-    previous_output,
-    zero_output_for_mask,
-):
+def _scan(cell, inputs, initial_state, input_mask, masking):
     """The whole recurrence of a linear cell as parallel scans over the
-    time-major `inputs`; the outputs come back batch-major."""
-    projected = project(cell, inputs, constants, input_mask)
+    time-major `inputs`; the outputs come back batch-major. `masking` is
+    `(mask, previous_output, zero_output_for_mask)`."""
+    mask, previous_output, zero_output_for_mask = masking
+    projected = project(cell, inputs, cell.step_constants(), input_mask)
     a, b = cell.linear_recurrence(projected)
     valid = None if mask is None else ops.expand_dims(mask, -1)
     in_log_space = cell.log_space_scan

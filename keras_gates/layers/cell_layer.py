@@ -1,8 +1,10 @@
 """`CellLayer`: a `GatedRNN` over a cell of one class, with the cell's
 arguments among the layer's own, as `keras.layers.LSTM` has. Not public."""
 
+import inspect
 import re
 
+from keras_gates._arguments import bind
 from keras_gates._arguments import option_defaults
 from keras_gates.cells.gated_cell import GatedCell
 from keras_gates.layers.gated_rnn import GatedRNN
@@ -35,6 +37,8 @@ class CellLayer(GatedRNN):
         if cell_class is None:
             return
         cls.cell_class = cell_class
+        layer_only = inspect.signature(GatedRNN.__init__).parameters
+        bind(cell_class, cls, layer_only)
         for name in option_defaults(cell_class, GatedCell):
             if not hasattr(cls, name):
                 setattr(cls, name, _cell_property(name))

@@ -67,6 +67,20 @@ class GatedRNN(keras.layers.RNN):
             `None`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
+    Call arguments:
+        inputs: A 3D tensor of shape `(batch, timesteps, features)`.
+        mask: Optional boolean tensor of shape `(batch, timesteps)`; False
+            marks a step to skip.
+        training: Whether dropout is active.
+        initial_state: Optional list of initial state tensors, in the cell's
+            state order. Defaults to zeros.
+
+    Masking:
+        The layer supports masking (e.g. from `Embedding(mask_zero=True)` or
+        `Masking`), with left or right padding: a masked step keeps the state
+        and repeats the previous output (or outputs zeros with
+        `zero_output_for_mask=True`).
+
     Examples:
         >>> import numpy as np, keras_gates
         >>> layer = keras_gates.GatedRNN(keras_gates.SRUCell(4), return_sequences=True)

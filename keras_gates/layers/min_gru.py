@@ -22,42 +22,14 @@ class MinGRU(CellLayer, cell_class=MinGRUCell):
     scans on a GPU or TPU and runs the loop on a CPU, where the loop was
     measured 1.4-6.1x faster than the scan.
 
+    The arguments it shares with every keras-gates layer (in the signature,
+    positionally in the order of Keras' own layers), its call arguments and
+    masking are documented once: the cell's in `keras_gates.GatedCell` and
+    `keras_gates.RecurrentCell`, the recurrent layer's in
+    `keras_gates.GatedRNN`.
+
     Args:
         units: Positive integer, dimensionality of the output space.
-        recurrent_activation: Activation of the gate `z`. Defaults to
-            `"sigmoid"`.
-        use_bias: Whether the layer has a bias vector. Defaults to `True`.
-        kernel_initializer: Initializer of `kernel`. Defaults to `"glorot_uniform"`.
-        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
-        chrono_init: None, or an integer T of at least 3: chrono
-            initialization of the gate's bias (Tallec & Ollivier, 2018),
-            each unit starting with a memory of 2 to T steps. Defaults to
-            `None`.
-        kernel_regularizer: Regularizer of `kernel`. Defaults to `None`.
-        bias_regularizer: Regularizer of `bias`. Defaults to `None`.
-        activity_regularizer: Regularizer of the layer's output. Defaults to
-            `None`.
-        kernel_constraint: Constraint on `kernel`. Defaults to `None`.
-        bias_constraint: Constraint on `bias`. Defaults to `None`.
-        dropout: Float in [0, 1): fraction of the inputs dropped before the
-            input projection, with one mask per sequence, in training only.
-            Defaults to `0.0`.
-        seed: Integer seed of the dropout mask. Defaults to `None`.
-        return_sequences: Whether to return the whole output sequence rather
-            than the last output. Defaults to `False`.
-        return_state: Whether to return the final state after the output, as
-            `[output, h]`. Defaults to `False`.
-        go_backwards: Whether to process the sequence backwards and return
-            the reversed output sequence. Defaults to `False`.
-        stateful: Whether the final state of a batch is the initial state of
-            the next one. Defaults to `False`.
-        unroll: Used only with `fast_path=False`: whether to unroll the
-            step-by-step loop. Defaults to `False`.
-        zero_output_for_mask: Whether masked steps output zeros instead of
-            repeating the previous output. Defaults to `False`.
-        fast_path: `True`: the parallel scan; `False`: the cell step by
-            step (same numbers); `"auto"`: the scan on a GPU or TPU, the
-            steps on a CPU. Defaults to `"auto"`.
         log_space: Whether to use the paper's log-space form, exactly as
             `mingru-pytorch`: the candidate through `g` (positive states)
             and the scan in log space (see `MinGRUCell`). Defaults to
@@ -68,17 +40,6 @@ class MinGRU(CellLayer, cell_class=MinGRUCell):
         projection_initializer: Initializer of `projection_kernel`.
             Defaults to `"glorot_uniform"`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
-
-    Call arguments:
-        inputs: A 3D tensor of shape `(batch, timesteps, features)`.
-        mask: Optional boolean tensor of shape `(batch, timesteps)`.
-        training: Whether dropout is active.
-        initial_state: Optional list `[h_0]`. Defaults to zeros.
-
-    Masking:
-        A masked step keeps the state and repeats the previous output (zeros
-        before the first valid step), or outputs zeros with
-        `zero_output_for_mask=True`.
 
     Examples:
         >>> import numpy as np, keras, keras_gates
