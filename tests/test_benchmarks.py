@@ -1,6 +1,7 @@
 """Smoke test of the benchmark tool (tiny shapes, two rounds, seconds)."""
 
 import json
+import math
 
 import keras
 import pytest
@@ -8,6 +9,8 @@ import pytest
 import keras_gates as kg
 from benchmarks import run
 from benchmarks.cases import CASES
+from benchmarks.cases import PRESETS
+from benchmarks.cases import SLICES
 
 pytestmark = pytest.mark.slow  # not in the quick tier (pytest -m "not slow")
 
@@ -36,6 +39,17 @@ def test_sliced_benchmark_smoke(tmp_path, capsys):
     sliced = [r for r in saved["records"] if r["layer"] == "Sliced MinimalGRU"]
     assert all(r["ratio_MinimalGRU"] > 0 for r in sliced)
     assert "<= 0.125 x MinimalGRU" in capsys.readouterr().out
+
+
+def test_every_preset_times_layers_its_lengths_suit():
+    """`python -m benchmarks.run --preset quick` (the speed guide's command)
+    once failed: its default cases included the Sliced RNN, whose slices do
+    not divide 100 steps."""
+    for name, preset in PRESETS.items():
+        for layer in run.default_layers(preset):
+            if layer.startswith("Sliced"):
+                n = math.prod(SLICES)
+                assert all(steps % n == 0 for _, steps in preset["shapes"]), name
 
 
 def test_every_case_builds_a_layer_of_its_size():

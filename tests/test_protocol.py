@@ -115,6 +115,16 @@ class _OwnInputDropout(_Elman):
         return ops.matmul(inputs, self.kernel) + self.bias
 
 
+class _FormerGuideStyle(_Elman):
+    """Written to the former guide: takes `dropout_mask` and multiplies by
+    it, without declaring `applies_input_dropout`. It keeps working: the
+    layer drops the inputs and passes no mask, so dropout applies once."""
+
+    def input_side(self, inputs, constants=(), dropout_mask=None):
+        x = inputs if dropout_mask is None else inputs * dropout_mask
+        return ops.matmul(x, self.kernel) + self.bias
+
+
 class _IgnoresInputDropout(_Elman):
     applies_input_dropout = True
 
@@ -139,10 +149,11 @@ def test_input_dropout_is_applied_once_by_the_layer(fast_path):
         return to_numpy(layer(x, training=True)), to_numpy(layer(x))
 
     dropped, plain = run(_Elman)
-    own_dropped, own_plain = run(_OwnInputDropout)
     assert not np.allclose(dropped, plain)
-    np.testing.assert_allclose(dropped, own_dropped, atol=1e-6)
-    np.testing.assert_allclose(plain, own_plain, atol=1e-6)
+    for cell_class in (_OwnInputDropout, _FormerGuideStyle):
+        other_dropped, other_plain = run(cell_class)
+        np.testing.assert_allclose(dropped, other_dropped, atol=1e-6)
+        np.testing.assert_allclose(plain, other_plain, atol=1e-6)
 
 
 def test_a_cell_that_declares_input_dropout_and_ignores_it_is_an_error():
