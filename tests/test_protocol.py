@@ -234,3 +234,36 @@ def test_dropout_rules_that_cannot_be_checked_in_a_traced_build_warn():
     model.compile(optimizer="sgd", loss="mse")
     with pytest.warns(UserWarning, match="cannot be checked on values"):
         model.fit(data(), np.zeros((BATCH, UNITS)), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("fast_path", [False, True])
+def test_the_last_output_with_padding_and_initial_states(fast_path):
+    # Output 2 * h, state h: right padding (the last steps masked, so the
+    # last output is the last valid step's) and a given initial state.
+    x = data()
+    mask = np.ones((BATCH, STEPS), bool)
+    mask[0, 4:] = False
+    mask[1, 1:] = False
+    h0 = np.random.default_rng(1).normal(size=(BATCH, UNITS)).astype("float32")
+    seq = kg.GatedRNN(_Elman(UNITS), return_sequences=True, fast_path=fast_path)
+    sequence = to_numpy(seq(x, mask=mask, initial_state=[h0]))
+    last = kg.GatedRNN(_Elman(UNITS), fast_path=fast_path)
+    last.build(x.shape)
+    last.set_weights(seq.get_weights())
+    got = to_numpy(last(x, mask=mask, initial_state=[h0]))
+    np.testing.assert_allclose(got, sequence[:, -1], atol=1e-6)
+    np.testing.assert_allclose(got[1], sequence[1, 0], atol=1e-6)
+
+
+def test_the_checks_hold_under_mixed_precision():
+    # float16 compute: a rightly declared output_state is verified (not a
+    # false error), a wrong one still refused.
+    x, mixed = data(), "mixed_float16"
+    right = kg.GatedRNN(_RightOutputState(UNITS, dtype=mixed), dtype=mixed)
+    assert keras.backend.standardize_dtype(right(x).dtype) == "float16"
+    assert right.cell._output_state_checked
+    with pytest.raises(ValueError, match="declares output_state = 0"):
+        kg.GatedRNN(_WrongOutputState(UNITS, dtype=mixed), dtype=mixed)(x)
+    with pytest.raises(ValueError, match="ignores `recurrent_mask`"):
+        cell = _IgnoresRecurrentDropout(UNITS, recurrent_dropout=0.3, dtype=mixed)
+        kg.GatedRNN(cell, dtype=mixed)(x)
