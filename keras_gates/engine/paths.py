@@ -116,6 +116,10 @@ def run(
     inputs = ops.transpose(sequences, (1, 0, 2))
     if mask is not None:
         mask = ops.transpose(mask, (1, 0))
+    if input_mask is not None and not cell.applies_input_dropout:
+        # Dropped once for the whole sequence, not at every step.
+        inputs = inputs * input_mask
+        input_mask = None
     if go_backwards:
         inputs = ops.flip(inputs, axis=0)
         mask = None if mask is None else ops.flip(mask, axis=0)
