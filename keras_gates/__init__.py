@@ -8,6 +8,7 @@ layer beside it is used like `keras.layers.LSTM`:
 - `MinimalGRUCell` / `MinimalGRU`: the one-gate minimal gated unit.
 - `SRUCell` / `SRU`: Simple Recurrent Unit, element-wise recurrence.
 - `MinGRUCell` / `MinGRU`: minimal GRU, computed parallel in time.
+- `ClockworkRNNCell` / `ClockworkRNN`: modules at their own clock rates.
 - `SlicedRNN(layer, slices)`: any recurrent layer read as a tree of slices
   side by side, parallel over long sequences (the Sliced RNN).
 
@@ -25,6 +26,7 @@ from keras_gates import initializers
 from keras_gates import inspect
 from keras_gates import sampling
 from keras_gates import saving
+from keras_gates.cells import ClockworkRNNCell
 from keras_gates.cells import CoupledLSTMCell
 from keras_gates.cells import GatedCell
 from keras_gates.cells import MinGRUCell
@@ -33,6 +35,7 @@ from keras_gates.cells import PeepholeLSTMCell
 from keras_gates.cells import RecurrentCell
 from keras_gates.cells import SRUCell
 from keras_gates.layers import SRU
+from keras_gates.layers import ClockworkRNN
 from keras_gates.layers import CoupledLSTM
 from keras_gates.layers import GatedRNN
 from keras_gates.layers import MinGRU
@@ -42,6 +45,8 @@ from keras_gates.layers import SlicedRNN
 from keras_gates.version import __version__
 
 __all__ = [
+    "ClockworkRNN",
+    "ClockworkRNNCell",
     "CoupledLSTM",
     "CoupledLSTMCell",
     "GatedCell",

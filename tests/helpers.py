@@ -188,6 +188,19 @@ CASES = {
         },
         3,
     ),
+    # The clock: two modules, a period that skips the first step, the dense
+    # step (four modules on long sequences: tests/test_clockwork.py).
+    "clockwork": (kg.ClockworkRNN, {"periods": [1, 2]}, 3),
+    "clockwork_uneven_hoisted": (
+        kg.ClockworkRNN,
+        {"periods": [2, 3], "fast_path": True},
+        3,
+    ),
+    "clockwork_dense": (
+        kg.ClockworkRNN,
+        {"periods": [1, 2], "skip_inactive": False, "activation": "sigmoid"},
+        3,
+    ),
 }
 # The cases without an explicit fast_path take the step-by-step loop.
 for _cls, _kwargs, _ in CASES.values():
@@ -204,6 +217,7 @@ MAIN_CASES = [
     "coupled_hoisted",
     "mgu_hoisted",
     "sru_identity_hoisted",
+    "clockwork",
 ]
 
 
@@ -274,7 +288,7 @@ def cell_weights(cell):
     return {
         w.name: keras.ops.convert_to_numpy(w).astype(np.float64)
         for w in cell.weights
-        if w.name in WEIGHT_NAMES
+        if w.name in WEIGHT_NAMES or w.name.startswith("recurrent_kernel_")
     }
 
 
@@ -322,9 +336,16 @@ def reference_step(cell, x_mask=None, state_mask=None):
         )
         name = keras.activations.serialize(cell.activation)
         options["activation"] = ref.ACTIVATIONS[name]  # None: the identity
+    elif isinstance(cell, kg.ClockworkRNNCell):
+        step = functools.partial(ref.clockwork_step, periods=cell.periods)
     else:
         raise TypeError(f"no reference for {type(cell).__name__}")
     return lambda x, states: step(x, states, w, **options)
+
+
+def zero_states(layer, batch):
+    """The zero initial states of `layer`'s cell, float64."""
+    return [np.zeros((batch, size)) for size in layer.cell.state_size]
 
 
 def num_states(layer):

@@ -317,6 +317,41 @@ def keras_gru_step(
     return h_new, [h_new], {"update": z, "reset": r}
 
 
+def clockwork_step(
+    x, states, w, *, periods, activation=np.tanh, x_mask=None, state_mask=None, **_
+):
+    """Koutník et al. (2014), module by module and row by row: module i runs
+    when its row's clock t (rounded, counted from 0) has t mod T_i = 0 and
+    reads the modules j >= i through its block column `recurrent_kernel_i`;
+    the clock then counts on, modulo the common cycle of the periods."""
+    h, clock = states
+    batch, units = h.shape
+    g = len(periods)
+    m = units // g
+    xin = x if x_mask is None else x * x_mask
+    hin = h if state_mask is None else h * state_mask
+    bias = _bias(w, 1, units)
+    cycle = np.lcm.reduce(periods)
+    t = np.mod(np.round(clock[:, 0]), cycle)
+    h_new = h.copy()
+    active = np.zeros((batch, g))
+    for b in range(batch):
+        for i, period in enumerate(periods):
+            if t[b] % period:
+                continue
+            active[b, i] = 1.0
+            block = slice(i * m, (i + 1) * m)
+            pre = xin[b] @ w["kernel"][:, block] + bias[block]
+            for j in range(i, g):
+                rows = slice((j - i) * m, (j - i + 1) * m)
+                pre = (
+                    pre + hin[b, j * m : (j + 1) * m] @ w[f"recurrent_kernel_{i}"][rows]
+                )
+            h_new[b, block] = activation(pre)
+    clock_new = np.mod(t + 1, cycle)[:, None]
+    return h_new, [h_new, clock_new], {"active": active}
+
+
 def run_rnn(
     step,
     xs,

@@ -31,6 +31,7 @@ LAYERS = {
     "MinimalGRU": kg.MinimalGRU,
     "SRU": kg.SRU,
     "MinGRU": kg.MinGRU,
+    "ClockworkRNN": kg.ClockworkRNN,
 }
 VOCABULARY, UNITS = 20, 8
 ATOL = 1e-5
@@ -276,9 +277,14 @@ def test_tflite_fixed_batch_and_scan_fast_path():
 
 def stream(content, x, num_states, batch=1, units=UNITS):
     runner = Interpreter(model_content=content).get_signature_runner("step")
+    details = runner.get_input_details()
     states = {
-        f"state_{i}": np.zeros((batch, units), "float32") for i in range(num_states)
+        f"state_{i}": np.zeros(details[f"state_{i}"]["shape"], "float32")
+        for i in range(num_states)
     }
+    # Zero states of the declared batch; the clock state has one feature.
+    assert all(state.shape[0] == batch for state in states.values())
+    assert all(state.shape[1] in (units, 1) for state in states.values())
     outputs = []
     for t in range(x.shape[1]):
         result = runner(inputs=x[:, t], **states)
@@ -295,7 +301,8 @@ def test_streaming_step_model_matches_prefixes(name):
     assert_builtins_only(content)
     _, specs = export.step_function(model)
     num_states = len(specs) - 1
-    cell_states = 4 if "LSTM" in name else 2
+    # Two layers: [h, c] each for an LSTM, [h, clock] for the Clockwork RNN.
+    cell_states = 4 if "LSTM" in name or name == "ClockworkRNN" else 2
     # The SRU behind a mask also carries its last output.
     assert num_states == cell_states + (2 if name == "SRU" else 0)
     x = padded_tokens(2, 9)

@@ -15,10 +15,10 @@ from tests.helpers import CASES
 from tests.helpers import UNITS
 from tests.helpers import built_layer
 from tests.helpers import cell_weights
-from tests.helpers import num_states
 from tests.helpers import randomize
 from tests.helpers import reference_step
 from tests.helpers import to_numpy
+from tests.helpers import zero_states
 
 BATCH, STEPS = 4, 6
 ATOL = 1e-5
@@ -28,6 +28,7 @@ GATES = {
     kg.MinimalGRU: ["forget"],
     kg.SRU: ["forget", "reset"],
     kg.MinGRU: ["update"],
+    kg.ClockworkRNN: ["active"],
 }
 
 
@@ -94,7 +95,7 @@ def test_cells_in_keras_rnn(case):
     rnn.build((None, STEPS, input_dim))
     rnn.set_weights(layer.get_weights())
     x, _ = inputs(input_dim)
-    zeros = [np.zeros((BATCH, UNITS))] * num_states(layer)
+    zeros = zero_states(layer, BATCH)
     mask = make_mask()
     got = inspect.gate_activations(rnn, x, mask=mask)
     assert_gates_equal(got, reference_gates(layer.cell, x, zeros, mask))
@@ -138,7 +139,7 @@ def test_bidirectional_gates_on_the_input_time_axis(case):
     randomize(bi)
     x, _ = inputs(input_dim)
     mask = make_mask()
-    zeros = [np.zeros((BATCH, UNITS))] * num_states(bi.forward_layer)
+    zeros = zero_states(bi.forward_layer, BATCH)
     got = inspect.gate_activations(bi, x, mask=mask)
     want = {}
     for prefix, direction, backwards in (

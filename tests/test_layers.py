@@ -33,6 +33,11 @@ def expected_weights(case, input_dim):
         if kwargs.get("layer_norm"):  # gamma, beta of the two products and c
             n += 6
             params += 2 * (2 * blocks * UNITS + UNITS)
+    elif cls is kg.ClockworkRNN:  # kernel, bias, one recurrent block column per module
+        g = len(kwargs.get("periods", (1, 2, 4, 8)))
+        m = UNITS // g
+        n = 1 + use_bias + g
+        params = input_dim * UNITS + n_bias + sum((g - i) * m * m for i in range(g))
     elif cls is kg.MinimalGRU:
         n = 2 + use_bias
         params = 2 * (input_dim * UNITS + UNITS * UNITS + n_bias)
@@ -72,6 +77,8 @@ def test_layer_harness(case, return_state, tmp_path):
     if return_state:
         if lstm:
             shape += [(BATCH, out), (BATCH, UNITS)]
+        elif cls is kg.ClockworkRNN:  # h and the clock
+            shape += [(BATCH, UNITS), (BATCH, 1)]
         else:  # one state of `units` (a projected MinGRU outputs P features)
             shape += [(BATCH, UNITS)]
     n_weights, n_params = expected_weights(case, input_dim)

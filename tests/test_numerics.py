@@ -18,6 +18,7 @@ from tests.helpers import num_states
 from tests.helpers import randomize
 from tests.helpers import reference_step
 from tests.helpers import to_numpy
+from tests.helpers import zero_states
 
 pytestmark = pytest.mark.numerics
 
@@ -78,7 +79,7 @@ def test_zero_output_for_mask(case):
     x, _ = make_inputs(input_dim)
     mask = make_mask()
     out, *final = layer(x, mask=mask)
-    init = [np.zeros((BATCH, UNITS))] * num_states(layer)
+    init = zero_states(layer, BATCH)
     want_out, want_final = ref.run_rnn(
         reference_step(layer.cell), x, init, mask=mask, zero_output_for_mask=True
     )
@@ -239,7 +240,7 @@ def test_stacked_layers_match_composed_references(case):
     second = cls(UNITS, **kwargs)
     model = keras.Sequential([keras.Input((STEPS, input_dim)), first, second])
     randomize(model)
-    zeros = [np.zeros((BATCH, UNITS))] * num_states(first)
+    zeros = zero_states(first, BATCH)
     hidden, _ = ref.run_rnn(reference_step(first.cell), x, zeros)
     want, _ = ref.run_rnn(reference_step(second.cell), hidden, zeros)
     np.testing.assert_allclose(to_numpy(model(x)), want[:, -1], atol=ATOL)
@@ -256,7 +257,7 @@ def test_bidirectional_matches_reference(case, merge_mode):
     )
     bi.build(x.shape)
     randomize(bi)
-    zeros = [np.zeros((BATCH, UNITS))] * num_states(bi.forward_layer)
+    zeros = zero_states(bi.forward_layer, BATCH)
     # Keras' Bidirectional forces zero outputs at masked steps when it returns
     # sequences, whatever the wrapped layer's zero_output_for_mask.
     common = {"mask": mask, "zero_output_for_mask": True}
@@ -301,7 +302,10 @@ def test_mixed_precision_close_to_float32(case, policy, atol, monkeypatch):
     half = weight_twin(full, x.shape, dtype=policy)
     seen = []
     matmul = keras.ops.matmul
-    gate = half.cell.recurrent_activation
+    # The Clockwork RNN has no gate: its nonlinearity is the candidate's.
+    clockwork = isinstance(half.cell, kg.ClockworkRNNCell)
+    nonlinearity = "activation" if clockwork else "recurrent_activation"
+    gate = getattr(half.cell, nonlinearity)
 
     def spy_matmul(a, b):
         seen.extend(
@@ -315,7 +319,7 @@ def test_mixed_precision_close_to_float32(case, policy, atol, monkeypatch):
 
     with monkeypatch.context() as patch:
         patch.setattr(keras.ops, "matmul", spy_matmul)
-        patch.setattr(half.cell, "recurrent_activation", spy_gate)
+        patch.setattr(half.cell, nonlinearity, spy_gate)
         out = half(x)
     assert {kind for kind, _ in seen} == {"matmul", "gate"}
     assert {dtype for _, dtype in seen} == {half_dtype}, seen
@@ -357,7 +361,7 @@ def test_dropout_is_one_mask_per_sequence(case):
         s_mask = None
     assert 0 < x_mask.mean() and np.any(x_mask == 0)
     out, *final = layer(x, training=True)
-    zeros = [np.zeros((BATCH, UNITS))] * num_states(layer)
+    zeros = zero_states(layer, BATCH)
     step = reference_step(layer.cell, x_mask=x_mask, state_mask=s_mask)
     want_out, want_final = ref.run_rnn(step, x, zeros)
     np.testing.assert_allclose(to_numpy(out), want_out, atol=ATOL, rtol=0)
@@ -405,7 +409,7 @@ def test_dropout_with_mask_backwards_and_unroll(case, unroll, request):
     if not has_recurrent_dropout(case):
         s_mask = None
     out, *final = layer(x, mask=mask, training=True)
-    zeros = [np.zeros((BATCH, UNITS))] * num_states(layer)
+    zeros = zero_states(layer, BATCH)
     step = reference_step(layer.cell, x_mask=x_mask, state_mask=s_mask)
     want_out, want_final = ref.run_rnn(step, x, zeros, mask=mask, go_backwards=True)
     np.testing.assert_allclose(to_numpy(out), want_out, atol=ATOL, rtol=0)

@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+import keras_gates as kg
 from tests.helpers import CASES
 from tests.helpers import MAIN_CASES
 from tests.helpers import UNITS
 from tests.helpers import built_layer
-from tests.helpers import num_states
 from tests.helpers import randomize
 from tests.helpers import to_numpy
 
@@ -49,7 +49,7 @@ def test_fully_masked_row_outputs_zeros_and_keeps_initial_state(
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, 6, input_dim)).astype("float32")
     initial = [
-        rng.normal(size=(3, UNITS)).astype("float32") for _ in range(num_states(layer))
+        rng.normal(size=(3, size)).astype("float32") for size in layer.cell.state_size
     ]
     mask = np.ones((3, 6), bool)
     mask[1] = False
@@ -229,9 +229,12 @@ def test_gradients_match_finite_differences_in_float64(case):
     in float64, through masked steps (left and right padding) and every
     step's output."""
     cls, kwargs, input_dim = CASES[case]
+    # The Clockwork RNN's slow modules read their recurrent weights only
+    # when they run again, with a state that is not zero: a longer sequence.
+    steps = 2 * FD_STEPS if cls is kg.ClockworkRNN else FD_STEPS
     model = keras.Sequential(
         [
-            keras.Input((FD_STEPS, input_dim), dtype="float64"),
+            keras.Input((steps, input_dim), dtype="float64"),
             keras.layers.Masking(0.0, dtype="float64"),
             cls(UNITS, **kwargs, return_sequences=True, dtype="float64"),
             # Drops the mask, so the loss is the plain mean over every step.
@@ -240,11 +243,11 @@ def test_gradients_match_finite_differences_in_float64(case):
     )
     randomize(model, seed=5)
     rng = np.random.default_rng(6)
-    x = rng.normal(size=(FD_BATCH, FD_STEPS, input_dim))
+    x = rng.normal(size=(FD_BATCH, steps, input_dim))
     x[0, -2:] = 0.0  # right padding
     x[1, :1] = 0.0  # left padding
     outputs = kwargs.get("projection_units") or UNITS
-    y = rng.normal(size=(FD_BATCH, FD_STEPS * outputs))
+    y = rng.normal(size=(FD_BATCH, steps * outputs))
     weights = model.get_weights()
     assert all(w.dtype == np.float64 for w in weights)
 

@@ -1,3 +1,4 @@
+from keras_gates.cells.clockwork_cell import ClockworkRNNCell
 from keras_gates.cells.coupled_lstm_cell import CoupledLSTMCell
 from keras_gates.cells.gated_cell import GatedCell
 from keras_gates.cells.min_gru_cell import MinGRUCell
@@ -7,6 +8,7 @@ from keras_gates.cells.recurrent_cell import RecurrentCell
 from keras_gates.cells.sru_cell import SRUCell
 
 __all__ = [
+    "ClockworkRNNCell",
     "CoupledLSTMCell",
     "GatedCell",
     "MinGRUCell",

@@ -1,3 +1,4 @@
+from keras_gates.layers.clockwork_rnn import ClockworkRNN
 from keras_gates.layers.coupled_lstm import CoupledLSTM
 from keras_gates.layers.gated_rnn import GatedRNN
 from keras_gates.layers.min_gru import MinGRU
@@ -7,6 +8,7 @@ from keras_gates.layers.sliced_rnn import SlicedRNN
 from keras_gates.layers.sru import SRU
 
 __all__ = [
+    "ClockworkRNN",
     "CoupledLSTM",
     "GatedRNN",
     "MinGRU",
