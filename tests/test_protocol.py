@@ -267,3 +267,49 @@ def test_the_checks_hold_under_mixed_precision():
     with pytest.raises(ValueError, match="ignores `recurrent_mask`"):
         cell = _IgnoresRecurrentDropout(UNITS, recurrent_dropout=0.3, dtype=mixed)
         kg.GatedRNN(cell, dtype=mixed)(x)
+
+
+class _EveryOtherStep(kg.GatedCell):
+    """An own time-aware cell: a running sum of the inputs at even steps,
+    its step index kept as a state (the protocol's rule)."""
+
+    GATES = ()
+    state_names = ("total", "step")
+
+    def __init__(self, units, **kwargs):
+        super().__init__(units, **kwargs)
+        self.state_size, self.output_size = [units, 1], units
+
+    def build(self, input_shape):
+        self.kernel = self.add_kernel(input_shape[-1], 1)
+
+    def input_side(self, inputs, constants=()):
+        return ops.matmul(inputs, self.kernel)
+
+    def recurrent_step(self, projected, states, constants=(), recurrent_mask=None):
+        total, step = states
+        even = ops.cast(ops.equal(ops.mod(step, 2.0), 0.0), total.dtype)
+        total = total + even * projected
+        return total, [total, step + 1.0], {}
+
+
+def test_a_step_index_kept_as_a_state_follows_masks_and_chunks():
+    x = data()
+    layer = kg.GatedRNN(_EveryOtherStep(UNITS), return_sequences=True)
+    layer.build(x.shape)
+    kernel = to_numpy(layer.cell.kernel)
+    want = np.cumsum((x @ kernel) * (np.arange(STEPS) % 2 == 0)[None, :, None], 1)
+    np.testing.assert_allclose(to_numpy(layer(x)), want, atol=1e-5)
+    # Two padded steps in front: the row's count starts at its first valid step.
+    padded = np.concatenate([np.zeros_like(x[:, :2]), x], axis=1)
+    mask = np.arange(STEPS + 2)[None, :] >= 2
+    mask = np.repeat(mask, BATCH, axis=0)
+    np.testing.assert_allclose(
+        to_numpy(layer(padded, mask=mask))[:, 2:], want, atol=1e-5
+    )
+    # Stateful chunks of odd length carry the count.
+    chunked = kg.GatedRNN(_EveryOtherStep(UNITS), return_sequences=True, stateful=True)
+    chunked.build(x.shape)
+    chunked.set_weights(layer.get_weights())
+    got = np.concatenate([to_numpy(chunked(x[:, :3])), to_numpy(chunked(x[:, 3:]))], 1)
+    np.testing.assert_allclose(got, want, atol=1e-5)

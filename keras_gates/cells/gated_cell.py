@@ -138,6 +138,10 @@ class GatedCell(keras.layers.Layer):
       not change with `recurrent_mask` is an error.
     - `state_size`, `output_size`, the list of new states and `GATES` must
       match what `recurrent_step` returns.
+    - The step index: a cell that needs it keeps it as a state, a counter
+      of shape `(batch, 1)` from 0, which the layers then treat as any
+      state (a masked step keeps it, `stateful` and the streaming export
+      carry it); `ClockworkRNNCell` does.
 
     Optionally:
 
