@@ -9,6 +9,7 @@ layer beside it is used like `keras.layers.LSTM`:
 - `SRUCell` / `SRU`: Simple Recurrent Unit, element-wise recurrence.
 - `MinGRUCell` / `MinGRU`: minimal GRU, computed parallel in time.
 - `ClockworkRNNCell` / `ClockworkRNN`: modules at their own clock rates.
+- `DepthGatedLSTMCell` / `DepthGatedLSTM`: stacked LSTMs, cells gated in depth.
 - `SlicedRNN(layer, slices)`: any recurrent layer read as a tree of slices
   side by side, parallel over long sequences (the Sliced RNN).
 
@@ -28,6 +29,7 @@ from keras_gates import sampling
 from keras_gates import saving
 from keras_gates.cells import ClockworkRNNCell
 from keras_gates.cells import CoupledLSTMCell
+from keras_gates.cells import DepthGatedLSTMCell
 from keras_gates.cells import GatedCell
 from keras_gates.cells import MinGRUCell
 from keras_gates.cells import MinimalGRUCell
@@ -37,6 +39,7 @@ from keras_gates.cells import SRUCell
 from keras_gates.layers import SRU
 from keras_gates.layers import ClockworkRNN
 from keras_gates.layers import CoupledLSTM
+from keras_gates.layers import DepthGatedLSTM
 from keras_gates.layers import GatedRNN
 from keras_gates.layers import MinGRU
 from keras_gates.layers import MinimalGRU
@@ -49,6 +52,8 @@ __all__ = [
     "ClockworkRNNCell",
     "CoupledLSTM",
     "CoupledLSTMCell",
+    "DepthGatedLSTM",
+    "DepthGatedLSTMCell",
     "GatedCell",
     "GatedRNN",
     "MinGRU",

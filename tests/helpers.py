@@ -2,6 +2,7 @@
 
 import functools
 import os
+import re
 
 import keras
 import numpy as np
@@ -201,6 +202,19 @@ CASES = {
         {"periods": [1, 2], "skip_inactive": False, "activation": "sigmoid"},
         3,
     ),
+    # The depth gate: two layers with every peephole, three coupled on the
+    # hoisted path, one (no depth gate: a peephole LSTM).
+    "depth_gated": (kg.DepthGatedLSTM, {}, 3),
+    "depth_gated_coupled_hoisted": (
+        kg.DepthGatedLSTM,
+        {"num_layers": 3, "coupled": True, "peepholes": "output", "fast_path": True},
+        3,
+    ),
+    "depth_gated_one_layer": (
+        kg.DepthGatedLSTM,
+        {"num_layers": 1, "peepholes": None, "activation": "relu"},
+        3,
+    ),
 }
 # The cases without an explicit fast_path take the step-by-step loop.
 for _cls, _kwargs, _ in CASES.values():
@@ -218,6 +232,7 @@ MAIN_CASES = [
     "mgu_hoisted",
     "sru_identity_hoisted",
     "clockwork",
+    "depth_gated",
 ]
 
 
@@ -288,7 +303,8 @@ def cell_weights(cell):
     return {
         w.name: keras.ops.convert_to_numpy(w).astype(np.float64)
         for w in cell.weights
-        if w.name in WEIGHT_NAMES or w.name.startswith("recurrent_kernel_")
+        # Per module or layer: recurrent_kernel_0, kernel_1, ...
+        if w.name in WEIGHT_NAMES or re.fullmatch(r"\w+_\d+", w.name)
     }
 
 
@@ -336,6 +352,10 @@ def reference_step(cell, x_mask=None, state_mask=None):
         )
         name = keras.activations.serialize(cell.activation)
         options["activation"] = ref.ACTIVATIONS[name]  # None: the identity
+    elif isinstance(cell, kg.DepthGatedLSTMCell):
+        step = functools.partial(
+            ref.depth_gated_lstm_step, layers=cell.num_layers, coupled=cell.coupled
+        )
     elif isinstance(cell, kg.ClockworkRNNCell):
         step = functools.partial(ref.clockwork_step, periods=cell.periods)
     else:

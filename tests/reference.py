@@ -352,6 +352,56 @@ def clockwork_step(
     return h_new, [h_new, clock_new], {"active": active}
 
 
+def depth_gated_lstm_step(
+    x,
+    states,
+    w,
+    *,
+    layers,
+    coupled=False,
+    activation=np.tanh,
+    recurrent_activation=sigmoid,
+    x_mask=None,
+    state_mask=None,
+):
+    """Yao et al. (2015), layer by layer: each layer a peephole LSTM (CIFG
+    when `coupled`) on the new output of the layer below; above layer 0 a
+    depth gate d = σ(W_xd x + b_d + w_c ⊙ c_{t-1} + w_l ⊙ c^{below}_t) adds
+    d ⊙ c^{below}_t to the memory cell, before the output gate peeps."""
+    act, rec = activation, recurrent_activation
+    units = states[0].shape[-1]
+    names = ["i", "c", "o"] if coupled else ["i", "f", "c", "o"]
+    inp = x if x_mask is None else x * x_mask
+    new_states, gates = [], {}
+    below_c = None
+    for n_l in range(layers):
+        h, c = states[2 * n_l], states[2 * n_l + 1]
+        hin = h if state_mask is None else h * state_mask
+        kernel = w[f"kernel_{n_l}"]
+        blocks = len(names) + (n_l > 0)
+        bias = w.get(f"bias_{n_l}", np.zeros(blocks * units))
+        x_parts = _blocks(inp @ kernel + bias, blocks)
+        h_parts = _blocks(hin @ w[f"recurrent_kernel_{n_l}"], len(names))
+        z = {n: x_parts[k] + h_parts[k] for k, n in enumerate(names)}
+
+        def p(gate, n_l=n_l):
+            return w.get(f"{gate}_peephole_{n_l}", np.zeros(units))
+
+        i = rec(z["i"] + p("input") * c)
+        f = 1.0 - i if coupled else rec(z["f"] + p("forget") * c)
+        c_new = f * c + i * act(z["c"])
+        if n_l > 0:
+            d = rec(x_parts[-1] + p("depth_cell") * c + p("depth_lower") * below_c)
+            c_new = c_new + d * below_c
+            gates[f"depth_{n_l}"] = d
+        o = rec(z["o"] + p("output") * c_new)
+        h_new = o * act(c_new)
+        gates[f"input_{n_l}"], gates[f"forget_{n_l}"], gates[f"output_{n_l}"] = i, f, o
+        new_states += [h_new, c_new]
+        inp, below_c = h_new, c_new
+    return new_states[-2], new_states, gates
+
+
 def run_rnn(
     step,
     xs,

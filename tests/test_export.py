@@ -32,6 +32,7 @@ LAYERS = {
     "SRU": kg.SRU,
     "MinGRU": kg.MinGRU,
     "ClockworkRNN": kg.ClockworkRNN,
+    "DepthGatedLSTM": kg.DepthGatedLSTM,
 }
 VOCABULARY, UNITS = 20, 8
 ATOL = 1e-5
@@ -301,8 +302,10 @@ def test_streaming_step_model_matches_prefixes(name):
     assert_builtins_only(content)
     _, specs = export.step_function(model)
     num_states = len(specs) - 1
-    # Two layers: [h, c] each for an LSTM, [h, clock] for the Clockwork RNN.
+    # Two layers: [h, c] each for an LSTM, [h, clock] for the Clockwork RNN,
+    # [h, c] per stacked layer (2) for the Depth-Gated LSTM.
     cell_states = 4 if "LSTM" in name or name == "ClockworkRNN" else 2
+    cell_states *= 2 if name == "DepthGatedLSTM" else 1
     # The SRU behind a mask also carries its last output.
     assert num_states == cell_states + (2 if name == "SRU" else 0)
     x = padded_tokens(2, 9)

@@ -33,6 +33,22 @@ def expected_weights(case, input_dim):
         if kwargs.get("layer_norm"):  # gamma, beta of the two products and c
             n += 6
             params += 2 * (2 * blocks * UNITS + UNITS)
+    elif cls is kg.DepthGatedLSTM:
+        layers = kwargs.get("num_layers", 2)
+        coupled = kwargs.get("coupled", False)
+        blocks = 3 if coupled else 4
+        peep = kwargs.get("peepholes", "auto")
+        if peep == "auto":
+            peep = ["input", "output"] if coupled else ["input", "forget", "output"]
+        peep = [peep] if isinstance(peep, str) else (peep or [])
+        # Per layer: kernel, recurrent kernel, bias, peepholes; above the
+        # first, a depth block in kernel and bias and two depth vectors.
+        n = layers * (2 + use_bias + len(peep)) + 2 * (layers - 1)
+        params = blocks * (input_dim * UNITS + UNITS * UNITS + n_bias)
+        params += (layers - 1) * (
+            (blocks + 1) * (UNITS * UNITS + n_bias) + blocks * UNITS * UNITS + 2 * UNITS
+        )
+        params += layers * len(peep) * UNITS
     elif cls is kg.ClockworkRNN:  # kernel, bias, one recurrent block column per module
         g = len(kwargs.get("periods", (1, 2, 4, 8)))
         m = UNITS // g
@@ -79,6 +95,8 @@ def test_layer_harness(case, return_state, tmp_path):
             shape += [(BATCH, out), (BATCH, UNITS)]
         elif cls is kg.ClockworkRNN:  # h and the clock
             shape += [(BATCH, UNITS), (BATCH, 1)]
+        elif cls is kg.DepthGatedLSTM:  # h and c per layer
+            shape += [(BATCH, UNITS)] * (2 * kwargs.get("num_layers", 2))
         else:  # one state of `units` (a projected MinGRU outputs P features)
             shape += [(BATCH, UNITS)]
     n_weights, n_params = expected_weights(case, input_dim)

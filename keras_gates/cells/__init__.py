@@ -1,5 +1,6 @@
 from keras_gates.cells.clockwork_cell import ClockworkRNNCell
 from keras_gates.cells.coupled_lstm_cell import CoupledLSTMCell
+from keras_gates.cells.depth_gated_lstm_cell import DepthGatedLSTMCell
 from keras_gates.cells.gated_cell import GatedCell
 from keras_gates.cells.min_gru_cell import MinGRUCell
 from keras_gates.cells.minimal_gru_cell import MinimalGRUCell
@@ -8,6 +9,7 @@ from keras_gates.cells.recurrent_cell import RecurrentCell
 from keras_gates.cells.sru_cell import SRUCell
 
 __all__ = [
+    "DepthGatedLSTMCell",
     "ClockworkRNNCell",
     "CoupledLSTMCell",
     "GatedCell",

@@ -1,5 +1,6 @@
 from keras_gates.layers.clockwork_rnn import ClockworkRNN
 from keras_gates.layers.coupled_lstm import CoupledLSTM
+from keras_gates.layers.depth_gated_lstm import DepthGatedLSTM
 from keras_gates.layers.gated_rnn import GatedRNN
 from keras_gates.layers.min_gru import MinGRU
 from keras_gates.layers.minimal_gru import MinimalGRU
@@ -8,6 +9,7 @@ from keras_gates.layers.sliced_rnn import SlicedRNN
 from keras_gates.layers.sru import SRU
 
 __all__ = [
+    "DepthGatedLSTM",
     "ClockworkRNN",
     "CoupledLSTM",
     "GatedRNN",
