@@ -47,6 +47,18 @@ def min_gru_macs(d, u):
     return 2 * u * d
 
 
+def clockwork_macs(d, u):
+    """The input product and the block upper-triangular recurrent product of
+    8 modules (9/16 of a full one)."""
+    return u * d + u * u * 9 // 16
+
+
+def depth_gated_macs(d, u):
+    """Two layers: 4 blocks on the input, 5 on the layer below (with the
+    depth gate's), 4 on each layer's own state."""
+    return 4 * u * d + 5 * u * u + 2 * 4 * u * u
+
+
 CASES = {
     case.name: case
     for case in [
@@ -111,6 +123,29 @@ CASES = {
             lambda u: kg.MinGRU(u, fast_path=True),
             min_gru_macs,
         ),
+        # The answers to long dependencies (issue 25). The Clockwork RNN's
+        # count is the dense step's: every module at every step; with
+        # `skip_inactive` a step of the exponential clock computes fewer.
+        Case(
+            "keras.SimpleRNN",
+            lambda u: keras.layers.SimpleRNN(u),
+            gate_block_macs(1),
+        ),
+        Case(
+            "ClockworkRNN",
+            lambda u: kg.ClockworkRNN(u, periods=8),
+            clockwork_macs,
+        ),
+        Case(
+            "ClockworkRNN skip",
+            lambda u: kg.ClockworkRNN(u, periods=8, skip_inactive=True),
+            clockwork_macs,
+        ),
+        Case(
+            "DepthGatedLSTM",
+            lambda u: kg.DepthGatedLSTM(u, num_layers=2),
+            depth_gated_macs,
+        ),
         # The Sliced RNN (`--sliced`): 64 slices, read as (8, 8), each level
         # a layer like the first. The levels above add 2 x 8 steps of the
         # same cell per 64 slices: left out of the count.
@@ -152,6 +187,15 @@ PRESETS = {
             "MinimalGRU",
             "Sliced MinimalGRU",
         ],
+    },
+    # The Clockwork RNN against a SimpleRNN of its size, with and without
+    # skipping the modules that do not run (`--units 64` for a small one).
+    "clockwork": {
+        "shapes": [(16, 256)],
+        "rounds": 5,
+        "features": 32,
+        "units": 512,
+        "layers": ["keras.SimpleRNN", "ClockworkRNN", "ClockworkRNN skip"],
     },
     # Seconds: for the test suite.
     "smoke": {"shapes": [(4, 8), (4, 16)], "rounds": 2, "features": 8, "units": 16},

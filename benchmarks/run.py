@@ -12,6 +12,7 @@ in the same run: the ceiling.
     python -m benchmarks.run --preset quick        # the speed guide's table
     python -m benchmarks.run --preset full --out results/
     python -m benchmarks.run --sliced              # SlicedRNN, T = 256 to 16384
+    python -m benchmarks.run --preset clockwork [--units 64]  # skipped modules
     KERAS_BACKEND=jax python -m benchmarks.run      # any Keras backend
 
 Writes `benchmark.json` (every timing) and `benchmark.png` (time against
@@ -209,6 +210,7 @@ def main(argv=None):
     )
     parser.add_argument("--layers", nargs="+", choices=list(CASES))
     parser.add_argument("--rounds", type=int, help="overrides the preset's rounds")
+    parser.add_argument("--units", type=int, help="overrides the preset's units")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
     if args.sliced:
@@ -216,7 +218,7 @@ def main(argv=None):
     preset = PRESETS[args.preset]
     rounds = args.rounds or preset["rounds"]
     features = preset.get("features", FEATURES)
-    units = preset.get("units", UNITS)
+    units = args.units or preset.get("units", UNITS)
     layers = args.layers or default_layers(preset)
     names = list(dict.fromkeys(["keras.LSTM", "keras.GRU", *layers]))
 

@@ -189,17 +189,18 @@ CASES = {
         },
         3,
     ),
-    # The clock: two modules, a period that skips the first step, the dense
-    # step (four modules on long sequences: tests/test_clockwork.py).
+    # The clock: two modules (the dense step, then skipping modules), a
+    # period that skips the first step (four modules on long sequences:
+    # tests/test_clockwork.py).
     "clockwork": (kg.ClockworkRNN, {"periods": [1, 2]}, 3),
     "clockwork_uneven_hoisted": (
         kg.ClockworkRNN,
-        {"periods": [2, 3], "fast_path": True},
+        {"periods": [2, 3], "skip_inactive": True, "fast_path": True},
         3,
     ),
-    "clockwork_dense": (
+    "clockwork_skip": (
         kg.ClockworkRNN,
-        {"periods": [1, 2], "skip_inactive": False, "activation": "sigmoid"},
+        {"periods": [1, 2], "skip_inactive": True, "activation": "sigmoid"},
         3,
     ),
     # The depth gate: two layers with every peephole, three coupled on the

@@ -4,6 +4,7 @@ import json
 import math
 
 import keras
+import numpy as np
 import pytest
 
 import keras_gates as kg
@@ -111,3 +112,16 @@ def test_sliced_variants_smoke(capsys):
     assert "| PeepholeLSTM | sliced, keras LSTM in every level |" in (
         capsys.readouterr().out
     )
+
+
+def test_depth_gated_study_smoke(capsys):
+    """Offline: both models train at 2 layers with parameter counts within
+    5% of each other (at 16 units one unit is 4%), and the table prints."""
+    from benchmarks import depth_gated_study
+
+    runs = depth_gated_study.main(["--smoke"])
+    assert [r["model"] for r in runs] == list(depth_gated_study.MODELS)
+    stacked, gated = (r["parameters"] for r in runs)
+    assert abs(gated - stacked) <= 0.05 * stacked
+    assert all(np.isfinite(r["bits_per_char"]) for r in runs)
+    assert "| 2 | DepthGatedLSTM |" in capsys.readouterr().out

@@ -305,3 +305,29 @@ def test_text_generation_reads_imdb_reviews(tmp_path):
     text = generation.imdb_text(tmp_path)
     assert len(text.splitlines()) == 6 and "<br" not in text
     assert "wonderful" in text and "awful" in text
+
+
+def test_clockwork_generation_smoke(capsys):
+    """Two epochs of the smallest size on the real recording that music21
+    ships (a test dependency): the table prints, every model has about 250
+    parameters that can learn, and the target is the scaled recording."""
+    clockwork = load("clockwork_generation")
+    results = clockwork.main(["--smoke"])
+    assert {name for _, name in results} == set(clockwork.MODELS)
+    for params, median, mses in results.values():
+        assert 200 <= params <= 300
+        assert np.isfinite(median) and len(mses) == 1
+    out = capsys.readouterr().out
+    assert "audioSearch/test_audio.wav at 44100 Hz" in out
+    assert "| 250 | clockwork | 18 | 217 |" in out
+
+
+def test_clockwork_generation_target():
+    clockwork = load("clockwork_generation")
+    args = clockwork.parse_args([])
+    wave, description = clockwork.target_waveform(args)
+    assert wave.shape == (320,) and wave.min() == -1.0 and wave.max() == 1.0
+    assert "test_audio.wav" in description
+    args = clockwork.parse_args(["--synthetic"])
+    wave, description = clockwork.target_waveform(args)
+    assert "synthetic" in description and wave.shape == (320,)

@@ -51,7 +51,7 @@ class DepthGatedLSTMCell(RecurrentCell):
 
     The authors' code (clab/dynet's `dglstm.cc`) differs from the paper; this
     cell follows the paper, with the code's coupled gates as the option
-    `coupled`. See the guide "The cells and their options".
+    `coupled`. See the guide "The Clockwork RNN and the Depth-Gated LSTM".
 
     Args:
         units: Positive integer, dimensionality of each layer's output and

@@ -29,7 +29,8 @@ class ClockworkRNN(CellLayer, cell_class=ClockworkRNNCell):
             `(1, 2, 4, 8)`.
         skip_inactive: Whether a step computes only the modules up to the
             slowest one that runs (True) or every module (False). Same
-            numbers. Defaults to `True`.
+            numbers; which is faster depends on the size and the backend
+            (see `ClockworkRNNCell`). Defaults to `False`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Examples:
@@ -71,7 +72,7 @@ class ClockworkRNN(CellLayer, cell_class=ClockworkRNNCell):
         seed=None,
         *,
         periods=(1, 2, 4, 8),
-        skip_inactive=True,
+        skip_inactive=False,
         zero_output_for_mask=False,
         fast_path="auto",
         **kwargs,
