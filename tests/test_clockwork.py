@@ -153,6 +153,8 @@ def test_periods_as_a_count_and_the_config():
             "float16",
         ),
         ({"units": 5, "periods": [1, 3, 5, 7, 11], "dtype": "bfloat16"}, "up to 256"),
+        # float32 counts exactly up to 2**24: a cycle of 111,546,435 steps
+        ({"units": 9, "periods": [1, 3, 5, 7, 11, 13, 17, 19, 23]}, "16777216"),
     ],
 )
 def test_bad_arguments_are_refused(kwargs, message):
@@ -165,3 +167,19 @@ def test_bad_arguments_are_refused(kwargs, message):
 def test_mixed_float16_counts_a_cycle_it_can_count():
     layer = kg.ClockworkRNN(6, periods=[1, 1024, 2048], dtype="mixed_float16")
     assert layer.cell.cycle == 2048
+
+
+def test_a_skipping_layer_leaves_xla_off_on_tensorflow():
+    """Keras turns XLA on by default for TensorFlow on a GPU, where the
+    skipping step's branches cannot be differentiated."""
+    skipping = kg.ClockworkRNN(8, skip_inactive=True)
+    assert skipping.supports_jit is (keras.backend.backend() != "tensorflow")
+    assert kg.ClockworkRNN(8).supports_jit is True
+    if keras.backend.backend() != "tensorflow":
+        return
+    model = keras.Sequential([keras.Input((None, 3)), skipping])
+    with pytest.warns(UserWarning, match="jit_compile"):
+        model.compile("sgd", "mse", jit_compile=True)
+    assert model.jit_compile is False
+    x = np.zeros((2, 5, 3), "float32")
+    assert np.isfinite(model.train_on_batch(x, np.zeros((2, 8), "float32")))

@@ -111,6 +111,7 @@ def test_unit_forget_bias_starts_every_forget_gate_at_sigma_one():
     [
         ({"num_layers": 0}, "num_layers"),
         ({"num_layers": 2.0}, "num_layers"),
+        ({"num_layers": True}, "num_layers"),
         ({"coupled": True, "peepholes": "forget"}, "1 - input gate"),
         ({"peepholes": "depth"}, "peephole"),
         ({"chrono_init": 10}, "chrono_init"),
@@ -120,3 +121,7 @@ def test_bad_arguments_are_refused(kwargs, message):
     for cls in (kg.DepthGatedLSTM, kg.DepthGatedLSTMCell):
         with pytest.raises(ValueError, match=message):
             cls(UNITS, **kwargs)
+
+
+def test_num_layers_from_numpy():
+    assert kg.DepthGatedLSTM(UNITS, num_layers=np.int64(3)).num_layers == 3

@@ -8,6 +8,7 @@ import keras_gates as kg
 from keras_gates.testing import check_config_round_trip
 from keras_gates.testing import run_layer_test
 from tests.helpers import CASES
+from tests.helpers import MAIN_CASES
 from tests.helpers import UNITS
 
 BATCH, STEPS = 2, 5
@@ -82,9 +83,14 @@ def expected_weights(case, input_dim):
     return n, params
 
 
+# Every configuration once; the states' shapes once per layer and path.
+HARNESS_RUNS = [(case, False) for case in sorted(CASES)] + [
+    (case, True) for case in MAIN_CASES
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("case", sorted(CASES))
-@pytest.mark.parametrize("return_state", [False, True])
+@pytest.mark.parametrize("case, return_state", HARNESS_RUNS)
 def test_layer_harness(case, return_state, tmp_path):
     cls, kwargs, input_dim = CASES[case]
     lstm = cls in (kg.PeepholeLSTM, kg.CoupledLSTM)

@@ -1,5 +1,6 @@
 import math
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -8,9 +9,9 @@ from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.gated_cell import masked
 from keras_gates.cells.recurrent_cell import RecurrentCell
 
-# The largest clock period (the cycle of every clock, the least common
-# multiple of the periods) that a dtype counts exactly.
-_EXACT_INTEGERS = {"float16": 2048, "bfloat16": 256}
+# The largest cycle of the clock (the least common multiple of the periods)
+# that a dtype counts exactly: past it, `clock + 1` no longer changes.
+_EXACT_INTEGERS = {"float16": 2**11, "bfloat16": 2**8, "float32": 2**24}
 
 
 def check_periods(periods):
@@ -67,7 +68,8 @@ class ClockworkRNNCell(RecurrentCell):
     layers carry it from one call to the next, and the streaming export
     carries it as a state. An initial state passed by the user starts it
     where the user says (`[h_0, clock_0]`, the clock a float of shape
-    `(batch, 1)`, read rounded to a whole step).
+    `(batch, 1)`, read rounded to a whole step, half-way to the even one;
+    a clock that is not finite runs no module).
 
     The states are `[h_t, clock_t]` and the output is `h_t`. Weights:
     `kernel` `(input_dim, units)`, `bias` `(units,)`, and per module `i` its
@@ -91,7 +93,9 @@ class ClockworkRNNCell(RecurrentCell):
     units skipping took 2.0x to 2.6x the dense step's time (1.2x in JAX
     inference): the branches cost more than the small products they save.
     TensorFlow's XLA (`jit_compile=True`) cannot differentiate the
-    branches: train with the dense step there. The guide "The cells and
+    branches: on TensorFlow a skipping cell sets `supports_jit = False`, so
+    that `compile()` leaves XLA off, by default (Keras turns it on for a
+    GPU) and when asked for with `jit_compile=True` (Keras then warns). The guide "The cells and
     their options" has the table.
 
     Args:
@@ -138,10 +142,15 @@ class ClockworkRNNCell(RecurrentCell):
                 f"(the common cycle of periods {list(self.periods)}) in its "
                 f"compute dtype, {self.compute_dtype}, which counts integers "
                 f"exactly only up to {exact}. Use periods with a shorter cycle "
-                "(powers of 2 up to that bound), or a float32 dtype for this layer."
+                "(powers of 2 up to that bound)"
+                + (", or a float32 dtype for this layer." if exact < 2**24 else ".")
             )
         self.state_size = [self.units, 1]
         self.output_size = self.units
+        if self.skip_inactive and keras.backend.backend() == "tensorflow":
+            # XLA cannot differentiate the branches: Keras' "auto" then
+            # leaves XLA off (it turns it on for TensorFlow on a GPU).
+            self.supports_jit = False
 
     def build(self, input_shape):
         input_dim = input_shape[-1]

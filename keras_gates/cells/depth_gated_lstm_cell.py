@@ -1,3 +1,4 @@
+import numpy as np
 from keras import ops
 
 from keras_gates import _validation as v
@@ -77,11 +78,13 @@ class DepthGatedLSTMCell(RecurrentCell):
     def __init__(self, units, *args, **kwargs):
         super().__init__(**cell_arguments(type(self), units, args, kwargs))
         layers = self.num_layers
-        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+        integer = isinstance(layers, (int, np.integer)) and not isinstance(layers, bool)
+        if not integer or layers < 1:
             raise ValueError(
                 "Argument `num_layers` must be a positive integer, the number "
                 f"of stacked LSTM layers. Received: num_layers={layers!r}"
             )
+        self.num_layers = layers = int(layers)
         self.coupled = v.check_bool(self.coupled, "coupled")
         allowed = ("input", "output") if self.coupled else ALL_GATES
         peepholes = self.peepholes

@@ -78,3 +78,4 @@ class ClockworkRNN(CellLayer, cell_class=ClockworkRNNCell):
         **kwargs,
     ):
         super().__init__(**arguments(locals()))
+        self.supports_jit = self.cell.supports_jit  # see ClockworkRNNCell
