@@ -195,7 +195,12 @@ CASES = {
     "clockwork": (kg.ClockworkRNN, {"periods": [1, 2]}, 3),
     "clockwork_uneven_hoisted": (
         kg.ClockworkRNN,
-        {"periods": [2, 3], "skip_inactive": True, "fast_path": True},
+        {
+            "periods": [2, 3],
+            "skip_inactive": True,
+            "use_bias": False,
+            "fast_path": True,
+        },
         3,
     ),
     "clockwork_skip": (
@@ -208,7 +213,14 @@ CASES = {
     "depth_gated": (kg.DepthGatedLSTM, {}, 3),
     "depth_gated_coupled_hoisted": (
         kg.DepthGatedLSTM,
-        {"num_layers": 3, "coupled": True, "peepholes": "output", "fast_path": True},
+        {
+            "num_layers": 3,
+            "coupled": True,
+            "peepholes": "output",
+            "use_bias": False,
+            "recurrent_activation": "hard_sigmoid",
+            "fast_path": True,
+        },
         3,
     ),
     "depth_gated_one_layer": (
