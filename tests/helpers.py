@@ -189,9 +189,9 @@ CASES = {
         },
         3,
     ),
-    # The clock: two modules (the dense step, then skipping modules), a
-    # period that skips the first step (four modules on long sequences:
-    # tests/test_clockwork.py).
+    # The clock: two modules (the dense step), then skipping modules with a
+    # period that skips the first step (four modules on long sequences,
+    # both steps: tests/test_clockwork.py).
     "clockwork": (kg.ClockworkRNN, {"periods": [1, 2]}, 3),
     "clockwork_uneven_hoisted": (
         kg.ClockworkRNN,
@@ -203,13 +203,8 @@ CASES = {
         },
         3,
     ),
-    "clockwork_skip": (
-        kg.ClockworkRNN,
-        {"periods": [1, 2], "skip_inactive": True, "activation": "sigmoid"},
-        3,
-    ),
     # The depth gate: two layers with every peephole, three coupled on the
-    # hoisted path, one (no depth gate: a peephole LSTM).
+    # hoisted path (one layer: tests/test_depth_gated.py).
     "depth_gated": (kg.DepthGatedLSTM, {}, 3),
     "depth_gated_coupled_hoisted": (
         kg.DepthGatedLSTM,
@@ -221,11 +216,6 @@ CASES = {
             "recurrent_activation": "hard_sigmoid",
             "fast_path": True,
         },
-        3,
-    ),
-    "depth_gated_one_layer": (
-        kg.DepthGatedLSTM,
-        {"num_layers": 1, "peepholes": None, "activation": "relu"},
         3,
     ),
 }

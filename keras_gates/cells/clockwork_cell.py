@@ -111,7 +111,7 @@ class ClockworkRNNCell(RecurrentCell):
         >>> cell = keras_gates.ClockworkRNNCell(8, periods=[1, 4])
         >>> layer = keras_gates.GatedRNN(cell, return_state=True)
         >>> output, h, clock = layer(np.ones((2, 6, 3), "float32"))
-        >>> clock[:, 0].tolist()  # 6 steps, modulo the cycle of 4
+        >>> np.asarray(clock)[:, 0].tolist()  # 6 steps, modulo the cycle of 4
         [2.0, 2.0]
 
     Reference:
