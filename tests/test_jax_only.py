@@ -47,4 +47,10 @@ def test_a_jax_user_trains_saves_inspects_and_distributes(tmp_path):
         timeout=900,
     )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
-    assert done.stdout.count("ok ") == 7, done.stdout
+    layers = ["PeepholeLSTM", "CoupledLSTM", "MinimalGRU", "SRU", "MinGRU"]
+    layers += ["ClockworkRNN", "DepthGatedLSTM"]
+    for name in layers:
+        assert f"ok {name}: loss" in done.stdout, done.stdout
+    assert "ok DataParallel over 2 devices" in done.stdout, done.stdout
+    assert "ok import keras_gates did not import TensorFlow" in done.stdout
+    assert done.stdout.count("ok ") == len(layers) + 2, done.stdout
