@@ -183,3 +183,21 @@ def test_a_skipping_layer_leaves_xla_off_on_tensorflow():
     assert model.jit_compile is False
     x = np.zeros((2, 5, 3), "float32")
     assert np.isfinite(model.train_on_batch(x, np.zeros((2, 8), "float32")))
+
+
+def test_a_layer_reused_on_other_batch_sizes_and_lengths():
+    """One layer called on 3 rows, then on 1 and on 5 rows of other
+    lengths: each row gives what it gives alone (the clock per row)."""
+    layer = make_layer()
+    x = inputs(steps=11)
+    _, h3, clock3 = layer(x)
+    _, h1, clock1 = layer(x[1:2])
+    np.testing.assert_allclose(to_numpy(h1), to_numpy(h3)[1:2], atol=ATOL)
+    np.testing.assert_array_equal(to_numpy(clock1), to_numpy(clock3)[1:2])
+    five = np.concatenate([x, x[:2]], axis=0)[:, :6]
+    out5, _, clock5 = layer(five)
+    want, (_, want_clock) = ref.run_rnn(
+        reference_step(layer.cell), five, [np.zeros((5, UNITS)), np.zeros((5, 1))]
+    )
+    np.testing.assert_allclose(to_numpy(out5), want, atol=ATOL, rtol=0)
+    np.testing.assert_array_equal(to_numpy(clock5), want_clock)
