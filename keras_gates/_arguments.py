@@ -19,6 +19,9 @@ from keras import regularizers
 
 from keras_gates import _validation as v
 
+# Activations whose None means "the cell's `activation`", not the identity.
+OPTIONAL_ACTIVATIONS = ("input_activation", "output_activation")
+
 # Names in a signature that are not arguments of their own.
 _NOT_OPTIONS = ("self", "args", "kwargs", "__class__")
 
@@ -106,6 +109,8 @@ def check(name, value, default):
     )
     if name == "units":
         return v.check_units(value)
+    if name in OPTIONAL_ACTIVATIONS and value is None:
+        return None  # the cell's `activation`
     if name == "seed":
         return v.check_seed(value)
     if name == "chrono_init":
@@ -126,6 +131,8 @@ def check(name, value, default):
 
 def serialize(name, value):
     """`value` as a config holds it."""
+    if name in OPTIONAL_ACTIVATIONS and value is None:
+        return None
     for suffix, module in (
         ("activation", activations),
         ("_initializer", initializers),

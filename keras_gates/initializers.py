@@ -42,6 +42,7 @@ __all__ = ["Chrono", "timescales"]
 # Block orders: each cell's docstring.
 LAYOUTS = {
     "lstm": (4, {0: -1, 1: +1}),  # i, f, c, o: Keras LSTM, PeepholeLSTM
+    "lstm_no_output_gate": (3, {0: -1, 1: +1}),  # i, f, c: output_gate=False
     "gru": (3, {0: +1}),  # z, r, h: Keras GRU, whose z keeps the state
     "coupled_lstm": (3, {0: -1}),  # i, c, o: forget = 1 - i
     "minimal_gru": (2, {0: -1}),  # f, h: f takes the new candidate
@@ -60,8 +61,9 @@ class Chrono(keras.initializers.Initializer):
             and `max_timescale`. Set it to the longest dependency the data
             has (e.g. the sequence length).
         layout: The bias layout: `"lstm"` (Keras' LSTM with
-            `unit_forget_bias=False`, and `PeepholeLSTM`), `"gru"` (Keras'
-            GRU, both `reset_after` settings), `"coupled_lstm"`,
+            `unit_forget_bias=False`, and `PeepholeLSTM`),
+            `"lstm_no_output_gate"` (`PeepholeLSTM(output_gate=False)`),
+            `"gru"` (Keras' GRU, both `reset_after` settings), `"coupled_lstm"`,
             `"minimal_gru"`, `"sru"`, `"min_gru"`. It must be the layer's:
             the initializer sees the bias's shape only, and a layout of
             another cell whose block count divides it fills the wrong

@@ -189,6 +189,28 @@ CASES = {
         },
         3,
     ),
+    # Greff's variants (tests/test_variants.py runs each alone): FGR carries
+    # a third state; absent gates remove their blocks.
+    "lstm_fgr_nog": (
+        kg.PeepholeLSTM,
+        {"full_gate_recurrence": True, "output_gate": False, "cell_clip": 0.8},
+        3,
+    ),
+    "lstm_nig_niaf_hoisted": (
+        kg.PeepholeLSTM,
+        {"input_gate": False, "input_activation": "linear", "fast_path": True},
+        3,
+    ),
+    "lstm_nfg_noaf_proj_norm": (
+        kg.PeepholeLSTM,
+        {
+            "forget_gate": False,
+            "output_activation": "linear",
+            "projection_units": 2,
+            "layer_norm": True,
+        },
+        3,
+    ),
     # The clock: two modules (the dense step), then skipping modules with a
     # period that skips the first step (four modules on long sequences,
     # both steps: tests/test_clockwork.py).
@@ -254,6 +276,7 @@ WEIGHT_NAMES = (
     "forget_peephole",
     "output_peephole",
     "projection_kernel",
+    "gate_recurrent_kernel",
     "kernel_norm_gamma",
     "kernel_norm_beta",
     "recurrent_norm_gamma",
@@ -329,7 +352,22 @@ def reference_step(cell, x_mask=None, state_mask=None):
     }
     if hasattr(cell, "activation"):
         options["activation"] = _numpy_activation(cell.activation)
-    if isinstance(cell, (kg.PeepholeLSTMCell, kg.CoupledLSTMCell)):
+    if isinstance(cell, kg.PeepholeLSTMCell) and is_variant(cell):
+        step = functools.partial(
+            ref.lstm_variant_step,
+            gates=cell.GATES,
+            input_activation=_numpy_activation(
+                cell.input_activation or cell.activation
+            ),
+            output_activation=_numpy_activation(
+                cell.output_activation or cell.activation
+            ),
+            full_gate_recurrence=cell.full_gate_recurrence,
+            cell_clip=cell.cell_clip,
+            projection_clip=cell.projection_clip,
+            norm_epsilon=cell.norm_epsilon,
+        )
+    elif isinstance(cell, (kg.PeepholeLSTMCell, kg.CoupledLSTMCell)):
         step = functools.partial(
             ref.peephole_lstm_step
             if isinstance(cell, kg.PeepholeLSTMCell)
@@ -364,6 +402,16 @@ def reference_step(cell, x_mask=None, state_mask=None):
     else:
         raise TypeError(f"no reference for {type(cell).__name__}")
     return lambda x, states: step(x, states, w, **options)
+
+
+def is_variant(cell):
+    """Whether a PeepholeLSTMCell has one of Greff's variant options."""
+    return (
+        len(cell.GATES) < 3
+        or cell.input_activation is not None
+        or cell.output_activation is not None
+        or cell.full_gate_recurrence
+    )
 
 
 def zero_states(layer, batch):

@@ -133,6 +133,86 @@ def peephole_lstm_step(
     return h_new, [h_new, c_new], {"input": i, "forget": f, "output": o}
 
 
+def lstm_variant_step(
+    x,
+    states,
+    w,
+    *,
+    gates=("input", "forget", "output"),
+    input_activation=np.tanh,
+    output_activation=np.tanh,
+    full_gate_recurrence=False,
+    cell_clip=None,
+    projection_clip=None,
+    norm_epsilon=1e-3,
+    activation=None,
+    recurrent_activation=sigmoid,
+    x_mask=None,
+    state_mask=None,
+):
+    """Greff et al. (2017), section 2 and the variants of their section 3:
+    a gate not in `gates` is the constant 1 and has no block in the fused
+    weights (NIG, NFG, NOG); `input_activation` is g and `output_activation`
+    h (the identity: NIAF, NOAF); a missing peephole vector is no peephole
+    (NP); with `full_gate_recurrence` (FGR) the gates of the previous step,
+    the third state, feed every gate through `gate_recurrent_kernel`."""
+    del activation  # the two activations are given separately
+    h, c = states[0], states[1]
+    units = c.shape[-1]
+    blocks = [
+        b for b in ("input", "forget", "cell", "output") if b == "cell" or b in gates
+    ]
+    z = dict(
+        zip(
+            blocks,
+            _blocks(
+                _lstm_products(x, h, w, len(blocks), x_mask, state_mask, norm_epsilon),
+                len(blocks),
+            ),
+            strict=False,
+        )
+    )
+    if full_gate_recurrence:
+        from_gates = _blocks(states[2] @ w["gate_recurrent_kernel"], len(gates))
+        for gate, part in zip(gates, from_gates, strict=False):
+            z[gate] = z[gate] + part
+    zero = np.zeros(units)
+    one = np.ones_like(c)
+    i = (
+        recurrent_activation(z["input"] + w.get("input_peephole", zero) * c)
+        if "input" in gates
+        else one
+    )
+    f = (
+        recurrent_activation(z["forget"] + w.get("forget_peephole", zero) * c)
+        if "forget" in gates
+        else one
+    )
+    g = input_activation(z["cell"])
+    c_new = i * g + f * c
+    if "state_norm_gamma" in w:
+        c_new = layer_norm(
+            c_new, w["state_norm_gamma"], w["state_norm_beta"], norm_epsilon
+        )
+    if cell_clip is not None:
+        c_new = np.clip(c_new, -cell_clip, cell_clip)
+    if "output" in gates:
+        o = recurrent_activation(z["output"] + w.get("output_peephole", zero) * c_new)
+    else:
+        o = one
+    h_new = output_activation(c_new) * o
+    if "projection_kernel" in w:
+        h_new = h_new @ w["projection_kernel"]
+        if projection_clip is not None:
+            h_new = np.clip(h_new, -projection_clip, projection_clip)
+    out_gates = {"input": i, "forget": f, "output": o}
+    out_gates = {name: out_gates[name] for name in gates}
+    new_states = [h_new, c_new]
+    if full_gate_recurrence:
+        new_states.append(np.concatenate([out_gates[name] for name in gates], axis=-1))
+    return h_new, new_states, out_gates
+
+
 def coupled_lstm_step(
     x,
     states,

@@ -276,16 +276,17 @@ def test_tflite_fixed_batch_and_scan_fast_path():
             np.testing.assert_allclose(got, keras_output(model, x), atol=ATOL)
 
 
-def stream(content, x, num_states, batch=1, units=UNITS):
+def stream(content, x, num_states, batch=1, units=UNITS, widths=()):
     runner = Interpreter(model_content=content).get_signature_runner("step")
     details = runner.get_input_details()
     states = {
         f"state_{i}": np.zeros(details[f"state_{i}"]["shape"], "float32")
         for i in range(num_states)
     }
-    # Zero states of the declared batch; the clock state has one feature.
+    # Zero states of the declared batch; the clock state has one feature,
+    # others the `widths` given.
     assert all(state.shape[0] == batch for state in states.values())
-    assert all(state.shape[1] in (units, 1) for state in states.values())
+    assert all(state.shape[1] in (units, 1, *widths) for state in states.values())
     outputs = []
     for t in range(x.shape[1]):
         result = runner(inputs=x[:, t], **states)
@@ -311,6 +312,38 @@ def test_streaming_step_model_matches_prefixes(name):
     x = padded_tokens(2, 9)
     x[0, 4] = 0  # a gap
     for t, got in enumerate(stream(content, x, num_states, batch=2)):
+        want = keras_output(model, x[:, : t + 1])
+        np.testing.assert_allclose(got, want, atol=ATOL, err_msg=f"step {t}")
+
+
+def test_greff_variants_export_and_stream():
+    """Every variant of tests/test_variants.py, stacked in one chain on padded
+    tokens: the whole-sequence TFLite model at two lengths (NP on the fused
+    op, the others on their loops) and the streaming step model (FGR carries
+    its gates as a third state)."""
+    from tests.test_variants import VARIANTS
+
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(VOCABULARY, 6, mask_zero=True)(tokens)
+    for k, (name, kwargs) in enumerate(VARIANTS.items()):
+        last = k == len(VARIANTS) - 1
+        x = kg.PeepholeLSTM(
+            UNITS, name=name.lower(), return_sequences=not last, **kwargs
+        )(x)
+    model = keras.Model(tokens, keras.layers.Dense(3, name="scores")(x))
+    randomize(model)
+    content = export.to_tflite(model)
+    assert_builtins_only(content)
+    for steps in (6, 13):
+        x = padded_tokens(1, steps)
+        got = run_tflite(content, {"tokens": x})["scores"]
+        np.testing.assert_allclose(got, keras_output(model, x), atol=ATOL)
+    content = export.to_tflite(model, streaming=True, batch_size=2)
+    num_states = 2 * len(VARIANTS) + 1
+    x = padded_tokens(2, 8)
+    x[0, 4] = 0  # a gap
+    steps = stream(content, x, num_states, batch=2, widths=(3 * UNITS,))
+    for t, got in enumerate(steps):
         want = keras_output(model, x[:, : t + 1])
         np.testing.assert_allclose(got, want, atol=ATOL, err_msg=f"step {t}")
 

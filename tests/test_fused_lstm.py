@@ -243,6 +243,36 @@ def test_what_the_op_cannot_express_falls_back_or_raises(make, reason, caplog):
     assert reason in caplog.text
 
 
+def test_greff_variants_fuse_where_the_op_expresses_them():
+    """The op has no gate held at 1, one activation for the block input and
+    the cell output, and no gate-to-gate recurrence: those variants keep
+    the loop (tests/test_export.py checks their numbers), the reason named."""
+    from keras_gates.export.fused_lstm import ineligible
+    from tests.test_variants import VARIANTS
+
+    expected = {
+        "vanilla": None,
+        "NP": None,
+        "NIG": "input_gate=False",
+        "NFG": "forget_gate=False",
+        "NOG": "output_gate=False",
+        "NIAF": "input_activation 'linear'",
+        "NOAF": "output_activation 'linear'",
+        "FGR": "full_gate_recurrence",
+    }
+    for name, kwargs in VARIANTS.items():
+        layer = kg.PeepholeLSTM(5, **kwargs)
+        model_with(layer)
+        reason = ineligible(layer)
+        if expected[name] is None:
+            assert reason is None, name
+        else:
+            assert reason.startswith(expected[name]), (name, reason)
+    model = model_with(kg.PeepholeLSTM(5, output_gate=False))
+    with pytest.raises(ValueError, match="fused=True.*output_gate=False"):
+        export.to_tflite(model, fused=True)
+
+
 def test_bad_fused_arguments():
     model = model_with(kg.PeepholeLSTM(5))
     with pytest.raises(ValueError, match="fused"):

@@ -41,6 +41,8 @@ def expected_gates(layer):
             for k in range(layer.num_layers)
             for gate in ("input", "forget", "output", *(("depth",) if k else ()))
         )
+    if isinstance(layer, kg.PeepholeLSTM):  # Greff's NIG, NFG, NOG
+        return [g for g in GATES[kg.PeepholeLSTM] if getattr(layer, f"{g}_gate", True)]
     return GATES[type(layer)]
 
 

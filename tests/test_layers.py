@@ -20,8 +20,15 @@ def expected_weights(case, input_dim):
     use_bias = kwargs.get("use_bias", True)
     n_bias = UNITS if use_bias else 0
     if cls in (kg.PeepholeLSTM, kg.CoupledLSTM):
-        blocks = 4 if cls is kg.PeepholeLSTM else 3
-        default = ("input", "forget", "output") if blocks == 4 else None
+        gates = ("input", "output")
+        if cls is kg.PeepholeLSTM:  # Greff's NIG, NFG, NOG drop a block
+            gates = [
+                g
+                for g in ("input", "forget", "output")
+                if kwargs.get(f"{g}_gate", True)
+            ]
+        blocks = 1 + len(gates)
+        default = gates if cls is kg.PeepholeLSTM else None
         peep = kwargs.get("peepholes", default) or []
         peep = [peep] if isinstance(peep, str) else peep
         out = kwargs.get("projection_units") or UNITS
@@ -34,6 +41,9 @@ def expected_weights(case, input_dim):
         if kwargs.get("layer_norm"):  # gamma, beta of the two products and c
             n += 6
             params += 2 * (2 * blocks * UNITS + UNITS)
+        if kwargs.get("full_gate_recurrence"):  # gate_recurrent_kernel
+            n += 1
+            params += (len(gates) * UNITS) ** 2
     elif cls is kg.DepthGatedLSTM:
         layers = kwargs.get("num_layers", 2)
         coupled = kwargs.get("coupled", False)

@@ -35,6 +35,10 @@ def setup(cell, peephole_gates, absent_gates=None):
         setattr(cell, f"{gate}_peephole", None)
     cell.projection_kernel = None
     cell.kernel_norm = cell.recurrent_norm = cell.state_norm = None
+    # The block input's and the cell output's activations (Greff's g and h):
+    # `activation` unless the cell has its own argument for one of them.
+    cell.input_squash = getattr(cell, "input_activation", None) or cell.activation
+    cell.output_squash = getattr(cell, "output_activation", None) or cell.activation
     output_size = cell.projection_units or cell.units
     cell.state_size = [output_size, cell.units]
     cell.output_size = output_size
@@ -43,12 +47,12 @@ def setup(cell, peephole_gates, absent_gates=None):
 def build(cell, input_dim, blocks, forget_bias_init):
     """The weights; `forget_bias_init = (block, value)` is the bias block and
     start value that make the initial forget gate σ(1) under
-    `unit_forget_bias`."""
+    `unit_forget_bias`, or None for a cell without a forget gate."""
     cell.kernel = cell.add_kernel(input_dim, blocks)
     cell.recurrent_kernel = cell.add_recurrent_kernel(
         (cell.output_size, blocks * cell.units)
     )
-    if cell.unit_forget_bias:
+    if cell.unit_forget_bias and forget_bias_init is not None:
         block, value = forget_bias_init
         cell.bias = cell.add_bias(blocks, constant_block=block, constant=value)
     else:
@@ -99,9 +103,13 @@ def carried_state(cell, c):
 
 def output(cell, z_o, c):
     """`(o_t, h_t)`: the output gate (peeping at the new state) and the
-    output, projected and clipped with a projection."""
-    o = cell.recurrent_activation(peep(z_o, cell.output_peephole, c))
-    h = o * cell.activation(c)
+    output, projected and clipped with a projection. Without an output gate
+    (`z_o` None), `o_t` is None and `h_t` the activated state."""
+    if z_o is None:
+        o, h = None, cell.output_squash(c)
+    else:
+        o = cell.recurrent_activation(peep(z_o, cell.output_peephole, c))
+        h = o * cell.output_squash(c)
     if cell.projection_kernel is not None:
         h = ops.matmul(h, cell.projection_kernel)
         if cell.projection_clip is not None:

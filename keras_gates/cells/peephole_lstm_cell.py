@@ -27,6 +27,17 @@ class PeepholeLSTMCell(RecurrentCell):
     h_t = o_t ⊙ tanh(c_t)
     ```
 
+    Greff et al.'s variants (2017) are options, one change each from the
+    LSTM above: `input_gate=False` (NIG, `i_t = 1`), `forget_gate=False`
+    (NFG, `f_t = 1`), `output_gate=False` (NOG, `o_t = 1`),
+    `input_activation="linear"` (NIAF: `c_t = f_t ⊙ c_{t-1} + i_t ⊙ z_c`),
+    `output_activation="linear"` (NOAF: `h_t = o_t ⊙ c_t`), `peepholes=None`
+    (NP) and `full_gate_recurrence=True` (FGR: `z_g += [i_{t-1}, f_{t-1},
+    o_{t-1}] @ gate_recurrent_kernel` for each gate g, the previous gates
+    carried as a third state `gates`, zeros at the start). CIFG is
+    `keras_gates.CoupledLSTM`. An absent gate has no block in the fused
+    weights (blocks i, f, c, o without it) and no peephole.
+
     Two options of TF1's `LSTMCell` and tensorflow-addons:
 
     - `projection_units=P` (LSTMP, Sak et al., 2014; TF1's `num_proj`):
@@ -46,6 +57,9 @@ class PeepholeLSTMCell(RecurrentCell):
     shape `(units,)` per enabled peephole, named `input_peephole`,
     `forget_peephole`, `output_peephole` (None for a gate without one);
     `projection_kernel` `(units, projection_units)` with a projection; and
+    with `full_gate_recurrence`, `gate_recurrent_kernel` of shape
+    `(n * units, n * units)` for the n gates it has (rows: the previous
+    gates, columns: the gates, each in the order i, f, o);
     with `layer_norm`, `kernel_norm_gamma`/`_beta` and
     `recurrent_norm_gamma`/`_beta` of shape `(4 * units,)`,
     `state_norm_gamma`/`_beta` of shape `(units,)`.
@@ -66,7 +80,9 @@ class PeepholeLSTMCell(RecurrentCell):
         F. A. Gers and J. Schmidhuber, "Recurrent nets that time and count",
         IJCNN 2000. H. Sak, A. Senior and F. Beaufays, "Long Short-Term
         Memory Recurrent Neural Network Architectures for Large Scale
-        Acoustic Modeling", Interspeech 2014. J. L. Ba, J. R. Kiros and G. E.
+        Acoustic Modeling", Interspeech 2014. K. Greff, R. K. Srivastava,
+        J. Koutník, B. R. Steunebrink and J. Schmidhuber, "LSTM: A Search
+        Space Odyssey", IEEE TNNLS 2017 (arXiv:1503.04069). J. L. Ba, J. R. Kiros and G. E.
         Hinton, "Layer Normalization", 2016 (arXiv:1607.06450).
     """
 
@@ -77,21 +93,85 @@ class PeepholeLSTMCell(RecurrentCell):
 
     def __init__(self, units, *args, **kwargs):
         super().__init__(**cell_arguments(type(self), units, args, kwargs))
-        lstm_family.setup(self, ALL_GATES)
+        present = tuple(gate for gate in ALL_GATES if getattr(self, f"{gate}_gate"))
+        absent = {
+            gate: f"`{gate}_gate=False` removes that gate."
+            for gate in ALL_GATES
+            if gate not in present
+        }
+        if isinstance(self.peepholes, (list, tuple)):
+            if tuple(self.peepholes) == ALL_GATES:  # the default: every gate it has
+                self.peepholes = present
+        for gate in ALL_GATES:
+            setattr(self, f"{gate}_peephole", None)
+        lstm_family.setup(self, present, absent)
+        self.GATES = present
+        # The fused blocks, in Keras' order i, f, c, o without the absent gates.
+        self.blocks = tuple(
+            b
+            for b in ("input", "forget", "cell", "output")
+            if b == "cell" or b in present
+        )
+        if self.chrono_init is not None:
+            if absent.keys() & {"input", "forget"}:
+                raise ValueError(
+                    "Argument `chrono_init` sets the input and forget gates' "
+                    "biases from one timescale per unit; a cell without one of "
+                    "them has no such pair. Received: chrono_init="
+                    f"{self.chrono_init}, input_gate={self.input_gate}, "
+                    f"forget_gate={self.forget_gate}"
+                )
+            if not self.output_gate:
+                self.CHRONO_LAYOUT = "lstm_no_output_gate"
+        if self.full_gate_recurrence:
+            if not present:
+                raise ValueError(
+                    "Argument `full_gate_recurrence` feeds the previous step's "
+                    "gates to the gates, and this cell has none (input_gate, "
+                    "forget_gate and output_gate are all False)."
+                )
+            self.state_names = ("h", "c", "gates")
+            self.state_size = [*self.state_size, len(present) * self.units]
+        self.gate_recurrent_kernel = None
 
     def build(self, input_shape):
-        lstm_family.build(self, input_shape[-1], 4, forget_bias_init=(1, 1.0))
+        blocks = self.blocks
+        forget = (blocks.index("forget"), 1.0) if "forget" in blocks else None
+        lstm_family.build(self, input_shape[-1], len(blocks), forget_bias_init=forget)
+        if self.full_gate_recurrence:
+            width = len(self.GATES) * self.units
+            self.gate_recurrent_kernel = self.add_weight_from(
+                "gate_recurrent_kernel", (width, width), "recurrent"
+            )
 
     def input_side(self, inputs, constants=()):
         return lstm_family.input_product(self, inputs)
 
     def recurrent_step(self, z_x, states, constants=(), recurrent_mask=None):
-        h_tm1, c_tm1 = states
+        h_tm1, c_tm1 = states[0], states[1]
         z = z_x + lstm_family.recurrent_product(self, h_tm1, recurrent_mask)
-        z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+        z = dict(zip(self.blocks, ops.split(z, len(self.blocks), axis=-1), strict=True))
+        if self.gate_recurrent_kernel is not None:
+            # FGR: every gate also sees every gate of the previous step.
+            z_g = ops.matmul(states[2], self.gate_recurrent_kernel)
+            for gate, part in zip(
+                self.GATES, ops.split(z_g, len(self.GATES), axis=-1), strict=True
+            ):
+                z[gate] = z[gate] + part
         peep = lstm_family.peep
-        i = self.recurrent_activation(peep(z_i, self.input_peephole, c_tm1))
-        f = self.recurrent_activation(peep(z_f, self.forget_peephole, c_tm1))
-        c = lstm_family.carried_state(self, f * c_tm1 + i * self.activation(z_c))
-        o, h = lstm_family.output(self, z_o, c)
-        return h, [h, c], {"input": i, "forget": f, "output": o}
+        gates = {}
+        for gate in ("input", "forget"):
+            if gate in z:
+                peephole = getattr(self, f"{gate}_peephole")
+                gates[gate] = self.recurrent_activation(peep(z[gate], peephole, c_tm1))
+        block_input = self.input_squash(z["cell"])
+        c = c_tm1 * gates["forget"] if "forget" in gates else c_tm1
+        c = c + (gates["input"] * block_input if "input" in gates else block_input)
+        c = lstm_family.carried_state(self, c)
+        o, h = lstm_family.output(self, z.get("output"), c)
+        if o is not None:
+            gates["output"] = o
+        new_states = [h, c]
+        if self.gate_recurrent_kernel is not None:
+            new_states.append(ops.concatenate([gates[g] for g in self.GATES], axis=-1))
+        return h, new_states, gates

@@ -64,6 +64,24 @@ def ineligible(layer):
             f"recurrent_activation {name(cell.recurrent_activation)!r} (the op's "
             "gates are sigmoids)"
         )
+    absent = [
+        g for g in ("input", "forget", "output") if not getattr(cell, f"{g}_gate", True)
+    ]
+    if absent:
+        return (
+            f"{absent[0]}_gate=False (the op always computes the {absent[0]} "
+            "gate; its CIFG couples the input gate to the forget gate, it "
+            "cannot hold a gate at 1)"
+        )
+    for option, role in (
+        ("input_activation", "block input"),
+        ("output_activation", "cell output"),
+    ):
+        own = getattr(cell, option, None)
+        if own is not None and name(own) != "tanh":
+            return f"{option} {name(own)!r} (the op applies tanh to the {role})"
+    if getattr(cell, "full_gate_recurrence", False):
+        return "full_gate_recurrence (the op's gates see no earlier gates)"
     if getattr(cell, "layer_norm", False):
         return (
             "layer_norm (the op normalizes each gate's pre-activation, not the "

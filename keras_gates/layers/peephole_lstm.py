@@ -9,6 +9,16 @@ from keras_gates.cells.peephole_lstm_cell import ALL_GATES
 from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
 from keras_gates.layers.cell_layer import CellLayer
 
+# Greff et al.'s variant options and their values in a plain LSTM.
+VARIANT_OPTIONS = {
+    "input_gate": True,
+    "forget_gate": True,
+    "output_gate": True,
+    "input_activation": None,
+    "output_activation": None,
+    "full_gate_recurrence": False,
+}
+
 
 @keras_gates_export
 class PeepholeLSTM(CellLayer, cell_class=PeepholeLSTMCell):
@@ -28,7 +38,23 @@ class PeepholeLSTM(CellLayer, cell_class=PeepholeLSTMCell):
     Args:
         units: Positive integer, dimensionality of the output space.
         peepholes: The gates that get a peephole, from `"input"`, `"forget"`
-            and `"output"`; a name, a list, or None. Defaults to all three.
+            and `"output"`; a name, a list, or None (Greff's NP variant).
+            Defaults to all three (every gate the cell has).
+        input_gate: If False, there is no input gate: `i_t = 1` (Greff's
+            NIG variant). Defaults to `True`.
+        forget_gate: If False, there is no forget gate: `f_t = 1` (NFG).
+            Defaults to `True`.
+        output_gate: If False, there is no output gate: `o_t = 1` (NOG).
+            Defaults to `True`.
+        input_activation: The activation of the block input, `g` in
+            `c_t = f_t ⊙ c_{t-1} + i_t ⊙ g(z_c)`; `"linear"` is Greff's NIAF
+            variant. Defaults to `None`: `activation`.
+        output_activation: The activation of the cell output, `h` in
+            `h_t = o_t ⊙ h(c_t)`; `"linear"` is Greff's NOAF variant.
+            Defaults to `None`: `activation`.
+        full_gate_recurrence: If True, the previous step's gate activations
+            feed every gate through `gate_recurrent_kernel` (Greff's FGR
+            variant); they are carried as a third state. Defaults to `False`.
         unit_forget_bias: If True, the forget-gate bias starts at ones.
             Defaults to `True`.
         peephole_initializer: Initializer of the peephole vectors. Defaults
@@ -100,6 +126,12 @@ class PeepholeLSTM(CellLayer, cell_class=PeepholeLSTMCell):
         unroll=False,
         *,
         peepholes=ALL_GATES,
+        input_gate=True,
+        forget_gate=True,
+        output_gate=True,
+        input_activation=None,
+        output_activation=None,
+        full_gate_recurrence=False,
         chrono_init=None,
         peephole_initializer="zeros",
         peephole_regularizer=None,
@@ -166,6 +198,14 @@ class PeepholeLSTM(CellLayer, cell_class=PeepholeLSTMCell):
             if key in accepted or key in ("dtype", "trainable")
         }
         layer = cls(**{**config, **kwargs})
+        for option, plain in VARIANT_OPTIONS.items():
+            if getattr(layer, option) != plain:
+                raise ValueError(
+                    "from_keras_lstm copies a Keras LSTM into a layer that "
+                    "computes the same, and the variant option "
+                    f"{option}={getattr(layer, option)!r} changes what it "
+                    "computes. Build the variant and set its weights instead."
+                )
         batch_size = ops.shape(lstm.states[0])[0] if lstm.stateful else None
         layer.build((batch_size, None, cell.kernel.shape[0]))
         mine = layer.cell
