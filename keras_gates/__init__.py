@@ -10,6 +10,7 @@ layer beside it is used like `keras.layers.LSTM`:
 - `MinGRUCell` / `MinGRU`: minimal GRU, computed parallel in time.
 - `ClockworkRNNCell` / `ClockworkRNN`: modules at their own clock rates.
 - `DepthGatedLSTMCell` / `DepthGatedLSTM`: stacked LSTMs, cells gated in depth.
+- `MutantGRUCell` / `MutantGRU`: Jozefowicz et al.'s MUT1, MUT2, MUT3.
 - `SlicedRNN(layer, slices)`: any recurrent layer read as a tree of slices
   side by side, parallel over long sequences (the Sliced RNN).
 
@@ -33,6 +34,7 @@ from keras_gates.cells import DepthGatedLSTMCell
 from keras_gates.cells import GatedCell
 from keras_gates.cells import MinGRUCell
 from keras_gates.cells import MinimalGRUCell
+from keras_gates.cells import MutantGRUCell
 from keras_gates.cells import PeepholeLSTMCell
 from keras_gates.cells import RecurrentCell
 from keras_gates.cells import SRUCell
@@ -43,6 +45,7 @@ from keras_gates.layers import DepthGatedLSTM
 from keras_gates.layers import GatedRNN
 from keras_gates.layers import MinGRU
 from keras_gates.layers import MinimalGRU
+from keras_gates.layers import MutantGRU
 from keras_gates.layers import PeepholeLSTM
 from keras_gates.layers import SlicedRNN
 from keras_gates.version import __version__
@@ -60,6 +63,8 @@ __all__ = [
     "MinGRUCell",
     "MinimalGRU",
     "MinimalGRUCell",
+    "MutantGRU",
+    "MutantGRUCell",
     "PeepholeLSTM",
     "PeepholeLSTMCell",
     "RecurrentCell",

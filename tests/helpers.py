@@ -211,6 +211,14 @@ CASES = {
         },
         3,
     ),
+    # Jozefowicz et al.'s mutants; MUT1 and MUT2 take units input features.
+    "mut1": (kg.MutantGRU, {"mutant": 1}, UNITS),
+    "mut2_hoisted": (kg.MutantGRU, {"mutant": "MUT2", "fast_path": True}, UNITS),
+    "mut3_relu": (
+        kg.MutantGRU,
+        {"mutant": 3, "activation": "relu", "recurrent_activation": "hard_sigmoid"},
+        3,
+    ),
     # The clock: two modules (the dense step), then skipping modules with a
     # period that skips the first step (four modules on long sequences,
     # both steps: tests/test_clockwork.py).
@@ -258,6 +266,7 @@ MAIN_CASES = [
     "sru_identity_hoisted",
     "clockwork",
     "depth_gated",
+    "mut3_relu",
 ]
 
 
@@ -397,6 +406,8 @@ def reference_step(cell, x_mask=None, state_mask=None):
         step = functools.partial(
             ref.depth_gated_lstm_step, layers=cell.num_layers, coupled=cell.coupled
         )
+    elif isinstance(cell, kg.MutantGRUCell):
+        step = functools.partial(ref.mutant_gru_step, mutant=cell.mutant)
     elif isinstance(cell, kg.ClockworkRNNCell):
         step = functools.partial(ref.clockwork_step, periods=cell.periods)
     else:

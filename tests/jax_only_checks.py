@@ -28,6 +28,7 @@ LAYERS = {
     "MinGRU": lambda: kg.MinGRU(8),
     "ClockworkRNN": lambda: kg.ClockworkRNN(8),
     "DepthGatedLSTM": lambda: kg.DepthGatedLSTM(8),
+    "MutantGRU": lambda: kg.MutantGRU(8, mutant=3),
 }
 
 

@@ -369,6 +369,53 @@ def min_gru_step(
     return out, [h_new], {"update": z}
 
 
+def mutant_gru_step(
+    x,
+    states,
+    w,
+    *,
+    mutant,
+    activation=np.tanh,
+    recurrent_activation=sigmoid,
+    x_mask=None,
+    state_mask=None,
+):
+    """Jozefowicz, Zaremba and Sutskever (ICML 2015), section 3.1's MUT1,
+    MUT2, MUT3, with `h` the previous state (the paper's h_t) and the new
+    state returned (its h_{t+1}). The weights are read from the fused
+    matrices by the blocks each mutant has (docs/contract.md)."""
+    (h,) = states
+    units = h.shape[-1]
+    xin = x if x_mask is None else x * x_mask
+    hin = h if state_mask is None else h * state_mask
+    kernel_blocks = {1: "zr", 2: "zh", 3: "zrh"}[mutant]
+    recurrent_blocks = {1: "rh", 2: "zrh", 3: "zrh"}[mutant]
+    W = dict(zip(kernel_blocks, _blocks(w["kernel"], len(kernel_blocks)), strict=True))
+    U = dict(
+        zip(
+            recurrent_blocks,
+            _blocks(w["recurrent_kernel"], len(recurrent_blocks)),
+            strict=True,
+        )
+    )
+    b_z, b_r, b_h = _blocks(_bias(w, 3, units), 3)
+    tanh, sigm = activation, recurrent_activation
+    if mutant == 1:
+        z = sigm(xin @ W["z"] + b_z)
+        r = sigm(xin @ W["r"] + hin @ U["r"] + b_r)
+        candidate = tanh((r * hin) @ U["h"] + tanh(xin) + b_h)
+    elif mutant == 2:
+        z = sigm(xin @ W["z"] + hin @ U["z"] + b_z)
+        r = sigm(xin + hin @ U["r"] + b_r)
+        candidate = tanh((r * hin) @ U["h"] + xin @ W["h"] + b_h)
+    else:
+        z = sigm(xin @ W["z"] + tanh(hin) @ U["z"] + b_z)
+        r = sigm(xin @ W["r"] + hin @ U["r"] + b_r)
+        candidate = tanh((r * hin) @ U["h"] + xin @ W["h"] + b_h)
+    h_new = candidate * z + h * (1 - z)
+    return h_new, [h_new], {"update": z, "reset": r}
+
+
 def keras_gru_step(
     x, states, w, *, reset_after=True, activation=np.tanh, recurrent_activation=sigmoid
 ):

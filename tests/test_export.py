@@ -348,6 +348,29 @@ def test_greff_variants_export_and_stream():
         np.testing.assert_allclose(got, want, atol=ATOL, err_msg=f"step {t}")
 
 
+def test_mutants_export_and_stream():
+    """MUT1, MUT2 and MUT3 stacked on padded tokens embedded to their size:
+    whole-sequence TFLite at two lengths and the streaming step model."""
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(VOCABULARY, UNITS, mask_zero=True)(tokens)
+    for mutant in (1, 2, 3):
+        x = kg.MutantGRU(UNITS, mutant=mutant, return_sequences=mutant < 3)(x)
+    model = keras.Model(tokens, keras.layers.Dense(3, name="scores")(x))
+    randomize(model)
+    content = export.to_tflite(model)
+    assert_builtins_only(content)
+    for steps in (6, 13):
+        x = padded_tokens(1, steps)
+        got = run_tflite(content, {"tokens": x})["scores"]
+        np.testing.assert_allclose(got, keras_output(model, x), atol=ATOL)
+    content = export.to_tflite(model, streaming=True, batch_size=2)
+    x = padded_tokens(2, 8)
+    x[0, 4] = 0  # a gap
+    for t, got in enumerate(stream(content, x, 3, batch=2)):
+        want = keras_output(model, x[:, : t + 1])
+        np.testing.assert_allclose(got, want, atol=ATOL, err_msg=f"step {t}")
+
+
 def test_streaming_sequence_output_and_keras_lstm():
     """A model returning sequences streams its last step; Keras' LSTM/GRU too."""
     inputs = keras.Input((None, 4), name="frames")

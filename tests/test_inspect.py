@@ -29,6 +29,7 @@ GATES = {
     kg.SRU: ["forget", "reset"],
     kg.MinGRU: ["update"],
     kg.ClockworkRNN: ["active"],
+    kg.MutantGRU: ["reset", "update"],
 }
 
 

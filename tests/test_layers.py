@@ -65,6 +65,11 @@ def expected_weights(case, input_dim):
         m = UNITS // g
         n = 1 + use_bias + g
         params = input_dim * UNITS + n_bias + sum((g - i) * m * m for i in range(g))
+    elif cls is kg.MutantGRU:  # W_x* and W_h* blocks per mutant, three biases
+        mutant = int(str(kwargs["mutant"])[-1])
+        x_blocks, h_blocks = {1: (2, 2), 2: (2, 3), 3: (3, 3)}[mutant]
+        n = 2 + use_bias
+        params = x_blocks * input_dim * UNITS + h_blocks * UNITS * UNITS + 3 * n_bias
     elif cls is kg.MinimalGRU:
         n = 2 + use_bias
         params = 2 * (input_dim * UNITS + UNITS * UNITS + n_bias)

@@ -4,11 +4,13 @@ from keras_gates.cells.depth_gated_lstm_cell import DepthGatedLSTMCell
 from keras_gates.cells.gated_cell import GatedCell
 from keras_gates.cells.min_gru_cell import MinGRUCell
 from keras_gates.cells.minimal_gru_cell import MinimalGRUCell
+from keras_gates.cells.mutant_gru_cell import MutantGRUCell
 from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
 from keras_gates.cells.recurrent_cell import RecurrentCell
 from keras_gates.cells.sru_cell import SRUCell
 
 __all__ = [
+    "MutantGRUCell",
     "DepthGatedLSTMCell",
     "ClockworkRNNCell",
     "CoupledLSTMCell",

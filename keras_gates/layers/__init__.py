@@ -4,11 +4,13 @@ from keras_gates.layers.depth_gated_lstm import DepthGatedLSTM
 from keras_gates.layers.gated_rnn import GatedRNN
 from keras_gates.layers.min_gru import MinGRU
 from keras_gates.layers.minimal_gru import MinimalGRU
+from keras_gates.layers.mutant_gru import MutantGRU
 from keras_gates.layers.peephole_lstm import PeepholeLSTM
 from keras_gates.layers.sliced_rnn import SlicedRNN
 from keras_gates.layers.sru import SRU
 
 __all__ = [
+    "MutantGRU",
     "DepthGatedLSTM",
     "ClockworkRNN",
     "CoupledLSTM",
