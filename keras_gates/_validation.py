@@ -168,9 +168,16 @@ def _get(getter, value, name, kind):
     try:
         return getter(value)
     except (ValueError, TypeError) as e:
+        hint = ""
+        if isinstance(value, (bool, int, float)):  # a misplaced positional argument?
+            hint = (
+                " (Positional arguments follow the order of Keras' own layers; "
+                "pass a layer's own options, such as `mutant` or `reset`, by "
+                "keyword.)"
+            )
         raise ValueError(
             f"Argument `{name}` could not be interpreted as {kind}. "
-            f"Received: {name}={value!r}"
+            f"Received: {name}={value!r}{hint}"
         ) from e
 
 

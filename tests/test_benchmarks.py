@@ -125,3 +125,80 @@ def test_depth_gated_study_smoke(capsys):
     assert abs(gated - stacked) <= 0.05 * stacked
     assert all(np.isfinite(r["bits_per_char"]) for r in runs)
     assert "| 2 | DepthGatedLSTM |" in capsys.readouterr().out
+
+
+def test_jsb_from_music21_and_its_metric(tmp_path):
+    """Four chorales of music21's corpus as a piano roll: 88 keys, one frame
+    per quarter note, four voices or fewer per frame, a split of the files;
+    and the metric: 88 ln 2 nats per frame for a coin toss on every key (the
+    random baseline of Boulanger-Lewandowski et al., 61.0)."""
+    from music21 import converter
+
+    from benchmarks import jsb
+
+    cache = tmp_path / "jsb.npz"
+    jsb.build(str(cache), verbose=False, limit=4)
+    data = jsb.load(str(cache))
+    assert [len(data[k]) for k in ("train", "valid", "test")] == [2, 1, 1]
+    pieces = data["train"] + data["valid"] + data["test"]
+    first = jsb.chorale_paths()[0]
+    quarters = converter.parse(first).highestTime
+    assert np.load(cache)["names"][0] == first.rsplit("/", 1)[-1]
+    assert len(jsb.piano_roll(first)) == math.ceil(quarters)
+    for p in pieces:
+        assert p.shape[1] == 88 and set(np.unique(p)) <= {0.0, 1.0}
+        assert 1 <= p.sum(-1).max() <= 4
+    assert all(p.dtype == np.float32 for p in pieces)
+    x, y, w = jsb.batch(pieces)
+    both = w[:, 1:] > 0  # frame t + 1 is the input after target t
+    np.testing.assert_array_equal(x[:, 1:][both], y[:, :-1][both])
+    assert w.sum() == sum(len(p) - 1 for p in pieces)
+    coin = jsb.nll_per_frame(np.full_like(y, 0.5), y, w)
+    assert abs(coin - 88 * math.log(2)) < 1e-9 and round(coin, 1) == 61.0
+    chunks = jsb.chunks(pieces, 16)
+    assert sum(len(c) - 1 for c in chunks) == sum(len(p) - 1 for p in pieces)
+
+
+def test_variant_study_smoke(tmp_path, capsys):
+    """Offline, three chorales: a Greff variant, CIFG and a projected mutant
+    train on both tasks at equal budgets (within 5%), and the tables print."""
+    from benchmarks import jsb
+    from benchmarks import variant_study
+
+    cache = tmp_path / "jsb.npz"
+    jsb.build(str(cache), verbose=False, limit=5)
+    runs = variant_study.main(
+        [
+            "--quick",
+            "--jsb-cache",
+            str(cache),
+            "--variants",
+            "LSTM",
+            "FGR",
+            "MUT1",
+            "--max-chars",
+            "4000",
+            "--plot",
+            str(tmp_path / "study.png"),
+        ]
+    )
+    assert [(r["task"], r["variant"]) for r in runs] == [
+        (task, name)
+        for task in ("JSB Chorales", "IMDB characters")
+        for name in ("LSTM", "FGR", "MUT1")
+    ]
+    # Equal budgets: each variant's units give the count closest to the
+    # LSTM's (at 16 units, one unit of FGR is 7% of the budget).
+    budget = variant_study.music_model("LSTM", 16).count_params()
+    for name in ("FGR", "MUT1"):
+        units, count = variant_study.matched_units(
+            variant_study.music_model, name, budget
+        )
+        for other in (units - 1, units + 1):
+            other_count = variant_study.music_model(name, other).count_params()
+            assert abs(count - budget) <= abs(other_count - budget)
+        jsb_run = next(r for r in runs if r["variant"] == name)
+        assert (jsb_run["units"], jsb_run["parameters"]) == (units, count)
+    assert all(np.isfinite(r["test"]) for r in runs)
+    out = capsys.readouterr().out
+    assert "| MUT1 |" in out and (tmp_path / "study.png").exists()

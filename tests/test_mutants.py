@@ -44,6 +44,11 @@ def test_unknown_mutants_are_refused(mutant):
         kg.MutantGRU(4, mutant=mutant)
 
 
+def test_a_positional_mutant_is_pointed_to_its_keyword():
+    with pytest.raises(ValueError, match="by keyword"):
+        kg.MutantGRU(4, 3)
+
+
 @pytest.mark.parametrize("mutant", [1, 2])
 def test_mut1_and_mut2_need_units_input_features(mutant):
     layer = kg.MutantGRU(4, mutant=mutant)

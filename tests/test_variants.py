@@ -180,6 +180,11 @@ def test_unit_forget_bias_finds_the_forget_block():
             },
             "has none",
         ),
+        (
+            # An explicit list naming an absent gate, even all three.
+            {"input_gate": False, "peepholes": ["input", "forget", "output"]},
+            "`input_gate=False` removes that gate",
+        ),
         ({"forget_gate": "no"}, "forget_gate"),
         ({"full_gate_recurrence": 1}, "full_gate_recurrence"),
         ({"input_activation": "no_such_activation"}, "input_activation"),
@@ -195,6 +200,10 @@ def test_from_keras_lstm_refuses_a_variant():
     lstm.build((None, STEPS, INPUT_DIM))
     with pytest.raises(ValueError, match="output_gate=False"):
         kg.PeepholeLSTM.from_keras_lstm(lstm, output_gate=False)
+    with pytest.raises(ValueError, match="input_activation='linear'"):
+        kg.PeepholeLSTM.from_keras_lstm(lstm, input_activation="linear")
+    # The activation it has anyway is no variant.
+    kg.PeepholeLSTM.from_keras_lstm(lstm, output_activation="tanh")
     warm = kg.PeepholeLSTM.from_keras_lstm(lstm, peepholes=None)  # NP: as Keras
     x = np.random.default_rng(2).normal(size=(2, STEPS, INPUT_DIM)).astype("float32")
     np.testing.assert_allclose(to_numpy(warm(x)), to_numpy(lstm(x)), atol=ATOL)

@@ -37,7 +37,8 @@ class MutantGRUCell(RecurrentCell):
     `tanh(x_t)` to the candidate and MUT2 adds `x_t` to the reset gate, so
     both need as many input features as units (the paper embeds its inputs
     to the hidden size): put a `Dense(units)` or an `Embedding(.., units)`
-    before them.
+    before them. Input `dropout` drops features of `x_t` everywhere it is
+    read, `tanh(x_t)` and MUT2's reset gate included.
 
     The state is `[h_t]` and the output is `h_t`. Weights: `kernel` of shape
     `(input_dim, k * units)` with the blocks of `W_x*` the mutant has (MUT1:

@@ -59,7 +59,8 @@ class PeepholeLSTMCell(RecurrentCell):
     `projection_kernel` `(units, projection_units)` with a projection; and
     with `full_gate_recurrence`, `gate_recurrent_kernel` of shape
     `(n * units, n * units)` for the n gates it has (rows: the previous
-    gates, columns: the gates, each in the order i, f, o);
+    gates, columns: the gates, each in the order i, f, o; initialized,
+    regularized and constrained as `recurrent_kernel`);
     with `layer_norm`, `kernel_norm_gamma`/`_beta` and
     `recurrent_norm_gamma`/`_beta` of shape `(4 * units,)`,
     `state_norm_gamma`/`_beta` of shape `(units,)`.
@@ -92,16 +93,19 @@ class PeepholeLSTMCell(RecurrentCell):
     CHRONO_LAYOUT = "lstm"
 
     def __init__(self, units, *args, **kwargs):
-        super().__init__(**cell_arguments(type(self), units, args, kwargs))
+        arguments = cell_arguments(type(self), units, args, kwargs)
+        # Left at its default (this very tuple), `peepholes` means every
+        # gate the cell has; a list that names an absent gate is refused.
+        default_peepholes = arguments["peepholes"] is ALL_GATES
+        super().__init__(**arguments)
         present = tuple(gate for gate in ALL_GATES if getattr(self, f"{gate}_gate"))
         absent = {
             gate: f"`{gate}_gate=False` removes that gate."
             for gate in ALL_GATES
             if gate not in present
         }
-        if isinstance(self.peepholes, (list, tuple)):
-            if tuple(self.peepholes) == ALL_GATES:  # the default: every gate it has
-                self.peepholes = present
+        if default_peepholes:
+            self.peepholes = present
         for gate in ALL_GATES:
             setattr(self, f"{gate}_peephole", None)
         lstm_family.setup(self, present, absent)

@@ -198,13 +198,19 @@ class PeepholeLSTM(CellLayer, cell_class=PeepholeLSTMCell):
             if key in accepted or key in ("dtype", "trainable")
         }
         layer = cls(**{**config, **kwargs})
+        name = keras.activations.serialize
         for option, plain in VARIANT_OPTIONS.items():
-            if getattr(layer, option) != plain:
+            value = getattr(layer, option)
+            if option.endswith("activation") and value is not None:
+                if name(value) == name(layer.activation):
+                    continue  # what `activation` computes anyway
+                value = name(value)
+            if value != plain:
                 raise ValueError(
                     "from_keras_lstm copies a Keras LSTM into a layer that "
-                    "computes the same, and the variant option "
-                    f"{option}={getattr(layer, option)!r} changes what it "
-                    "computes. Build the variant and set its weights instead."
+                    f"computes the same, and the variant option {option}="
+                    f"{value!r} changes what it computes. Build the variant "
+                    "and set its weights instead."
                 )
         batch_size = ops.shape(lstm.states[0])[0] if lstm.stateful else None
         layer.build((batch_size, None, cell.kernel.shape[0]))
