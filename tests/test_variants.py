@@ -207,3 +207,26 @@ def test_from_keras_lstm_refuses_a_variant():
     warm = kg.PeepholeLSTM.from_keras_lstm(lstm, peepholes=None)  # NP: as Keras
     x = np.random.default_rng(2).normal(size=(2, STEPS, INPUT_DIM)).astype("float32")
     np.testing.assert_allclose(to_numpy(warm(x)), to_numpy(lstm(x)), atol=ATOL)
+
+
+def test_a_variant_layer_reused_on_other_batches_and_lengths():
+    """One built FGR + NOG layer called on batch 5 x 7 steps, then on 2 x 3
+    and 1 x 9 behind a mask: each call against the reference."""
+    kwargs = {"full_gate_recurrence": True, "output_gate": False}
+    layer = built(kwargs)
+    options = reference_options(kwargs)
+    w = cell_weights(layer.cell)
+    rng = np.random.default_rng(7)
+    for batch, steps in ((BATCH, STEPS), (2, 3), (1, 9)):
+        x = rng.normal(size=(batch, steps, INPUT_DIM)).astype("float32")
+        mask = np.ones((batch, steps), bool)
+        mask[0, :1] = False  # left padding
+        out, *_ = layer(x, mask=mask)
+        start = [np.zeros((batch, n)) for n in layer.cell.state_size]
+        want, _ = ref.run_rnn(
+            lambda x_t, states: ref.lstm_variant_step(x_t, states, w, **options),
+            x,
+            start,
+            mask=mask,
+        )
+        np.testing.assert_allclose(to_numpy(out), want, atol=ATOL, rtol=0)

@@ -116,24 +116,33 @@ class MutantGRUCell(RecurrentCell):
         return z_x + self.bias if self.use_bias else z_x
 
     def step_constants(self):
-        names = RECURRENT_BLOCKS[self.mutant]
-        parts = ops.split(self.recurrent_kernel, len(names), axis=1)
-        return tuple(parts)
+        """The recurrent blocks, split once before the loop; MUT2 keeps its
+        z and r blocks fused, as both read `h_{t-1}` (one product a step)."""
+        if self.mutant == 2:
+            return tuple(ops.split(self.recurrent_kernel, [2 * self.units], axis=1))
+        return tuple(
+            ops.split(self.recurrent_kernel, 2 if self.mutant == 1 else 3, axis=1)
+        )
 
     def recurrent_step(self, z_x, states, constants=(), recurrent_mask=None):
         h_tm1 = states[0]
         h_in = masked(h_tm1, recurrent_mask)  # what the products see
-        kernels = dict(zip(RECURRENT_BLOCKS[self.mutant], constants, strict=True))
         x_z, x_r, x_h = ops.split(z_x, 3, axis=-1)
         if self.mutant == 1:
+            kernel_r, kernel_h = constants
             z_pre = x_z
+            r_pre = x_r + ops.matmul(h_in, kernel_r)
         elif self.mutant == 2:
-            z_pre = x_z + ops.matmul(h_in, kernels["z"])
+            kernel_zr, kernel_h = constants
+            h_z, h_r = ops.split(ops.matmul(h_in, kernel_zr), 2, axis=-1)
+            z_pre, r_pre = x_z + h_z, x_r + h_r
         else:
-            z_pre = x_z + ops.matmul(self.activation(h_in), kernels["z"])
+            kernel_z, kernel_r, kernel_h = constants
+            z_pre = x_z + ops.matmul(self.activation(h_in), kernel_z)
+            r_pre = x_r + ops.matmul(h_in, kernel_r)
         z = self.recurrent_activation(z_pre)
-        r = self.recurrent_activation(x_r + ops.matmul(h_in, kernels["r"]))
-        candidate = self.activation(ops.matmul(r * h_in, kernels["h"]) + x_h)
+        r = self.recurrent_activation(r_pre)
+        candidate = self.activation(ops.matmul(r * h_in, kernel_h) + x_h)
         # candidate * z + h_tm1 * (1 - z), with one product fewer.
         h = h_tm1 + z * (candidate - h_tm1)
         return h, [h], {"update": z, "reset": r}
