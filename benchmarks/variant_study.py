@@ -211,18 +211,18 @@ def table(task, metric, results, variants):
     reference = [r["test"] for r in rows if r["variant"] == "LSTM"]
     lines = [
         f"\n{task}: {metric} on the test set, lower is better",
-        "| variant | units | parameters | seeds | mean | sd | vs LSTM | Welch p |",
+        "| variant | units | parameters | per seed | mean | sd | vs LSTM | Welch p |",
         "|---|---:|---:|---|---:|---:|---:|---:|",
     ]
     for name in variants:
         mine = [r for r in rows if r["variant"] == name]
         values = [r["test"] for r in mine]
-        sd = statistics.stdev(values) if len(values) > 1 else float("nan")
+        sd = f"{statistics.stdev(values):.3f}" if len(values) > 1 else "–"
         p = None if name == "LSTM" else welch_p(values, reference)
         lines.append(
             f"| {name} | {mine[0]['units']} | {mine[0]['parameters']} | "
             f"{', '.join(f'{v:.3f}' for v in values)} | {statistics.mean(values):.3f} | "
-            f"{sd:.3f} | {statistics.mean(values) - statistics.mean(reference):+.3f} | "
+            f"{sd} | {statistics.mean(values) - statistics.mean(reference):+.3f} | "
             f"{'' if p is None else f'{p:.3f}'} |"
         )
     print("\n".join(lines), flush=True)
