@@ -2,6 +2,7 @@
 
     keras-gates export MODEL.keras --saved-model DIR [--overwrite]
         --tflite FILE [--streaming] [--quantize float16] [--onnx FILE]
+        --micro DIR --calibration SEQUENCES.npy [--micro-quantization int16]
         [--import MODULE] [--unsafe]
 
 Prints each file it wrote and its largest difference from the Keras model on
@@ -22,6 +23,9 @@ import numpy as np
 FLOAT_TOLERANCE = 1e-5
 # Quantized models are compared, not held to float32 parity.
 QUANTIZED_TOLERANCE = {"float16": 1e-2, "dynamic_int8": 1e-1}
+# TFLite Micro's int16/int8 models: the largest difference on the calibration
+# sequences, as a fraction of the largest output there.
+MICRO_RELATIVE_TOLERANCE = 0.05
 PARITY_FAILED, BAD_INPUT, UNEXPECTED = 1, 2, 3
 
 
@@ -172,6 +176,49 @@ def _run_tflite(content, signature, inputs, streaming):
     return [result[name] for name in signature.outputs]
 
 
+def _micro(model, args):
+    """Writes the TFLite Micro model, its C array and its arena size to
+    `args.micro` and compares TFLM's outputs with Keras' on the calibration
+    sequences (their last steps)."""
+    from keras_gates.export import micro
+
+    try:
+        sequences = np.load(args.calibration, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise BadInput(f"--calibration {args.calibration!r}: {e}") from e
+    quantization = (
+        None if args.micro_quantization == "float32" else args.micro_quantization
+    )
+    content = micro.to_tflite_micro(
+        model, None if quantization is None else sequences, quantization=quantization
+    )
+    arena = micro.arena_size(content)
+    os.makedirs(args.micro, exist_ok=True)
+    files = {"model.tflite": content, **micro.c_source(content, "model")}
+    for name, data in files.items():
+        mode = "wb" if isinstance(data, bytes) else "w"
+        with open(os.path.join(args.micro, name), mode) as f:
+            f.write(data)
+    print(
+        f"wrote TFLite Micro model.tflite, model.h, model.cc in {args.micro} "
+        f"({len(content)} bytes, one step, {args.micro_quantization}; tensor "
+        f"arena {arena} bytes on this host)"
+    )
+    sample = sequences[:32]
+    got = micro.run_micro(content, sample, micro.load(content, arena + 1024))[:, -1]
+    want = np.asarray(model.predict(sample, verbose=0))
+    want = want[:, -1] if want.ndim == 3 else want
+    error = float(np.max(np.abs(got - want)))
+    scale = float(np.max(np.abs(want))) or 1.0
+    verdict = error <= MICRO_RELATIVE_TOLERANCE * scale
+    print(
+        f"  parity {len(sample)} calibration sequences, last step: max "
+        f"|difference| {error:.2e}, {error / scale:.1%} of the largest output "
+        f"(tolerance {MICRO_RELATIVE_TOLERANCE:.0%}) {'ok' if verdict else 'FAILED'}"
+    )
+    return verdict
+
+
 def _check_output_file(path, flag):
     """A one-line `BadInput` unless a file can be written at `path`, checked
     before the model is loaded or converted."""
@@ -207,6 +254,11 @@ def _check_arguments(args):
         _check_output_file(args.tflite, "--tflite")
     if args.onnx:
         _check_output_file(args.onnx, "--onnx")
+    if args.micro:
+        if os.path.exists(args.micro) and not os.path.isdir(args.micro):
+            raise BadInput(f"--micro {args.micro!r} is a file; give a directory.")
+        if not os.path.isfile(args.calibration):
+            raise BadInput(f"--calibration {args.calibration!r}: no such file.")
 
 
 def _import(module):
@@ -313,6 +365,8 @@ def export_command(args):
             if args.streaming and want[0].ndim == 3:
                 want = [want[0][:, -1]]
             ok &= _check(_label(batch_size, steps, padding), got, want, tolerance)
+    if args.micro:
+        ok &= _micro(model, args)
     if args.onnx:
         import onnxruntime
 
@@ -338,7 +392,7 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     export = commands.add_parser(
         "export",
-        help="export a .keras model to SavedModel, TFLite and/or ONNX",
+        help="export a .keras model to SavedModel, TFLite, TFLite Micro and/or ONNX",
         description="Export a saved Keras model and check the exported "
         "outputs against it on random inputs. Exit status: 0 all checks "
         "passed, 1 a parity check failed, 2 bad input, 3 unexpected failure.",
@@ -363,6 +417,24 @@ def main(argv=None):
     )
     export.add_argument("--onnx", metavar="FILE", help=".onnx file (needs tf2onnx)")
     export.add_argument(
+        "--micro",
+        metavar="DIR",
+        help="TFLite Micro: a one-step int8-weight model.tflite, model.h and "
+        "model.cc (needs --calibration and the tflite-micro package)",
+    )
+    export.add_argument(
+        "--calibration",
+        metavar="NPY",
+        help="--micro: a .npy of input sequences (sequences, steps, ...) to "
+        "calibrate the quantization on and check the model with",
+    )
+    export.add_argument(
+        "--micro-quantization",
+        choices=["int16", "int8", "float32"],
+        help="--micro: int16 (default: int8 weights, int16 activations), int8 "
+        "(smaller, less exact) or float32 (for a floating-point unit)",
+    )
+    export.add_argument(
         "--import",
         dest="imports",
         action="append",
@@ -378,8 +450,15 @@ def main(argv=None):
         "for a file you trust",
     )
     args = parser.parse_args(argv)
-    if not (args.saved_model or args.tflite or args.onnx):
-        parser.error("nothing to write: give --saved-model, --tflite and/or --onnx")
+    if not (args.saved_model or args.tflite or args.onnx or args.micro):
+        parser.error(
+            "nothing to write: give --saved-model, --tflite, --micro and/or --onnx"
+        )
+    if bool(args.micro) != bool(args.calibration):
+        parser.error("--micro and --calibration go together")
+    if args.micro_quantization and not args.micro:
+        parser.error("--micro-quantization applies to --micro")
+    args.micro_quantization = args.micro_quantization or "int16"
     if (args.streaming or args.quantize) and not args.tflite:
         parser.error("--streaming and --quantize apply to --tflite")
     if args.overwrite and not args.saved_model:

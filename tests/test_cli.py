@@ -89,6 +89,7 @@ def save_unknown_class_model(path):
 
 def test_every_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch):
     save_models(tmp_path)
+    np.save(tmp_path / "calibration.npy", np.zeros((2, 5, 3), "float32"))
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "notes.txt").write_text("mine")
     (tmp_path / "a_file").write_text("")
@@ -122,6 +123,18 @@ def test_every_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch):
             ["stateful.keras", "--saved-model", "sm"],
             "stateful",
         ),
+        "--micro without its calibration file": (
+            ["conv.keras", "--micro", "fw", "--calibration", "missing.npy"],
+            "--calibration 'missing.npy': no such file",
+        ),
+        "--micro on a file": (
+            ["conv.keras", "--micro", "a_file", "--calibration", "a_file"],
+            "is a file",
+        ),
+        "a model TFLite Micro cannot step": (
+            ["conv.keras", "--micro", "fw", "--calibration", "calibration.npy"],
+            "Cannot stream layer 'conv1d'",
+        ),
         "a class nobody imported": (
             ["unknown.keras", "--tflite", "m.tflite"],
             "'Doubling'",
@@ -146,6 +159,7 @@ def test_every_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch):
     # Found before converting: nothing was written.
     assert not (tmp_path / "m.tflite").exists()
     assert not (tmp_path / "sm").exists()
+    assert not (tmp_path / "fw").exists()
     assert (tmp_path / "full" / "notes.txt").read_text() == "mine"
 
 
@@ -181,3 +195,33 @@ def test_load_model_names_an_unknown_class_in_one_line(tmp_path):
     assert "\n" not in message and len(message) < 400, message
     assert "'Doubling'" in message and "keras_gates_tests>Doubling" in message
     assert "import tests.test_cli" in message
+
+
+def test_micro_writes_the_model_its_c_array_and_checks_it(
+    tmp_path, monkeypatch, capsys
+):
+    from keras_gates.export import micro
+
+    model = keras.Sequential(
+        [keras.Input((None, 3)), kg.CoupledLSTM(8), keras.layers.Dense(2)]
+    )
+    model.save(tmp_path / "m.keras")
+    sequences = np.random.default_rng(1).normal(size=(40, 12, 3)).astype("float32")
+    np.save(tmp_path / "seq.npy", sequences)
+    monkeypatch.chdir(tmp_path)
+    args = ["export", "m.keras", "--micro", "fw", "--calibration", "seq.npy"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "tensor arena" in out and " ok" in out and "FAILED" not in out
+    content = (tmp_path / "fw" / "model.tflite").read_bytes()
+    assert (tmp_path / "fw" / "model.cc").read_text() == micro.c_source(content)[
+        "model.cc"
+    ]
+    assert (tmp_path / "fw" / "model.h").exists()
+    got = micro.run_micro(content, sequences[:4])[:, -1]
+    want = model.predict(sequences[:4], verbose=0)
+    np.testing.assert_allclose(got, want, atol=0.05 * np.abs(want).max())
+    # A tolerance nothing meets: the parity check fails, exit 1.
+    monkeypatch.setattr(cli, "MICRO_RELATIVE_TOLERANCE", -1.0)
+    assert cli.main(args) == 1
+    assert "FAILED" in capsys.readouterr().out

@@ -36,6 +36,7 @@ PUBLIC_MODULES = (
     "keras_gates.importers",
     "keras_gates.export",
     "keras_gates.export.litert",
+    "keras_gates.export.micro",
     "keras_gates.testing",
     "keras_gates.ops",
 )
@@ -44,7 +45,7 @@ PUBLIC_MODULES = (
 RUN_ELSEWHERE = {"own-cell.md": "tests/test_own_cell.py"}
 # Pages whose code exports or distributes (TensorFlow, and seconds of
 # conversion): run with the full suite, not the quick tier.
-TENSORFLOW_PAGES = {"deployment.md", "scaling-out.md"}
+TENSORFLOW_PAGES = {"deployment.md", "microcontrollers.md", "scaling-out.md"}
 
 
 def _name(page):

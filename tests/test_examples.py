@@ -196,6 +196,49 @@ def test_export_and_serve_smoke(tmp_path, capsys):
     assert "TFLite streaming" in out and "max |diff| vs Keras" in out
 
 
+def test_micro_weather_smoke(tmp_path, capsys):
+    """Two layers trained on a generated weather file, run on TFLM's
+    interpreter, their C arrays written."""
+    example = load("micro_weather")
+    rows = example.main(["--smoke", "--out-dir", str(tmp_path)])
+    assert [r["cell"] for r in rows] == ["coupled", "gru"]
+    for r in rows:
+        assert r["agree"] >= 0.9, r
+        assert abs(r["tflm"] - r["keras"]) <= 0.1, r
+        assert 0 < r["arena"] < 64 * 1024 and r["bytes"] > 0
+        assert r["diff"] <= 0.1 * r["largest"], r
+        folder = tmp_path / r["cell"]
+        assert (folder / "model.tflite").stat().st_size == r["bytes"]
+        assert (folder / "model.h").exists() and (folder / "model.cc").exists()
+    out = capsys.readouterr().out
+    assert "| coupled |" in out and "classes agree (20 windows)" in out
+
+
+def test_micro_weather_labels(tmp_path):
+    """The label is the class of the temperature change `--ahead-hours`
+    after each window's last hour, and the windows are hourly."""
+    forecast = load("conv1d_gru_forecast")
+    example = load("micro_weather")
+    path = tmp_path / "w.csv"
+    forecast.generate_csv(path, days=20, minutes=30)
+    seconds, names, values = forecast.read_csv(path)
+    args = example.parse_args(["--train-stride", "1"])
+    (x, y), _, _ = example.windows(seconds, names, values, args)
+    hourly = values[::2]
+    t = hourly[:, names.index("T (degC)")]
+    mean, std = (
+        hourly[: int(0.7 * len(hourly))].mean(0),
+        hourly[: int(0.7 * len(hourly))].std(0),
+    )
+    for i in (0, 7, len(x) - 1):
+        last = i + 23
+        np.testing.assert_allclose(
+            x[i, -1], (hourly[last] - mean) / (std + 1e-6), rtol=1e-4, atol=1e-4
+        )
+        change = t[last + 6] - t[last]
+        assert y[i] == (0 if change <= -1 else 2 if change > 1 else 1)
+
+
 def test_forecast_beats_persistence_on_a_generated_series(capsys):
     """The whole pipeline (windows, targets, the zero-start change model)
     learns: on the generated series the forecast beats persistence."""

@@ -7,6 +7,9 @@ TensorFlow only (this subpackage imports it; `import keras_gates` does not):
 - `to_tflite(model, ...)`: the bytes of a .tflite model with builtin ops only
   (no Flex delegate), whole-sequence or one step at a time (`streaming`);
   the LSTM family on TFLite's fused LSTM op where it can (`fused`).
+- `to_tflite_micro(model, representative_data)`: the bytes of a quantized
+  one-step model that TensorFlow Lite for Microcontrollers runs (see
+  `keras_gates.export.micro` for its arena size, C array and host runner).
 - `to_onnx(model, path)`: an ONNX model through tf2onnx.
 - `op_names(content)`: the builtin ops a .tflite model uses.
 
@@ -20,6 +23,14 @@ from keras_gates.export.exporters import op_names
 from keras_gates.export.exporters import to_onnx
 from keras_gates.export.exporters import to_saved_model
 from keras_gates.export.exporters import to_tflite
+from keras_gates.export.micro import to_tflite_micro
 from keras_gates.export.streaming import step_function
 
-__all__ = ["op_names", "step_function", "to_onnx", "to_saved_model", "to_tflite"]
+__all__ = [
+    "op_names",
+    "step_function",
+    "to_onnx",
+    "to_saved_model",
+    "to_tflite",
+    "to_tflite_micro",
+]

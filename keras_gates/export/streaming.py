@@ -85,7 +85,7 @@ def _nest_states(cell, flat):
     return nested
 
 
-def _check_streamable(layers):
+def _check_streamable(layers, masking=True):
     """Raises a ValueError naming the first layer a step cannot compute.
 
     Returns the state sizes, in layer order then state order, and for each
@@ -101,9 +101,9 @@ def _check_streamable(layers):
                 "time never sees."
             )
         if isinstance(layer, keras.layers.Embedding):
-            masked = masked or layer.mask_zero
+            masked = masked or (masking and layer.mask_zero)
         elif isinstance(layer, keras.layers.Masking):
-            masked = True
+            masked = masking
         elif isinstance(layer, keras.layers.RNN):
             if layer.go_backwards:
                 raise ValueError(
@@ -132,7 +132,7 @@ def _check_streamable(layers):
     return sizes, carries
 
 
-def step_function(model, batch_size=1):
+def step_function(model, batch_size=1, masking=True):
     """The one-step function of `model` and its input specs.
 
     Args:
@@ -140,6 +140,10 @@ def step_function(model, batch_size=1):
             recurrent layers with `go_backwards=False`, and layers acting on
             each step alone, such as Dense).
         batch_size: The batch size of the step's inputs.
+        masking: If False, the step ignores the model's masks (`Masking`
+            is the identity, `Embedding(mask_zero=True)` masks nothing):
+            for callers that never feed a padded step, so that the step
+            has no mask ops.
 
     Returns:
         `(step, specs)`: `step(inputs, state_0, state_1, ...)` takes one time
@@ -160,7 +164,7 @@ def step_function(model, batch_size=1):
     """
     tf = tensorflow()
     layers = chain(model)
-    sizes, carries = _check_streamable(layers)
+    sizes, carries = _check_streamable(layers, masking)
     model_input = model.inputs[0]
     if len(model_input.shape) < 2:
         raise ValueError(
@@ -181,10 +185,12 @@ def step_function(model, batch_size=1):
         x, mask, states, new_states = inputs, None, list(states), []
         for layer in layers:
             if isinstance(layer, keras.layers.Embedding):
-                if layer.mask_zero:
+                if layer.mask_zero and masking:
                     mask = ops.not_equal(x, 0)
                 x = layer(x)
             elif isinstance(layer, keras.layers.Masking):
+                if not masking:
+                    continue
                 mask = ops.any(ops.not_equal(x, layer.mask_value), axis=-1)
                 x = x * ops.cast(ops.expand_dims(mask, -1), x.dtype)
             elif isinstance(layer, keras.layers.RNN):

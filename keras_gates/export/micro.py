@@ -1,0 +1,403 @@
+"""TensorFlow Lite for Microcontrollers (TFLM): quantized one-step models.
+
+Why one step at a time: a whole-sequence export of a recurrent layer is a
+`WHILE` loop with a resizable time axis, which TFLM refuses, or TFLite's
+fused LSTM op, whose TFLM kernel takes neither peepholes nor CIFG and does
+not allocate the converter's fused int8 tensors (measured with the
+`tflite-micro` package; the documentation's deployment guide has the
+figures). The one-step model has no loop: each call takes one time step and
+every recurrent state, and returns the output and the new states, which is
+how microcontroller code loops over a sensor's samples anyway.
+
+TFLM has no Python package of its own name on the device, but its interpreter
+ships in the `tflite-micro` package for the host; `to_tflite_micro` loads its
+result there (in a child process, since TFLM aborts the process on some
+refusals) and raises if TFLM refuses it.
+"""
+
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+
+import keras
+import numpy as np
+
+from keras_gates.export.exporters import _check_model
+from keras_gates.export.exporters import _write
+from keras_gates.export.graph import chain
+from keras_gates.export.streaming import step_function
+from keras_gates.export.tensorflow_support import tensorflow
+
+log = logging.getLogger("keras_gates.export")
+
+# `to_tflite_micro` is public as `keras_gates.export.to_tflite_micro`.
+__all__ = ["arena_size", "c_source", "load", "run_micro"]
+
+# The most calibration steps kept: evenly spaced over every step of every
+# representative sequence.
+MAX_CALIBRATION_STEPS = 2000
+QUANTIZATIONS = ("int16", "int8", None)
+
+_PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_micro_probe.py")
+
+
+def _interpreter_class():
+    try:
+        from tflite_micro.python.tflite_micro import runtime
+    except ImportError as e:
+        raise ImportError(
+            "Running TFLite Micro models on the host needs the TFLM "
+            'interpreter: pip install "keras-gates[micro]" (tflite-micro)'
+        ) from e
+    return runtime.Interpreter
+
+
+def has_interpreter():
+    """Whether the `tflite-micro` package (TFLM's interpreter) is installed."""
+    try:
+        _interpreter_class()
+    except ImportError:
+        return False
+    return True
+
+
+def _sequences(representative_data, model):
+    """The representative sequences as one float array (n, steps, ...)."""
+    x = np.asarray(representative_data)
+    expected = len(model.inputs[0].shape)
+    if x.ndim == expected - 1:
+        x = x[None]
+    if x.ndim != expected or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(
+            "`representative_data` must be an array of input sequences, "
+            f"(sequences, steps, ...) as the model takes them ({expected} "
+            f"axes, at least one sequence of one step). Received shape {x.shape}"
+        )
+    return x
+
+
+def _has_masks(model):
+    return any(
+        isinstance(layer, keras.layers.Masking)
+        or (isinstance(layer, keras.layers.Embedding) and layer.mask_zero)
+        for layer in chain(model)
+    )
+
+
+def _calibration_steps(model, sequences):
+    """Each step's arguments `[inputs, state_0, ...]` (batch 1) as the float
+    model reaches them, feeding every representative sequence from zero
+    states: the states are calibrated on the values they take."""
+    tf = tensorflow()
+    step, specs = step_function(model, batch_size=len(sequences), masking=False)
+    step = tf.function(step, input_signature=specs)
+    states = [np.zeros(s.shape, s.dtype.as_numpy_dtype) for s in specs[1:]]
+    dtype = specs[0].dtype.as_numpy_dtype
+    recorded = []
+    for t in range(sequences.shape[1]):
+        inputs = sequences[:, t].astype(dtype)
+        recorded.append([inputs, *states])
+        result = step(inputs, *states)
+        states = [result[f"state_{i}"].numpy() for i in range(len(states))]
+    count = len(sequences) * len(recorded)
+    keep = np.unique(np.linspace(0, count - 1, min(count, MAX_CALIBRATION_STEPS)))
+    samples = []
+    for k in keep.astype(int):
+        t, row = divmod(k, len(sequences))
+        samples.append([value[row : row + 1] for value in recorded[t]])
+    return samples
+
+
+def _in_signature_order(content):
+    """The model with its inputs ordered `inputs, state_0, state_1, ...` and
+    its outputs `outputs, state_0, ...`, as TFLM addresses them by position."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+    (signature,) = model.signatureDefs
+    subgraph = model.subgraphs[signature.subgraphIndex]
+
+    def ordered(maps, first):
+        index = {
+            m.name.decode() if isinstance(m.name, bytes) else m.name: m for m in maps
+        }
+        names = [first] + sorted(
+            (n for n in index if n.startswith("state_")), key=lambda n: int(n[6:])
+        )
+        if sorted(names) != sorted(index):
+            raise RuntimeError(
+                f"Unexpected signature of the step model: {sorted(index)}"
+            )
+        return [index[n].tensorIndex for n in names]
+
+    subgraph.inputs = ordered(signature.inputs, "inputs")
+    subgraph.outputs = ordered(signature.outputs, "outputs")
+    builder = __import__("flatbuffers").Builder(len(content) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def to_tflite_micro(
+    model, representative_data=None, *, quantization="int16", check=True
+):
+    """The bytes of a one-step .tflite model that TFLM runs.
+
+    The model takes one time step, batch 1: input 0 is the step's input
+    `(1, ...)`, inputs 1, 2, ... the recurrent states `(1, size)`; output 0
+    is the model's output for that step, outputs 1, 2, ... the new states,
+    in the same order (`step_function` says which state is which). Feed
+    zeros as the first states and loop. Inputs and outputs are float32
+    (a quantized model quantizes them on entry and dequantizes them on
+    exit), so device code feeds a sensor's floats and copies each new state
+    back into its input unchanged.
+
+    Args:
+        model: A built Keras model (TensorFlow backend) that can run a step
+            at a time (`keras_gates.export.step_function`): embeddings,
+            masking, recurrent layers running forwards (every keras-gates
+            layer and Keras' LSTM, GRU and SimpleRNN), layers acting on
+            each step alone. Others raise a ValueError naming the layer.
+            Masks are left out (TFLM's integer kernels lack their ops):
+            device code feeds the real steps and skips padded ones, which
+            gives what the masked model gives.
+        representative_data: For a quantized model: input sequences
+            `(sequences, steps, ...)`, as the model takes them (a few
+            hundred steps or more in all: quantization clips what they do
+            not reach). The float model runs them from zero states, and the
+            ranges of the inputs and of every state are calibrated on the
+            values met there.
+        quantization: `"int16"` (the default: int8 weights, int16
+            activations, TFLM's integer kernels, no float op inside);
+            `"int8"` (int8 activations too: smaller and faster on int8
+            hardware, but a recurrent state's error compounds over the
+            steps: on the Jena weather task of the documentation, 90% to
+            99% of the classes agreed with Keras, against 98.5% to 100%
+            with int16); or None (float32, for a
+            microcontroller with a floating-point unit: Keras' numbers to
+            float rounding, 4 bytes a weight; the scales that a quantized
+            file stores make it the larger one for layers of a few dozen
+            units).
+        check: If True (the default) and the `tflite-micro` package is
+            installed, the result is loaded and run in TFLM's interpreter
+            (in a child process) and a RuntimeError carries TFLM's
+            message if TFLM refuses it. Without the package, a warning
+            says the model was not checked.
+
+    Returns:
+        The .tflite model, as bytes (`c_source` writes it as a C array,
+        `arena_size` measures the memory TFLM needs to run it).
+    """
+    tf = tensorflow()
+    _check_model(model)
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(
+            f"Argument `quantization` must be one of {QUANTIZATIONS}. "
+            f"Received: quantization={quantization!r}"
+        )
+    if (quantization is None) != (representative_data is None):
+        raise ValueError(
+            "`representative_data` is needed for a quantized model and only "
+            f"then. Received: quantization={quantization!r}, "
+            f"representative_data={'given' if representative_data is not None else None}"
+        )
+    step, specs = step_function(model, batch_size=1, masking=False)
+    if _has_masks(model):
+        log.info(
+            "TFLite Micro: the model's masks are left out (TFLM's integer "
+            "kernels lack the mask's ops): feed the real steps only and "
+            "skip the padded ones in device code, which then gives the "
+            "masked model's numbers."
+        )
+    log.info(
+        "TFLite Micro: a one-step model (%s) with %d recurrent state(s) of "
+        "sizes %s: TFLM runs neither a recurrent loop nor the fused LSTM op "
+        "of a Keras layer (see keras_gates.export.micro).",
+        "float32"
+        if quantization is None
+        else f"int8 weights, {quantization} activations",
+        len(specs) - 1,
+        [int(s.shape[-1]) for s in specs[1:]],
+    )
+    with tempfile.TemporaryDirectory() as export_dir:
+        _write(model, export_dir, "step", step, specs)
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            export_dir, signature_keys=["step"]
+        )
+        if quantization is None:
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        else:
+            samples = _calibration_steps(model, _sequences(representative_data, model))
+            names = [spec.name for spec in specs]
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+                if quantization == "int16"
+                else tf.lite.OpsSet.TFLITE_BUILTINS_INT8
+            ]
+            converter.representative_dataset = lambda: (
+                dict(zip(names, sample, strict=True)) for sample in samples
+            )
+        try:
+            content = converter.convert()
+        except Exception as e:  # the converter's own error types vary
+            raise ValueError(
+                f"The model has an op without a TFLite kernel for "
+                f"quantization={quantization!r}, so TFLM cannot run it: {e}"
+            ) from e
+    content = _in_signature_order(content)
+    if check:
+        if has_interpreter():
+            _check_runs(content)
+        else:
+            log.warning(
+                "Not checked in TFLM's interpreter: the tflite-micro package "
+                'is not installed (pip install "keras-gates[micro]").'
+            )
+    return content
+
+
+def input_count(content):
+    """How many inputs the .tflite model `content` has (read with the
+    `tflite-micro` package's flatbuffer reader)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    try:
+        model = runtime.convert_bytearray_to_object(bytearray(content))
+        return len(model.subgraphs[0].inputs)
+    except Exception as e:  # the flatbuffer reader fails in many ways
+        raise ValueError(f"Not a .tflite model ({type(e).__name__}: {e}).") from e
+
+
+def _probe(content, arena):
+    """Loads `content` in TFLM with an arena of `arena` bytes and runs one
+    step of zeros, in a child process; returns (ok, TFLM's output)."""
+    try:
+        count = input_count(content)
+    except ValueError as e:
+        return False, str(e)
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.tflite")
+        with open(path, "wb") as f:
+            f.write(content)
+        done = subprocess.run(
+            # By path: `-m` would import keras_gates, and with it Keras.
+            [sys.executable, _PROBE, path, str(arena), str(count)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    output = (done.stdout + done.stderr).strip()
+    return done.returncode == 0 and "invoked" in done.stdout, output
+
+
+def _generous_arena(content):
+    return max(64 * 1024, 8 * len(content))
+
+
+def _refused(output):
+    lines = [line for line in output.splitlines() if line.strip()]
+    return RuntimeError(
+        "TFLite Micro's interpreter refused the model: " + "\n".join(lines)[-2000:]
+    )
+
+
+def _check_runs(content):
+    """Raises unless TFLM allocates `content` and runs a step of it."""
+    ok, output = _probe(content, _generous_arena(content))
+    if not ok:
+        raise _refused(output)
+
+
+def arena_size(content):
+    """The smallest tensor arena, in bytes (a multiple of 16), with which
+    TFLM's interpreter (the `tflite-micro` package, this host) allocates
+    and runs `content`. Give the device's arena this size plus the
+    platform's margin: the host's 64-bit pointers make TFLM's own
+    structures larger than on a 32-bit microcontroller, so the figure errs
+    on the large side for them.
+
+    Raises:
+        RuntimeError: if TFLM refuses the model, with TFLM's message.
+    """
+    _interpreter_class()
+    low, high = 0, _generous_arena(content)
+    ok, output = _probe(content, high)
+    while not ok and high < 64 * 2**20 and "allocate" in output:
+        high *= 4
+        ok, output = _probe(content, high)
+    if not ok:
+        raise _refused(output)
+    while high - low > 16:
+        middle = (low + high) // 32 * 16
+        ok, _ = _probe(content, middle)
+        low, high = (low, middle) if ok else (middle, high)
+    return high
+
+
+def load(content, arena=None):
+    """TFLM's host interpreter of `content` (`arena`: bytes, default the
+    measured `arena_size` plus 1 KiB)."""
+    cls = _interpreter_class()
+    arena = arena or arena_size(content) + 1024
+    return cls.from_bytes(bytes(content), arena_size=arena)
+
+
+def run_micro(content, sequences, interpreter=None):
+    """Runs a `to_tflite_micro` model on the TFLM interpreter over each
+    sequence, step by step from zero states.
+
+    Args:
+        content: The model's bytes.
+        sequences: An array `(sequences, steps, ...)`.
+        interpreter: An interpreter from `load(content)`, to reuse.
+
+    Returns:
+        The outputs of every step, `(sequences, steps, ...)`.
+    """
+    interpreter = interpreter or load(content)
+    count = input_count(content)
+    shapes = [interpreter.get_input_details(i)["shape"] for i in range(count)]
+    results = []
+    for sequence in np.asarray(sequences, "float32"):
+        states = [np.zeros(s, "float32") for s in shapes[1:]]
+        outputs = []
+        for x in sequence:
+            interpreter.set_input(x[None], 0)
+            for i, state in enumerate(states, 1):
+                interpreter.set_input(state, i)
+            interpreter.invoke()
+            outputs.append(interpreter.get_output(0)[0])
+            states = [interpreter.get_output(i) for i in range(1, count)]
+        results.append(np.stack(outputs))
+    return np.stack(results)
+
+
+def c_source(content, name="model"):
+    """The model as a C array, as `xxd -i` writes it, in a header and a
+    source file: `{f"{name}.h": ..., f"{name}.cc": ...}`. The array is
+    16-byte aligned (TFLM reads the flatbuffer in place) and `const`, so
+    it stays in flash."""
+    if not name.isidentifier():
+        raise ValueError(f"`name` must be a C identifier. Received: name={name!r}")
+    rows = []
+    for start in range(0, len(content), 12):
+        chunk = content[start : start + 12]
+        rows.append("  " + ", ".join(f"0x{byte:02x}" for byte in chunk) + ",")
+    guard = f"{name.upper()}_H_"
+    header = (
+        f"#ifndef {guard}\n#define {guard}\n\n"
+        f"// A keras-gates one-step model for TFLite Micro ({len(content)} bytes).\n"
+        "// Input 0: one time step; inputs 1..: the states. Output 0: the\n"
+        "// step's output; outputs 1..: the new states, in the inputs' order.\n"
+        f"extern const unsigned char {name}[];\n"
+        f"extern const unsigned int {name}_len;\n\n#endif  // {guard}\n"
+    )
+    source = (
+        f'#include "{name}.h"\n\n'
+        f"alignas(16) const unsigned char {name}[] = {{\n"
+        + "\n".join(rows)
+        + f"\n}};\nconst unsigned int {name}_len = {len(content)};\n"
+    )
+    return {f"{name}.h": header, f"{name}.cc": source}
