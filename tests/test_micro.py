@@ -139,6 +139,25 @@ def test_int8_and_float_models_run():
     np.testing.assert_allclose(got[:, 9], last_steps(model, x[:4, :10]), atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: kg.DepthGatedLSTM(8, num_layers=2),
+        lambda: kg.MutantGRU(8, mutant=3),
+    ],
+    ids=["DepthGatedLSTM", "MutantGRU"],
+)
+def test_the_other_layers_in_float32_and_int16(layer):
+    keras.utils.set_random_seed(12)
+    model = keras.Sequential([keras.Input((None, 2)), layer(), keras.layers.Dense(3)])
+    x = np.random.default_rng(13).normal(size=(64, 20, 2)).astype("float32")
+    want = last_steps(model, x[:4])
+    exact = micro.run_micro(micro.to_tflite_micro(model, quantization=None), x[:4])
+    np.testing.assert_allclose(exact[:, -1], want, atol=1e-5)
+    got = micro.run_micro(micro.to_tflite_micro(model, x), x[:4])[:, -1]
+    np.testing.assert_allclose(got, want, atol=0.02 * np.abs(want).max())
+
+
 def test_inputs_and_outputs_in_the_documented_order():
     """Input 0 is the step, then the states; output 0 the step's output."""
     model = classifier("PeepholeLSTM")  # states h and c, both of UNITS
@@ -197,6 +216,12 @@ def test_c_source_holds_the_model_bytes():
                 [keras.Input((None, 1)), keras.layers.Conv1D(4, 3), kg.SRU(4)]
             ),
             "Conv1D",
+        ),
+        (
+            lambda: keras.Sequential(
+                [keras.Input((None, 1)), kg.ClockworkRNN(4, periods=[1, 2])]
+            ),
+            "Clockwork RNN, which TFLite Micro cannot run",
         ),
     ],
 )

@@ -78,6 +78,22 @@ def _sequences(representative_data, model):
     return x
 
 
+def _check_micro_layers(model):
+    """A ValueError naming the first layer whose step TFLM cannot run."""
+    from keras_gates.cells.clockwork_cell import ClockworkRNNCell
+
+    for layer in chain(model):
+        cell = getattr(layer, "cell", None)
+        cells = getattr(cell, "cells", [cell])
+        if any(isinstance(c, ClockworkRNNCell) for c in cells):
+            raise ValueError(
+                f"Layer '{layer.name}' is a Clockwork RNN, which TFLite Micro "
+                "cannot run: its clock (a step count and a modulo per module) "
+                "needs TILE, which TFLM lacks, and ROUND, which has no 16-bit "
+                "kernel, and a quantized step count would lose count."
+            )
+
+
 def _has_masks(model):
     return any(
         isinstance(layer, keras.layers.Masking)
@@ -157,8 +173,9 @@ def to_tflite_micro(
         model: A built Keras model (TensorFlow backend) that can run a step
             at a time (`keras_gates.export.step_function`): embeddings,
             masking, recurrent layers running forwards (every keras-gates
-            layer and Keras' LSTM, GRU and SimpleRNN), layers acting on
-            each step alone. Others raise a ValueError naming the layer.
+            layer but the Clockwork RNN, and Keras' LSTM, GRU and
+            SimpleRNN), layers acting on each step alone. Others raise a
+            ValueError naming the layer.
             Masks are left out (TFLM's integer kernels lack their ops):
             device code feeds the real steps and skips padded ones, which
             gives what the masked model gives.
@@ -203,6 +220,7 @@ def to_tflite_micro(
             f"representative_data={'given' if representative_data is not None else None}"
         )
     step, specs = step_function(model, batch_size=1, masking=False)
+    _check_micro_layers(model)
     if _has_masks(model):
         log.info(
             "TFLite Micro: the model's masks are left out (TFLM's integer "
