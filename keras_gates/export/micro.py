@@ -1,18 +1,18 @@
-"""TensorFlow Lite for Microcontrollers (TFLM): quantized one-step models.
+"""TensorFlow Lite for Microcontrollers (TFLM): one-step models.
 
-Why one step at a time: a whole-sequence export of a recurrent layer is a
-`WHILE` loop with a resizable time axis, which TFLM refuses, or TFLite's
-fused LSTM op, whose TFLM kernel takes neither peepholes nor CIFG and does
-not allocate the converter's fused int8 tensors (measured with the
-`tflite-micro` package; the documentation's deployment guide has the
-figures). The one-step model has no loop: each call takes one time step and
-every recurrent state, and returns the output and the new states, which is
-how microcontroller code loops over a sensor's samples anyway.
+Why one step at a time: TFLM cannot resize a tensor, so it runs a
+whole-sequence export (a `WHILE` loop, or TFLite's fused LSTM op, over a
+resizable time axis) only at the length stored in the file, and its fused
+LSTM kernel refuses peepholes, CIFG and the converter's int8 form of the op
+(measured with the `tflite-micro` package: see the documentation's
+Microcontrollers guide). The one-step model has no loop: each call takes
+one time step and every recurrent state, and returns the output and the
+new states, which is how microcontroller code loops over a sensor's
+readings anyway.
 
-TFLM has no Python package of its own name on the device, but its interpreter
-ships in the `tflite-micro` package for the host; `to_tflite_micro` loads its
-result there (in a child process, since TFLM aborts the process on some
-refusals) and raises if TFLM refuses it.
+TFLM's interpreter for the host ships in the `tflite-micro` package;
+`to_tflite_micro` loads its result there (in a child process, since TFLM
+ends the process on some refusals) and raises if TFLM refuses it.
 """
 
 import logging
@@ -129,6 +129,7 @@ def _calibration_steps(model, sequences):
 def _in_signature_order(content):
     """The model with its inputs ordered `inputs, state_0, state_1, ...` and
     its outputs `outputs, state_0, ...`, as TFLM addresses them by position."""
+    import flatbuffers
     from tensorflow.lite.python import schema_py_generated as schema
 
     model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
@@ -150,7 +151,7 @@ def _in_signature_order(content):
 
     subgraph.inputs = ordered(signature.inputs, "inputs")
     subgraph.outputs = ordered(signature.outputs, "outputs")
-    builder = __import__("flatbuffers").Builder(len(content) + 1024)
+    builder = flatbuffers.Builder(len(content) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
 
