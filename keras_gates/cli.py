@@ -210,11 +210,16 @@ def _micro(model, args):
     want = want[:, -1] if want.ndim == 3 else want
     error = float(np.max(np.abs(got - want)))
     scale = float(np.max(np.abs(want))) or 1.0
-    verdict = error <= MICRO_RELATIVE_TOLERANCE * scale
+    if quantization is None:
+        verdict = error <= FLOAT_TOLERANCE
+        tolerance = f"{FLOAT_TOLERANCE:g}"
+    else:
+        verdict = error <= MICRO_RELATIVE_TOLERANCE * scale
+        tolerance = f"{MICRO_RELATIVE_TOLERANCE:.0%} of it"
     print(
         f"  parity {len(sample)} calibration sequences, last step: max "
         f"|difference| {error:.2e}, {error / scale:.1%} of the largest output "
-        f"(tolerance {MICRO_RELATIVE_TOLERANCE:.0%}) {'ok' if verdict else 'FAILED'}"
+        f"(tolerance {tolerance}) {'ok' if verdict else 'FAILED'}"
     )
     return verdict
 

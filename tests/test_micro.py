@@ -192,8 +192,21 @@ def test_c_source_holds_the_model_bytes():
     assert "gates_model_len = 40;" in source
     values = [int(v, 16) for v in re.findall(r"0x([0-9a-f]{2})", source)]
     assert bytes(values) == content
-    with pytest.raises(ValueError, match="C identifier"):
-        micro.c_source(content, "my-model")
+    for bad in ("my-model", "int", "modèle"):
+        with pytest.raises(ValueError, match="C identifier"):
+            micro.c_source(content, bad)
+    assert micro.op_list(content) is None  # not a model: no op list
+
+
+def test_the_header_lists_the_ops_to_register():
+    model = classifier("MinimalGRU")
+    content = micro.to_tflite_micro(model, quantization=None)
+    header = micro.c_source(content)["model.h"]
+    ops = micro.op_list(content)
+    assert "FULLY_CONNECTED" in ops and "TANH" in ops
+    assert f"Register these {len(ops)} ops" in header
+    for op in ops:
+        assert f"//   {op}\n" in header
 
 
 @pytest.mark.parametrize(
@@ -223,11 +236,61 @@ def test_c_source_holds_the_model_bytes():
             ),
             "Clockwork RNN, which TFLite Micro cannot run",
         ),
+        (
+            lambda: keras.Sequential(
+                [keras.Input((None, 1)), kg.MinGRU(4, log_space=True)]
+            ),
+            "log_space=True",
+        ),
+        (
+            lambda: keras.Sequential(
+                [
+                    keras.Input((None,), dtype="int32"),
+                    keras.layers.Embedding(9, 1),
+                    kg.MinimalGRU(4),
+                ]
+            ),
+            "is an Embedding",
+        ),
     ],
 )
 def test_refuses_what_cannot_run_a_step_at_a_time(make, message):
     with pytest.raises(ValueError, match=message):
         micro.to_tflite_micro(make(), np.zeros((2, 5, 1), "float32"))
+
+
+def test_mixed_precision_is_refused_with_the_way_out():
+    keras.config.set_dtype_policy("mixed_float16")
+    model = classifier("GRU")
+    with pytest.raises(ValueError, match="set_dtype_policy\\('float32'\\)"):
+        micro.to_tflite_micro(model, quantization=None)
+
+
+def test_batch_normalization_after_a_sequence_and_one_sequence_runs():
+    """A BatchNormalization built on sequences steps as a sequence of one;
+    `run_micro` takes one sequence as well as a batch of them."""
+    keras.utils.set_random_seed(14)
+    model = keras.Sequential(
+        [
+            keras.Input((None, 2)),
+            kg.MinimalGRU(8, return_sequences=True),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(3),
+        ]
+    )
+    batch_norm = model.layers[1]
+    rng = np.random.default_rng(15)
+    batch_norm.set_weights(
+        [rng.uniform(0.5, 2, w.shape) for w in batch_norm.get_weights()]
+    )
+    x = rng.normal(size=(3, 9, 2)).astype("float32")
+    content = micro.to_tflite_micro(model, quantization=None)
+    np.testing.assert_allclose(
+        micro.run_micro(content, x), model.predict(x, verbose=0), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        micro.run_micro(content, x[0]), micro.run_micro(content, x[:1])
+    )
 
 
 def test_bad_arguments():
@@ -242,6 +305,14 @@ def test_bad_arguments():
         )
     with pytest.raises(ValueError, match="representative_data"):
         micro.to_tflite_micro(model)
+    with pytest.raises(ValueError, match=r"steps of shape \(3,\), but the model takes"):
+        micro.to_tflite_micro(model, np.zeros((2, 5, 3), "float32"))
+    with pytest.raises(ValueError, match="finite"):
+        micro.to_tflite_micro(model, np.full((2, 5, 1), np.nan, "float32"))
+    with pytest.raises(ValueError, match="equal length"):
+        micro.to_tflite_micro(model, [np.zeros((3, 1)), np.zeros((5, 1))])
+    with pytest.raises(ValueError, match="Not a .tflite model"):
+        micro.arena_size(b"\x00" * 64)
     with pytest.raises(ValueError, match="representative_data"):
         micro.to_tflite_micro(model, np.zeros((2, 5, 1), "float32"), quantization=None)
 
@@ -290,3 +361,19 @@ def test_tflm_refuses_whole_sequence_exports():
         assert list(interpreter.get_input_details(0)["shape"]) == [1, 1, 1], what
         with pytest.raises(Exception, match="Dimension mismatch"):
             interpreter.set_input(x[:1], 0)
+
+
+@pytest.mark.parametrize("cls", [kg.PeepholeLSTM, kg.CoupledLSTM])
+def test_layer_normalization_in_int16(cls):
+    """Layer normalization quantizes less well than the plain layers (see
+    the guide): held to 10% of the largest output in int16."""
+    keras.utils.set_random_seed(16)
+    model = keras.Sequential(
+        [keras.Input((None, 4)), cls(16, layer_norm=True), keras.layers.Dense(3)]
+    )
+    x = np.random.default_rng(17).normal(size=(64, 30, 4)).astype("float32")
+    want = last_steps(model, x[:8])
+    got = micro.run_micro(micro.to_tflite_micro(model, x), x[:8])[:, -1]
+    ratio = np.max(np.abs(got - want)) / np.max(np.abs(want))
+    print(f"{cls.__name__}(layer_norm=True), int16: {ratio:.1%} of the largest output")
+    assert ratio <= 0.1

@@ -65,7 +65,13 @@ def has_interpreter():
 
 def _sequences(representative_data, model):
     """The representative sequences as one float array (n, steps, ...)."""
-    x = np.asarray(representative_data)
+    try:
+        x = np.asarray(representative_data)
+    except ValueError as e:  # ragged lists
+        raise ValueError(
+            "`representative_data` must be one array of sequences of equal "
+            f"length (pad shorter ones): {e}"
+        ) from e
     expected = len(model.inputs[0].shape)
     if x.ndim == expected - 1:
         x = x[None]
@@ -75,16 +81,46 @@ def _sequences(representative_data, model):
             f"(sequences, steps, ...) as the model takes them ({expected} "
             f"axes, at least one sequence of one step). Received shape {x.shape}"
         )
-    return x
+    features = tuple(model.inputs[0].shape[2:])
+    if any(
+        f is not None and f != g for f, g in zip(features, x.shape[2:], strict=True)
+    ):
+        raise ValueError(
+            f"`representative_data` has steps of shape {x.shape[2:]}, but the "
+            f"model takes steps of shape {features}. Received shape {x.shape}"
+        )
+    if x.dtype.kind not in "fiub" or not np.all(np.isfinite(x)):
+        raise ValueError(
+            "`representative_data` must hold finite numbers (it holds NaN, "
+            f"infinity or non-numbers; dtype {x.dtype})."
+        )
+    return x.astype("float32")
 
 
 def _check_micro_layers(model):
     """A ValueError naming the first layer whose step TFLM cannot run."""
     from keras_gates.cells.clockwork_cell import ClockworkRNNCell
+    from keras_gates.cells.min_gru_cell import MinGRUCell
 
     for layer in chain(model):
+        if isinstance(layer, keras.layers.Embedding):
+            raise ValueError(
+                f"Layer '{layer.name}' is an Embedding, whose integer input "
+                "neither calibrates nor runs on TFLite Micro's kernels (no "
+                "SELECT op): export the model from the embedding's output "
+                "(a model whose input is the embedded vectors) and look the "
+                "vectors up in device code, a row of the embedding table per "
+                "token."
+            )
         cell = getattr(layer, "cell", None)
         cells = getattr(cell, "cells", [cell])
+        if any(isinstance(c, MinGRUCell) and c.log_space for c in cells):
+            raise ValueError(
+                f"Layer '{layer.name}' is a MinGRU with `log_space=True`, "
+                "whose step needs SELECT (no TFLM kernel) and GREATER_EQUAL "
+                "(no 16-bit kernel): export it with `log_space=False` (the "
+                "same function; copy the weights)."
+            )
         if any(isinstance(c, ClockworkRNNCell) for c in cells):
             raise ValueError(
                 f"Layer '{layer.name}' is a Clockwork RNN, which TFLite Micro "
@@ -173,10 +209,11 @@ def to_tflite_micro(
     Args:
         model: A built Keras model (TensorFlow backend) that can run a step
             at a time (`keras_gates.export.step_function`): embeddings,
-            masking, recurrent layers running forwards (every keras-gates
-            layer but the Clockwork RNN, and Keras' LSTM, GRU and
-            SimpleRNN), layers acting on each step alone. Others raise a
-            ValueError naming the layer.
+            recurrent layers running forwards (every keras-gates layer but
+            the Clockwork RNN and a log-space MinGRU, and Keras' LSTM, GRU
+            and SimpleRNN), `Masking`, layers acting on each step alone;
+            float32 (not mixed precision), no `Embedding`. Others raise a
+            ValueError naming the layer and why.
             Masks are left out (TFLM's integer kernels lack their ops):
             device code feeds the real steps and skips padded ones, which
             gives what the masked model gives.
@@ -262,8 +299,9 @@ def to_tflite_micro(
             content = converter.convert()
         except Exception as e:  # the converter's own error types vary
             raise ValueError(
-                f"The model has an op without a TFLite kernel for "
-                f"quantization={quantization!r}, so TFLM cannot run it: {e}"
+                "TFLite's converter could not write the model with "
+                f"quantization={quantization!r} (an op without a kernel of "
+                f"that type, most often): {e}"
             ) from e
     content = _in_signature_order(content)
     if check:
@@ -341,6 +379,7 @@ def arena_size(content):
         RuntimeError: if TFLM refuses the model, with TFLM's message.
     """
     _interpreter_class()
+    input_count(content)  # a ValueError for bytes that are not a model
     low, high = 0, _generous_arena(content)
     ok, output = _probe(content, high)
     while not ok and high < 64 * 2**20 and "allocate" in output:
@@ -356,10 +395,12 @@ def arena_size(content):
 
 
 def load(content, arena=None):
-    """TFLM's host interpreter of `content` (`arena`: bytes, default the
-    measured `arena_size` plus 1 KiB)."""
+    """TFLM's host interpreter of `content` (`arena`: bytes, default 64 KiB
+    or 8 times the model's size, whichever is larger; `arena_size` measures
+    the least)."""
     cls = _interpreter_class()
-    arena = arena or arena_size(content) + 1024
+    input_count(content)  # a ValueError for bytes that are not a model
+    arena = arena or _generous_arena(content)
     return cls.from_bytes(bytes(content), arena_size=arena)
 
 
@@ -369,7 +410,8 @@ def run_micro(content, sequences, interpreter=None):
 
     Args:
         content: The model's bytes.
-        sequences: An array `(sequences, steps, ...)`.
+        sequences: An array `(sequences, steps, ...)`, or one sequence
+            `(steps, ...)`.
         interpreter: An interpreter from `load(content)`, to reuse.
 
     Returns:
@@ -378,8 +420,17 @@ def run_micro(content, sequences, interpreter=None):
     interpreter = interpreter or load(content)
     count = input_count(content)
     shapes = [interpreter.get_input_details(i)["shape"] for i in range(count)]
+    sequences = np.asarray(sequences, "float32")
+    if sequences.ndim == len(shapes[0]):  # one sequence (steps, ...)
+        sequences = sequences[None]
+    if sequences.ndim != len(shapes[0]) + 1 or 0 in sequences.shape[:2]:
+        raise ValueError(
+            "`sequences` must be (sequences, steps, ...) with steps of shape "
+            f"{tuple(shapes[0][1:])}, or one sequence. Received shape "
+            f"{sequences.shape}"
+        )
     results = []
-    for sequence in np.asarray(sequences, "float32"):
+    for sequence in sequences:
         states = [np.zeros(s, "float32") for s in shapes[1:]]
         outputs = []
         for x in sequence:
@@ -393,23 +444,67 @@ def run_micro(content, sequences, interpreter=None):
     return np.stack(results)
 
 
+def op_list(content):
+    """The builtin ops of the .tflite bytes `content` (sorted), or None when
+    the bytes are not a .tflite model or `tflite-micro` is not installed:
+    the ops that device code registers."""
+    try:
+        from tflite_micro.python.tflite_micro import runtime
+    except ImportError:
+        return None
+    try:
+        model = runtime.convert_bytearray_to_object(bytearray(content))
+        codes = [
+            max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes
+        ]
+    except Exception:  # the flatbuffer reader fails in many ways
+        return None
+    names = {
+        value: name
+        for name, value in vars(runtime.schema_fb.BuiltinOperator).items()
+        if not name.startswith("_")
+    }
+    return sorted({names.get(code, str(code)) for code in codes})
+
+
+_C_KEYWORDS = frozenset(
+    "alignas alignof and asm auto bool break case catch char class const "
+    "constexpr continue default delete do double else enum explicit extern "
+    "false float for friend goto if inline int long mutable namespace new "
+    "noexcept not nullptr operator or private protected public register "
+    "return short signed sizeof static struct switch template this throw "
+    "true try typedef typename union unsigned using virtual void volatile "
+    "while".split()
+)
+
+
 def c_source(content, name="model"):
     """The model as a C array, as `xxd -i` writes it, in a header and a
     source file: `{f"{name}.h": ..., f"{name}.cc": ...}`. The array is
     16-byte aligned (TFLM reads the flatbuffer in place) and `const`, so
     it stays in flash."""
-    if not name.isidentifier():
-        raise ValueError(f"`name` must be a C identifier. Received: name={name!r}")
+    if not (name.isidentifier() and name.isascii()) or name in _C_KEYWORDS:
+        raise ValueError(
+            f"`name` must be a C identifier (ASCII, not a keyword). Received: name={name!r}"
+        )
+    if not isinstance(content, (bytes, bytearray)):
+        raise TypeError(f"`content` must be bytes. Received: {type(content).__name__}")
     rows = []
     for start in range(0, len(content), 12):
         chunk = content[start : start + 12]
         rows.append("  " + ", ".join(f"0x{byte:02x}" for byte in chunk) + ",")
-    guard = f"{name.upper()}_H_"
+    guard = f"KERAS_GATES_{name.upper()}_H_"
+    ops = op_list(content)
+    registered = ""
+    if ops:
+        registered = f"// Register these {len(ops)} ops in a MicroMutableOpResolver:\n"
+        registered += "".join(f"//   {op}\n" for op in ops)
     header = (
         f"#ifndef {guard}\n#define {guard}\n\n"
         f"// A keras-gates one-step model for TFLite Micro ({len(content)} bytes).\n"
         "// Input 0: one time step; inputs 1..: the states. Output 0: the\n"
         "// step's output; outputs 1..: the new states, in the inputs' order.\n"
+        f"{registered}"
         f"extern const unsigned char {name}[];\n"
         f"extern const unsigned int {name}_len;\n\n#endif  // {guard}\n"
     )

@@ -132,6 +132,16 @@ def _check_streamable(layers, masking=True):
     return sizes, carries
 
 
+def _built_for_sequences(layer, x):
+    """Whether `layer` accepts only inputs of one more axis than the step
+    `x` (its input spec fixes the rank it was built on)."""
+    specs = (
+        layer.input_spec if isinstance(layer.input_spec, list) else [layer.input_spec]
+    )
+    ndim = getattr(specs[0], "ndim", None) if specs and specs[0] is not None else None
+    return ndim is not None and ndim == len(x.shape) + 1
+
+
 def step_function(model, batch_size=1, masking=True):
     """The one-step function of `model` and its input specs.
 
@@ -165,13 +175,21 @@ def step_function(model, batch_size=1, masking=True):
     tf = tensorflow()
     layers = chain(model)
     sizes, carries = _check_streamable(layers, masking)
+    dtype = keras.backend.standardize_dtype(model.compute_dtype)
+    if dtype != "float32":
+        raise ValueError(
+            f"Cannot stream a model that computes in {dtype} (a mixed "
+            "precision policy): TFLite's builtin ops multiply matrices in "
+            "float32 or integers. Build the same model under "
+            "keras.config.set_dtype_policy('float32'), copy the weights "
+            "(set_weights(model.get_weights())) and export that."
+        )
     model_input = model.inputs[0]
     if len(model_input.shape) < 2:
         raise ValueError(
             "The model input has no time axis: expected (batch, time, ...). "
             f"Received shape {model_input.shape}"
         )
-    dtype = keras.backend.standardize_dtype(model.compute_dtype)
     specs = [
         tf.TensorSpec(
             (batch_size, *model_input.shape[2:]), model_input.dtype, name="inputs"
@@ -220,6 +238,10 @@ def step_function(model, batch_size=1, masking=True):
                         mask = None
                 new_states += new + ([output] if carry else [])
                 x = output
+            elif _built_for_sequences(layer, x):
+                # Built on (batch, time, ...) with its rank fixed (as
+                # BatchNormalization is): one step is a sequence of one.
+                x = layer(ops.expand_dims(x, 1), training=False)[:, 0]
             else:
                 x = layer(x, training=False)
         return {"outputs": x, **{f"state_{i}": s for i, s in enumerate(new_states)}}
