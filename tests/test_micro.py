@@ -377,3 +377,39 @@ def test_layer_normalization_in_int16(cls):
     ratio = np.max(np.abs(got - want)) / np.max(np.abs(want))
     print(f"{cls.__name__}(layer_norm=True), int16: {ratio:.1%} of the largest output")
     assert ratio <= 0.1
+
+
+def test_the_state_inputs_mean_what_the_guide_says():
+    """Inputs 1, 2 are the layer's states h and c in Keras' order: set to
+    the states Keras reaches after a prefix (its `return_state`), the
+    file continues the sequence as Keras does from that initial state."""
+    keras.utils.set_random_seed(18)
+    layer = kg.PeepholeLSTM(6, return_state=True)
+    inputs = keras.Input((None, 1))
+    output, h, c = layer(inputs)
+    states_model = keras.Model(inputs, [h, c])
+    head = keras.layers.Dense(3)
+    model = keras.Model(inputs, head(output))
+    x = np.random.default_rng(19).normal(size=(2, 12, 1)).astype("float32")
+    # The same weights in the exported Sequential.
+    exported = keras.Sequential([keras.Input((None, 1)), kg.PeepholeLSTM(6), head])
+    exported.layers[0].set_weights(layer.get_weights())
+    content = micro.to_tflite_micro(exported, quantization=None)
+    interpreter = micro.load(content)
+    for row in range(2):
+        h0, c0 = (
+            np.asarray(s)[row : row + 1]
+            for s in states_model.predict(x[:, :5], verbose=0)
+        )
+        states = [h0, c0]
+        for step in x[row, 5:]:
+            interpreter.set_input(step[None], 0)
+            for i, state in enumerate(states, 1):
+                interpreter.set_input(state, i)
+            interpreter.invoke()
+            states = [interpreter.get_output(1), interpreter.get_output(2)]
+        np.testing.assert_allclose(
+            interpreter.get_output(0),
+            model.predict(x[row : row + 1], verbose=0),
+            atol=1e-5,
+        )
