@@ -264,6 +264,12 @@ def test_mixed_precision_is_refused_with_the_way_out():
     model = classifier("GRU")
     with pytest.raises(ValueError, match="set_dtype_policy\\('float32'\\)"):
         micro.to_tflite_micro(model, quantization=None)
+    # The same refusal for the phones' streaming file (it crashed with a
+    # TypeError while tracing before).
+    from keras_gates.export import to_tflite
+
+    with pytest.raises(ValueError, match="set_dtype_policy\\('float32'\\)"):
+        to_tflite(model, streaming=True)
 
 
 def test_batch_normalization_after_a_sequence_and_one_sequence_runs():
