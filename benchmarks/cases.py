@@ -59,6 +59,9 @@ def depth_gated_macs(d, u):
     return 4 * u * d + 5 * u * u + 2 * 4 * u * u
 
 
+# The layers whose step loop the `gpu` preset also times.
+STEP_CASES = ("PeepholeLSTM", "CoupledLSTM", "MinimalGRU", "SRU", "MinGRU")
+
 CASES = {
     case.name: case
     for case in [
@@ -101,6 +104,25 @@ CASES = {
                 (kg.MinimalGRU, gate_block_macs(2)),
                 (kg.SRU, sru_macs),
             ]
+        ),
+        # The step loop, forced (on an accelerator "auto" is the fast path).
+        *(
+            Case(
+                f"{name} steps",
+                lambda u, name=name: getattr(kg, name)(u, fast_path=False),
+                macs,
+            )
+            for name, macs in zip(
+                STEP_CASES,
+                [
+                    gate_block_macs(4),
+                    gate_block_macs(3),
+                    gate_block_macs(2),
+                    sru_macs,
+                    min_gru_macs,
+                ],
+                strict=True,
+            )
         ),
         Case(
             "SRU(v=0)",
@@ -196,6 +218,25 @@ PRESETS = {
         "features": 32,
         "units": 512,
         "layers": ["keras.SimpleRNN", "ClockworkRNN", "ClockworkRNN skip"],
+    },
+    # Every layer and path on a GPU (`--preset gpu`, under 5 minutes there):
+    # the defaults (on an accelerator, "auto" is the fast path), the step
+    # loop forced, T = 100 to 4096, the Sliced RNN where its 64 slices
+    # divide the length.
+    "gpu": {
+        "shapes": [(64, 100), (64, 1000), (64, 4096)],
+        "rounds": 3,
+        "layers": [
+            "PeepholeLSTM",
+            "CoupledLSTM",
+            "MinimalGRU",
+            "SRU",
+            "SRU(v=0)",
+            "MinGRU",
+            *(f"{name} steps" for name in STEP_CASES),
+            "Sliced PeepholeLSTM",
+            "Sliced MinimalGRU",
+        ],
     },
     # Seconds: for the test suite.
     "smoke": {"shapes": [(4, 8), (4, 16)], "rounds": 2, "features": 8, "units": 16},

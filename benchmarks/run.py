@@ -31,6 +31,7 @@ import numpy as np
 from benchmarks.cases import CASES
 from benchmarks.cases import FEATURES
 from benchmarks.cases import PRESETS
+from benchmarks.cases import SLICES
 from benchmarks.cases import TARGET_SHAPES
 from benchmarks.cases import UNITS
 
@@ -194,9 +195,20 @@ def plot(records, path):
 def default_layers(preset):
     """The cases a preset times when `--layers` is not given: its own list,
     or every case but the Sliced RNN's, whose slices must divide the length
-    (the `sliced` preset's lengths do)."""
-    plain = [name for name in CASES if not name.startswith("Sliced")]
+    (the `sliced` preset's lengths do), and the forced step loops (the
+    `gpu` preset's)."""
+    plain = [
+        name
+        for name in CASES
+        if not name.startswith("Sliced") and not name.endswith(" steps")
+    ]
     return preset.get("layers", plain)
+
+
+def fits(name, steps):
+    """Whether a case runs at this length: the Sliced RNN's slices must
+    divide it."""
+    return not name.startswith("Sliced") or steps % (SLICES[0] * SLICES[1]) == 0
 
 
 def main(argv=None):
@@ -230,8 +242,9 @@ def main(argv=None):
     records = []
     for batch, steps in preset["shapes"]:
         print(f"\nTiming batch {batch} x {steps} steps, {rounds} interleaved rounds")
-        times = time_shape(names, batch, steps, features, units, rounds)
-        shape_records = summarize(times, names, batch, steps, features, units)
+        here = [name for name in names if fits(name, steps)]
+        times = time_shape(here, batch, steps, features, units, rounds)
+        shape_records = summarize(times, here, batch, steps, features, units)
         print_table(shape_records, batch, steps, ceiling)
         records.extend(shape_records)
 

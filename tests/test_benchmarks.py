@@ -45,12 +45,67 @@ def test_sliced_benchmark_smoke(tmp_path, capsys):
 def test_every_preset_times_layers_its_lengths_suit():
     """`python -m benchmarks.run --preset quick` (the speed guide's command)
     once failed: its default cases included the Sliced RNN, whose slices do
-    not divide 100 steps."""
+    not divide 100 steps. A preset may list it (`gpu` does) where it times
+    it only at the lengths its slices divide, and at one at least."""
+    n = math.prod(SLICES)
     for name, preset in PRESETS.items():
+        lengths = [steps for _, steps in preset["shapes"]]
         for layer in run.default_layers(preset):
+            timed_at = [steps for steps in lengths if run.fits(layer, steps)]
+            assert timed_at, (name, layer)
             if layer.startswith("Sliced"):
-                n = math.prod(SLICES)
-                assert all(steps % n == 0 for _, steps in preset["shapes"]), name
+                assert all(steps % n == 0 for steps in timed_at), name
+    assert not run.fits("Sliced MinimalGRU", 100)
+    assert run.fits("Sliced MinimalGRU", 4096) and run.fits("MinimalGRU", 100)
+
+
+def test_gpu_preset_times_every_layer_and_path():
+    """`python -m benchmarks.run --preset gpu`: each layer's default (the
+    fast path on an accelerator) and its step loop, T = 100 to 4096."""
+    gpu = PRESETS["gpu"]
+    layers = run.default_layers(gpu)
+    for name in ("PeepholeLSTM", "CoupledLSTM", "MinimalGRU", "SRU", "MinGRU"):
+        assert name in layers and f"{name} steps" in layers
+        assert CASES[f"{name} steps"].build(8).path == "steps"
+    assert {steps for _, steps in gpu["shapes"]} == {100, 1000, 4096}
+    assert "Sliced PeepholeLSTM" in layers
+
+
+def test_peers_benchmark_smoke(tmp_path, capsys):
+    """`python -m benchmarks.peers`: Keras and PyTorch in two worker
+    processes taking turns, medians, ratios to torch.nn.LSTM."""
+    from tests.test_peers import require
+
+    require("torch")
+    from benchmarks import peers
+
+    peers.main(
+        [
+            "--preset",
+            "smoke",
+            "--layers",
+            "keras.GRU",
+            "MinGRU",
+            "--torch-layers",
+            "torch.nn.LSTM",
+            "torch.nn.GRU",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    saved = json.loads((tmp_path / "peers.json").read_text())
+    records = {(r["layer"], r["phase"]): r for r in saved["records"]}
+    assert set(records) == {
+        (name, phase)
+        for name in ("keras.GRU", "MinGRU", "torch.nn.LSTM", "torch.nn.GRU")
+        for phase in ("train", "infer")
+    }
+    for record in records.values():
+        assert len(record["times_s"]) == 2 and record["median_s"] > 0
+        assert record["ratio_torch.nn.LSTM"] > 0
+    assert records["keras.GRU", "train"]["ratio_torch.nn.GRU"] > 0
+    out = capsys.readouterr().out
+    assert "4x8 train ms" in out and "x torch.nn.GRU" in out
 
 
 def test_every_case_builds_a_layer_of_its_size():
