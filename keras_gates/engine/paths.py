@@ -17,10 +17,10 @@ from keras_gates.ops import linear_scan
 from keras_gates.ops import log_linear_scan
 from keras_gates.ops.linear_scan import LOG_ZERO
 
-PATHS = ("steps", "hoisted", "scan")
+PATHS = ("steps", "hoisted", "scan", "fused")
 
 
-def choose_path(cell, fast_path):
+def choose_path(cell, fast_path, *, training=False, masked=False, unroll=False):
     """The path of a layer with this cell and `fast_path` argument.
 
     - `"steps"`: `input_side` and `recurrent_step` of each step in one loop
@@ -30,15 +30,29 @@ def choose_path(cell, fast_path):
     - `"scan"`: for a cell linear in its state (`is_linear`), the whole
       recurrence as a parallel scan, ceil(log2 T) element-wise rounds.
 
+    - `"fused"`: a training call (`training=True`) of the peephole LSTM or
+      the CIFG without a mask, on TensorFlow without an accelerator: the
+      loop and a hand-written backward pass, each compiled by XLA
+      (`keras_gates/engine/_tf_fused_lstm.py`, which says which options it
+      covers; the others take the steps).
+
     `fast_path=True` takes the scan where the cell is linear and the hoisted
     loop otherwise, `False` the steps, and `"auto"` the fast path on a GPU
-    or TPU and the steps on a CPU. Measured on a 2-core CPU (`python -m
-    benchmarks.run --preset quick`): the hoisted loop took 0.81-1.70x the
-    time of the steps (the projection, batch × steps × 4·units, costs memory
-    passes that outweigh the small per-step product it saves) and the scan
-    1.4-6.1x (O(T log T) work against O(T)).
+    or TPU and the steps (or, where it applies, the fused loops) on a CPU.
+    Measured on a 2-core CPU (`python -m benchmarks.run --preset quick`):
+    the hoisted loop took 0.81-1.70x the time of the steps (the projection,
+    batch × steps × 4·units, costs memory passes that outweigh the small
+    per-step product it saves) and the scan 1.4-6.1x (O(T log T) work
+    against O(T)); the fused loops trained the peephole LSTM 1.5-2.3x faster
+    than the steps (`python -m benchmarks.lstm_levers`).
     """
     if fast_path is False or (fast_path == "auto" and not accelerator_available()):
+        if fast_path == "auto" and training is True and not (masked or unroll):
+            if keras.backend.backend() == "tensorflow":
+                from keras_gates.engine import _tf_fused_lstm
+
+                if _tf_fused_lstm.supports(cell):
+                    return "fused"
         return "steps"
     return "scan" if cell.is_linear else "hoisted"
 
@@ -128,6 +142,16 @@ def run(
     if path == "scan":
         masking = (mask, previous_output, zero_output_for_mask)
         return _scan(cell, inputs, initial_state, input_mask, masking)
+
+    if path == "fused" and inputs.shape[0] != 0:
+        from keras_gates.engine import _tf_fused_lstm
+
+        outputs, h, c = _tf_fused_lstm.run(cell, inputs, *initial_state)
+        # An empty sequence (known when it runs) repeats the previous output.
+        last_output = ops.where(ops.shape(inputs)[0] > 0, h, previous_output)
+        if return_sequences:
+            return last_output, ops.transpose(outputs, (1, 0, 2)), [h, c]
+        return last_output, None, [h, c]
 
     if path == "hoisted":
         # The largest tensor of the call, batch x steps x k units, is made

@@ -134,7 +134,9 @@ class GatedRNN(keras.layers.RNN):
     @property
     def path(self):
         """How calls run the cell: `"steps"`, `"hoisted"` or `"scan"` (see
-        `keras_gates.engine.choose_path`)."""
+        `keras_gates.engine.choose_path`). A training call of `PeepholeLSTM`
+        or `CoupledLSTM` on TensorFlow without a GPU may take `"fused"`
+        instead."""
         return engine.choose_path(self.cell, self.fast_path)
 
     def build(self, sequences_shape, initial_state_shape=None):
@@ -171,7 +173,13 @@ class GatedRNN(keras.layers.RNN):
             initial_state,
             mask,
             training,
-            path=self.path,
+            path=engine.choose_path(
+                self.cell,
+                self.fast_path,
+                training=training,
+                masked=mask is not None,
+                unroll=self.unroll,
+            ),
             previous_output=self.previous_output(ops.shape(sequences)[0]),
             go_backwards=self.go_backwards,
             unroll=self.unroll,

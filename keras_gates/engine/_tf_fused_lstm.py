@@ -1,0 +1,236 @@
+"""The `"fused"` path: a training call of the peephole LSTM or the CIFG on
+TensorFlow without an accelerator, as two XLA-compiled loops (forward and a
+hand-written backward) under one custom gradient. Imported only on the
+TensorFlow backend. Not public.
+
+Why: TensorFlow runs the step loop op by op on a CPU, and autodiff cannot
+reach into an XLA-compiled loop (its saved steps would cross the cluster's
+boundary as TensorLists). Written out, the backward step is element-wise
+work and one product, `dz_t @ R^T`; the weights' gradients are one GEMM
+each after the loop. Measured by `python -m benchmarks.lstm_levers`.
+
+No recompilation per sequence length: the sequence is padded to a bucket (a
+power of two, at least 16 steps) and both loops run the true number of steps,
+which reaches XLA as a value, not a shape: one compilation per bucket and
+batch size.
+
+The step, in the cells' own terms (`PeepholeLSTMCell`, `CoupledLSTMCell`;
+the peepholes that a cell lacks are zeros here):
+
+```
+z   = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias
+i   = σ(z_i + p_i ⊙ c_{t-1});   f = σ(z_f + p_f ⊙ c_{t-1})  or  1 - i (CIFG)
+c_t = f ⊙ c_{t-1} + i ⊙ tanh(z_c)
+o   = σ(z_o + p_o ⊙ c_t);   h_t = o ⊙ tanh(c_t)
+```
+"""
+
+import functools
+
+import keras
+import tensorflow as tf
+
+MIN_BUCKET = 16
+
+
+def supports(cell):
+    """Whether the fused loops compute exactly what `cell` computes: one of
+    the two cells as defined above, float32, sigmoid and tanh, without the
+    options that change the step (projection, layer normalization, a cell
+    clip, a missing gate, the full gate recurrence, recurrent dropout)."""
+    from keras_gates.cells.coupled_lstm_cell import CoupledLSTMCell
+    from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
+
+    kind = type(cell)
+    if kind is PeepholeLSTMCell:
+        if cell.blocks != ("input", "forget", "cell", "output"):
+            return False
+        if cell.full_gate_recurrence:
+            return False
+    elif kind is not CoupledLSTMCell:
+        return False
+    activations = (
+        cell.recurrent_activation is keras.activations.sigmoid
+        and cell.activation is keras.activations.tanh
+        and cell.input_squash is keras.activations.tanh
+        and cell.output_squash is keras.activations.tanh
+    )
+    return (
+        activations
+        and cell.compute_dtype == "float32"
+        and cell.projection_units is None
+        and not cell.layer_norm
+        and cell.cell_clip is None
+        and not cell.recurrent_dropout
+    )
+
+
+def bucket(steps):
+    """The padded length of a sequence of `steps` steps (a scalar tensor):
+    the next power of two, at least `MIN_BUCKET`."""
+    steps = tf.maximum(tf.cast(steps, tf.int32), MIN_BUCKET)
+    return tf.bitwise.left_shift(1, 32 - _leading_zeros(steps - 1))
+
+
+def _leading_zeros(n):
+    """Leading zero bits of the positive int32 `n` (n = 0 counts 32)."""
+    bits = tf.range(31, -1, -1)
+    set_bits = tf.cast(tf.bitwise.right_shift(n, bits) > 0, tf.int32)
+    return tf.reduce_sum(tf.cast(tf.cumsum(set_bits) == 0, tf.int32))
+
+
+def _gates(z, c_prev, peepholes, coupled):
+    """`(i, f, g)` of one step from its pre-activations `z`."""
+    p_i, p_f, _ = peepholes
+    if coupled:
+        z_i, z_c, _ = tf.split(z, 3, axis=-1)
+        i = tf.sigmoid(z_i + p_i * c_prev)
+        return i, 1.0 - i, tf.tanh(z_c)
+    z_i, z_f, z_c, _ = tf.split(z, 4, axis=-1)
+    return tf.sigmoid(z_i + p_i * c_prev), tf.sigmoid(z_f + p_f * c_prev), tf.tanh(z_c)
+
+
+def _array(size, like):
+    return tf.TensorArray(like.dtype, size=size, element_shape=like.shape)
+
+
+@functools.partial(tf.function, jit_compile=True)
+def _forward(x, steps, h, c, kernel, recurrent, bias, peepholes, coupled):
+    """Runs `steps` steps of the padded time-major `x`: every step's h, c
+    and gates `[i, f, g, o]` (rows past `steps` unwritten), and the final
+    h and c."""
+    size = tf.shape(x)[0]  # a constant when XLA compiles
+    xs = _array(size, x[0]).unstack(x)
+    saved = [_array(size, h), _array(size, c), _array(size, tf.tile(h, (1, 4)))]
+
+    def body(t, h, c, hs, cs, gs):
+        z = tf.matmul(xs.read(t), kernel) + tf.matmul(h, recurrent) + bias
+        i, f, g = _gates(z, c, peepholes, coupled)
+        c = f * c + i * g
+        o = tf.sigmoid(z[:, -h.shape[-1] :] + peepholes[2] * c)
+        h = o * tf.tanh(c)
+        gates = tf.concat([i, f, g, o], axis=-1)
+        return t + 1, h, c, hs.write(t, h), cs.write(t, c), gs.write(t, gates)
+
+    _, h, c, hs, cs, gs = tf.while_loop(
+        lambda t, *_: t < steps, body, (0, h, c, *saved), maximum_iterations=size
+    )
+    return hs.stack(), cs.stack(), gs.stack(), h, c
+
+
+@functools.partial(tf.function, jit_compile=True)
+def _backward(dhs, dh, dc, steps, c0, cs, gs, recurrent, peepholes, coupled):
+    """From the last step to the first: every step's `dz` (the gradient of
+    its pre-activations, blocks as the kernel's), and the gradients of the
+    initial h and c."""
+    size = tf.shape(dhs)[0]
+    dh_in, c_in, g_in = (_array(size, a[0]).unstack(a) for a in (dhs, cs, gs))
+    p_i, p_f, p_o = peepholes
+
+    def body(k, dh, dc, dzs):
+        t = steps - 1 - k
+        i, f, g, o = tf.split(g_in.read(t), 4, axis=-1)
+        c = c_in.read(t)
+        c_prev = tf.where(t > 0, c_in.read(tf.maximum(t - 1, 0)), c0)
+        dh = dh + dh_in.read(t)
+        tanh_c = tf.tanh(c)
+        dz_o = dh * tanh_c * o * (1.0 - o)
+        dc = dc + dh * o * (1.0 - tanh_c * tanh_c) + dz_o * p_o
+        dz_c = dc * i * (1.0 - g * g)
+        if coupled:  # c = c_prev + i (g - c_prev)
+            dz_i = dc * (g - c_prev) * i * (1.0 - i)
+            dz = tf.concat([dz_i, dz_c, dz_o], axis=-1)
+            dc_prev = dc * f + dz_i * p_i
+        else:
+            dz_i = dc * g * i * (1.0 - i)
+            dz_f = dc * c_prev * f * (1.0 - f)
+            dz = tf.concat([dz_i, dz_f, dz_c, dz_o], axis=-1)
+            dc_prev = dc * f + dz_i * p_i + dz_f * p_f
+        dh_prev = tf.matmul(dz, recurrent, transpose_b=True)
+        return k + 1, dh_prev, dc_prev, dzs.write(t, dz)
+
+    blocks = 3 if coupled else 4
+    dzs = _array(size, tf.tile(dh, (1, blocks)))
+    _, dh, dc, dzs = tf.while_loop(
+        lambda k, *_: k < steps, body, (0, dh, dc, dzs), maximum_iterations=size
+    )
+    return dzs.stack(), dh, dc
+
+
+def run(cell, inputs, h0, c0):
+    """`(outputs, h, c)` of `cell` over the time-major `inputs` (batch and
+    features known), from `h0, c0`: every step's h, time-major, and the
+    final states."""
+    coupled = type(cell).__name__ == "CoupledLSTMCell"
+    peepholes = [
+        cell.input_peephole,
+        None if coupled else cell.forget_peephole,
+        cell.output_peephole,
+    ]
+    weights = [
+        cell.kernel,
+        cell.recurrent_kernel,
+        cell.bias if cell.use_bias else None,
+        *peepholes,
+    ]
+    present = [w is not None for w in weights]
+    steps = tf.shape(inputs)[0]
+    size = bucket(steps)
+    padded = tf.pad(inputs, [[0, size - steps], [0, 0], [0, 0]])
+    zeros = {
+        2: tf.zeros((cell.recurrent_kernel.shape[-1],), inputs.dtype),
+        **{k: tf.zeros((cell.units,), inputs.dtype) for k in (3, 4, 5)},
+    }
+
+    @tf.custom_gradient
+    def fused(padded, h0, c0, *given):
+        given = iter(given)
+        w = [next(given) if has else zeros[k] for k, has in enumerate(present)]
+        kernel, recurrent, bias, *peeps = w
+        # Cut from the tape: autodiff must not trace into the XLA loop.
+        cut = [tf.stop_gradient(a) for a in (padded, h0, c0, *w)]
+        hs, cs, gs, h, c = _forward(
+            cut[0], steps, cut[1], cut[2], *cut[3:6], cut[6:], coupled
+        )
+
+        def grad(d_outputs, d_h, d_c):
+            d_outputs, d_h, d_c = (
+                tf.zeros_like(like) if d is None else d
+                for d, like in ((d_outputs, hs), (d_h, h), (d_c, c))
+            )
+            dzs, dh0, dc0 = _backward(
+                d_outputs, d_h, d_c, steps, cut[2], cs, gs, cut[4], cut[6:], coupled
+            )
+            dz = dzs[:steps]
+            rows = tf.reshape(dz, (-1, dz.shape[-1]))
+            c_prev = tf.concat([c0[None], cs], axis=0)[:steps]
+            h_prev = tf.concat([h0[None], hs], axis=0)[:steps]
+
+            def flat(a):
+                return tf.reshape(a, (-1, a.shape[-1]))
+
+            d_inputs = tf.reshape(
+                tf.matmul(rows, kernel, transpose_b=True), tf.shape(padded[:steps])
+            )
+            blocks = tf.split(dz, 3 if coupled else 4, axis=-1)
+            d_weights = [
+                tf.matmul(flat(padded[:steps]), rows, transpose_a=True),
+                tf.matmul(flat(h_prev), rows, transpose_a=True),
+                tf.reduce_sum(rows, axis=0),
+                tf.reduce_sum(blocks[0] * c_prev, axis=(0, 1)),
+                None if coupled else tf.reduce_sum(blocks[1] * c_prev, axis=(0, 1)),
+                tf.reduce_sum(blocks[-1] * cs[:steps], axis=(0, 1)),
+            ]
+            return (
+                tf.pad(d_inputs, [[0, size - steps], [0, 0], [0, 0]]),
+                dh0,
+                dc0,
+                *(d for d, has in zip(d_weights, present, strict=True) if has),
+            )
+
+        return (hs, h, c), grad
+
+    # Values read before the custom gradient, not variables read inside it.
+    values = [tf.convert_to_tensor(w.value) for w in weights if w is not None]
+    hs, h, c = fused(padded, h0, c0, *values)
+    return hs[:steps], h, c

@@ -1,0 +1,269 @@
+"""The fused path (`keras_gates/engine/_tf_fused_lstm.py`): training calls
+of the peephole LSTM and the CIFG on TensorFlow without an accelerator, an
+XLA-compiled loop and a hand-written backward pass. Outputs and gradients
+against the NumPy reference (gradients by central differences in float64),
+the choice of the path, and the features a training call has."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_gates as kg
+from keras_gates.engine import paths as engine_paths
+from tests import reference as ref
+from tests.helpers import cell_weights
+from tests.helpers import randomize
+
+pytestmark = [
+    pytest.mark.numerics,
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow",
+        reason="the fused path is TensorFlow's (XLA on a CPU)",
+    ),
+]
+
+# name: (layer, arguments, NumPy step)
+FUSED = {
+    "PeepholeLSTM": (kg.PeepholeLSTM, {}, ref.peephole_lstm_step),
+    "PeepholeLSTM_forget_peephole_no_bias": (
+        kg.PeepholeLSTM,
+        {"peepholes": ["forget"], "use_bias": False},
+        ref.peephole_lstm_step,
+    ),
+    "CoupledLSTM": (
+        kg.CoupledLSTM,
+        {"peepholes": ["input", "output"]},
+        ref.coupled_lstm_step,
+    ),
+    "CoupledLSTM_no_peepholes": (
+        kg.CoupledLSTM,
+        {"peepholes": None},
+        ref.coupled_lstm_step,
+    ),
+}
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """Counts the calls that ran the fused loops."""
+    from keras_gates.engine import _tf_fused_lstm
+
+    calls = []
+    run = _tf_fused_lstm.run
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(_tf_fused_lstm, "run", spy)
+    return calls
+
+
+def test_the_engine_chooses_it_for_training_calls_it_computes_exactly():
+    choose = engine_paths.choose_path
+    for make in (kg.PeepholeLSTM, kg.CoupledLSTM):
+        cell = make(3).cell
+        assert choose(cell, "auto", training=True) == "fused"
+        assert choose(cell, "auto") == "steps" and make(3).path == "steps"
+        assert choose(cell, "auto", training=True, masked=True) == "steps"
+        assert choose(cell, "auto", training=True, unroll=True) == "steps"
+        assert choose(cell, False, training=True) == "steps"
+        assert choose(cell, True, training=True) == "hoisted"
+    not_covered = [
+        kg.PeepholeLSTM(3, projection_units=2),
+        kg.PeepholeLSTM(3, layer_norm=True),
+        kg.PeepholeLSTM(3, cell_clip=1.0),
+        kg.PeepholeLSTM(3, input_gate=False),
+        kg.PeepholeLSTM(3, full_gate_recurrence=True),
+        kg.PeepholeLSTM(3, input_activation="linear"),
+        kg.PeepholeLSTM(3, activation="relu"),
+        kg.PeepholeLSTM(3, recurrent_activation="hard_sigmoid"),
+        kg.CoupledLSTM(3, recurrent_dropout=0.2),
+        kg.CoupledLSTM(3, dtype="mixed_float16"),
+        kg.MinimalGRU(3),
+        kg.SRU(3),
+    ]
+    for layer in not_covered:
+        assert choose(layer.cell, "auto", training=True) == "steps", layer.cell
+
+    class OwnStep(kg.PeepholeLSTMCell):
+        pass
+
+    assert choose(OwnStep(3), "auto", training=True) == "steps"
+
+
+def test_buckets_are_powers_of_two_from_16():
+    from keras_gates.engine._tf_fused_lstm import bucket
+
+    got = [int(bucket(n)) for n in (0, 1, 15, 16, 17, 31, 32, 33, 100, 1000, 4096)]
+    assert got == [16, 16, 16, 16, 32, 32, 32, 64, 128, 1024, 4096]
+
+
+def _loss_weights(rng, batch, steps, units):
+    return [
+        rng.normal(size=s)
+        for s in ((batch, steps, units), (batch, units), (batch, units))
+    ]
+
+
+def _numpy_loss(step, w, x, h0, c0, go_backwards, r):
+    outputs, (h, c) = ref.run_rnn(
+        lambda xt, s: step(xt, s, w), x, [h0, c0], go_backwards=go_backwards
+    )
+    return np.sum(r[0] * outputs) + np.sum(r[1] * h) + np.sum(r[2] * c), outputs
+
+
+def _central_differences(f, arrays, eps=1e-6):
+    """d f / d every entry of every array in `arrays` (changed in place)."""
+    grads = []
+    for a in arrays:
+        g = np.zeros_like(a)
+        for idx in np.ndindex(a.shape):
+            keep = a[idx]
+            a[idx] = keep + eps
+            up = f()
+            a[idx] = keep - eps
+            down = f()
+            a[idx] = keep
+            g[idx] = (up - down) / (2 * eps)
+        grads.append(g)
+    return grads
+
+
+@pytest.mark.parametrize("name", sorted(FUSED))
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_outputs_and_gradients_match_numpy(name, go_backwards, fused_calls):
+    import tensorflow as tf
+
+    make, kwargs, step = FUSED[name]
+    rng = np.random.default_rng(7)
+    batch, steps, features, units = 2, 5, 3, 2
+    layer = make(
+        units,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=go_backwards,
+        **kwargs,
+    )
+    layer.build((batch, steps, features))
+    randomize(layer, seed=1)
+    x, h0, c0 = (
+        rng.normal(size=s).astype("float32")
+        for s in ((batch, steps, features), (batch, units), (batch, units))
+    )
+    r = _loss_weights(rng, batch, steps, units)
+
+    @tf.function
+    def keras_loss_and_grads(x, h0, c0):
+        with tf.GradientTape() as tape:
+            tape.watch([x, h0, c0])
+            out, h, c = layer(x, initial_state=[h0, c0], training=True)
+            loss = sum(
+                tf.reduce_sum(ri * v) for ri, v in zip(r, (out, h, c), strict=True)
+            )
+        grads = tape.gradient(loss, [x, h0, c0, *layer.trainable_weights])
+        return out, grads
+
+    out, grads = keras_loss_and_grads(x, h0, c0)
+    assert fused_calls, "the training call did not take the fused path"
+
+    w = cell_weights(layer.cell)
+    names = [v.name for v in layer.trainable_weights]
+    arrays = [x.astype(np.float64), h0.astype(np.float64), c0.astype(np.float64)]
+    arrays += [w[n] for n in names]
+
+    def loss():
+        return _numpy_loss(step, w, arrays[0], arrays[1], arrays[2], go_backwards, r)[0]
+
+    want_out = _numpy_loss(step, w, *arrays[:3], go_backwards, r)[1]
+    np.testing.assert_allclose(out.numpy(), want_out, atol=1e-5)
+    want = _central_differences(loss, arrays)
+    for n, got, expected in zip(["x", "h0", "c0", *names], grads, want, strict=True):
+        np.testing.assert_allclose(np.asarray(got), expected, atol=1e-5, err_msg=n)
+
+
+def _train(make, fast_path, x, y, *, compile_args=None, **kwargs):
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [
+            keras.Input(x.shape[1:], batch_size=len(x)),
+            make(4, fast_path=fast_path, **kwargs),
+        ]
+    )
+    randomize(model, seed=2)
+    before = model.get_weights()
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.5), loss="mse", **(compile_args or {})
+    )
+    for _ in range(2):
+        model.train_on_batch(x, y)
+    return [b - a for b, a in zip(before, model.get_weights(), strict=True)], model
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"dropout": 0.4},
+        {"return_sequences": True},
+        {"compile_args": {"jit_compile": True}},
+    ],
+    ids=["input_dropout", "return_sequences", "jit_compiled_model"],
+)
+@pytest.mark.parametrize("make", [kg.PeepholeLSTM, kg.CoupledLSTM])
+def test_training_updates_equal_the_step_loop(make, kwargs, fused_calls):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, 7, 4)).astype("float32")
+    y_shape = (3, 7, 4) if kwargs.get("return_sequences") else (3, 4)
+    y = rng.normal(size=y_shape).astype("float32")
+    fused, _ = _train(make, "auto", x, y, **kwargs)
+    assert fused_calls
+    steps, _ = _train(make, False, x, y, **kwargs)
+    for a, b in zip(fused, steps, strict=True):
+        assert np.any(a != 0.0)
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_stateful_training_carries_the_states(fused_calls):
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    y = rng.normal(size=(2, 4)).astype("float32")
+    models = []
+    for fast_path in ("auto", False):
+        _, model = _train(kg.PeepholeLSTM, fast_path, x, y, stateful=True)
+        models.append(model)
+    assert fused_calls
+    a, b = (m.layers[-1].states for m in models)
+    for s, t in zip(a, b, strict=True):
+        assert np.any(keras.ops.convert_to_numpy(s) != 0.0)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(s), keras.ops.convert_to_numpy(t), atol=1e-5
+        )
+
+
+def test_twenty_lengths_compile_once_per_bucket(monkeypatch, fused_calls):
+    """A batch of each of 20 lengths from 50 to 145 steps: the XLA loops
+    see (and XLA compiles them for) three lengths, the buckets 64, 128 and
+    256 steps, not one per batch."""
+    import tensorflow as tf
+
+    from keras_gates.engine import _tf_fused_lstm
+
+    seen = []
+    forward = _tf_fused_lstm._forward
+
+    def spy(x, *args):
+        record = tf.numpy_function(
+            lambda n: seen.append(int(n)) or n, [tf.shape(x)[0]], tf.int32
+        )
+        with tf.control_dependencies([record]):
+            return forward(tf.identity(x), *args)
+
+    monkeypatch.setattr(_tf_fused_lstm, "_forward", spy)
+    model = keras.Sequential([keras.Input((None, 3)), kg.CoupledLSTM(4)])
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(8)
+    lengths = range(50, 150, 5)
+    for steps in lengths:
+        model.train_on_batch(rng.normal(size=(2, steps, 3)), rng.normal(size=(2, 4)))
+    assert len(seen) == len(lengths) and len(fused_calls) >= 1
+    assert sorted(set(seen)) == [64, 128, 256]
