@@ -29,6 +29,8 @@ class Case:
     macs: callable
     # (baseline case name, ratio the layer should reach or beat), or None.
     target: tuple = None
+    # Arguments of `model.compile` beside the optimizer and the loss.
+    compile_args: dict = dataclasses.field(default_factory=dict)
 
 
 def gate_block_macs(blocks):
@@ -123,6 +125,19 @@ CASES = {
                 ],
                 strict=True,
             )
+        ),
+        # The model compiled by XLA (`model.compile(jit_compile=True)`).
+        *(
+            Case(
+                f"{layer.__name__} jit",
+                lambda u, layer=layer: layer(u),
+                macs,
+                compile_args={"jit_compile": True},
+            )
+            for layer, macs in [
+                (kg.PeepholeLSTM, gate_block_macs(4)),
+                (kg.CoupledLSTM, gate_block_macs(3)),
+            ]
         ),
         Case(
             "SRU(v=0)",

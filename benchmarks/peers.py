@@ -147,11 +147,16 @@ def _torch_worker(layers, batch, steps, features, units, device="cpu"):
 def worker(framework, layers, batch, steps, features, units, torch_device):
     """Builds the cases, then times one round per line read from stdin and
     writes its timings as one JSON line."""
+    errors = {}
     if framework == "keras":
         cases = _keras_worker(layers, batch, steps, features, units)
+    elif framework == "levers":  # benchmarks.lstm_levers
+        from benchmarks.lstm_levers import lever_cases
+
+        cases, errors = lever_cases(layers, batch, steps, features, units)
     else:
         cases = _torch_worker(layers, batch, steps, features, units, torch_device)
-    print(json.dumps({"ready": True}), flush=True)
+    print(json.dumps({"ready": True, "errors": errors}), flush=True)
     for _ in sys.stdin:
         times = {}
         for name, (train, infer) in cases.items():
@@ -190,8 +195,7 @@ def _start(framework, layers, shape, features, units, options):
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
     )
-    _read(process)  # ready
-    return process
+    return process, _read(process)["errors"]
 
 
 def _read(process):
@@ -203,12 +207,16 @@ def _read(process):
             return json.loads(line)
 
 
-def time_shape(keras_layers, torch_layers, shape, features, units, rounds, options):
-    workers = [
+def time_groups(groups, shape, features, units, rounds, options=("tensorflow", "cpu")):
+    """Times `groups`, `[(framework, its cases)]`, one worker process each,
+    taking turns: `({"case|phase": [seconds]}, {case: check error})`."""
+    started = [
         _start(framework, layers, shape, features, units, options)
-        for framework, layers in (("keras", keras_layers), ("torch", torch_layers))
+        for framework, layers in groups
         if layers
     ]
+    workers = [process for process, _ in started]
+    errors = {k: v for _, errs in started for k, v in errs.items()}
     times = {}
     try:
         for r in range(-1, rounds):
@@ -223,7 +231,7 @@ def time_shape(keras_layers, torch_layers, shape, features, units, rounds, optio
         for process in workers:
             process.stdin.close()
             process.wait()
-    return times
+    return times, errors
 
 
 def summarize(times, batch, steps):
@@ -290,7 +298,9 @@ def main(argv=None):
         "--torch-device", default="cpu", help="cpu, or cuda for cuDNN's kernels"
     )
     parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument("--worker", choices=("keras", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", choices=("keras", "torch", "levers"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--shape", nargs=2, type=int, help=argparse.SUPPRESS)
     parser.add_argument("--features", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--units", type=int, help=argparse.SUPPRESS)
@@ -323,9 +333,8 @@ def main(argv=None):
         print(f"Timing batch {batch} x {steps} steps x {features} -> {units}")
         options = (args.keras_backend, args.torch_device)
         shape = (batch, steps)
-        times = time_shape(
-            keras_layers, torch_layers, shape, features, units, rounds, options
-        )
+        groups = [("keras", keras_layers), ("torch", torch_layers)]
+        times, _ = time_groups(groups, shape, features, units, rounds, options)
         records.extend(summarize(times, batch, steps))
     print()
     print_table(records, preset["shapes"])

@@ -54,7 +54,7 @@ def gemm_gflops(size=2048, repeats=5):
 
 def build_model(case, steps, features, units):
     model = keras.Sequential([keras.Input((steps, features)), case.build(units)])
-    model.compile(optimizer="sgd", loss="mse")
+    model.compile(optimizer="sgd", loss="mse", **case.compile_args)
     return model
 
 
@@ -153,6 +153,20 @@ def print_table(records, batch, steps, ceiling):
         print(row)
 
 
+PATH_STYLES = {" steps": ":", " hoisted": "-.", " scan": "-.", " jit": "-."}
+
+
+def line_style(name):
+    """`(color key, line style)`: one color per layer, whatever the path;
+    dashed for Keras' own layers, dotted for a forced step loop."""
+    if name.startswith("keras."):
+        return name, "--"
+    for suffix, style in PATH_STYLES.items():
+        if name.endswith(suffix):
+            return name[: -len(suffix)], style
+    return name, "-"
+
+
 def plot(records, path):
     import matplotlib
 
@@ -160,13 +174,17 @@ def plot(records, path):
     import matplotlib.pyplot as plt
 
     batches = sorted({r["batch"] for r in records})
+    names = list(dict.fromkeys(r["layer"] for r in records))
+    keys = list(dict.fromkeys(line_style(name)[0] for name in names))
+    palette = plt.cm.tab10 if len(keys) <= 10 else plt.cm.tab20
+    colors = {key: palette(i % palette.N) for i, key in enumerate(keys)}
     fig, axes = plt.subplots(
-        len(PHASES), len(batches), figsize=(5 * len(batches), 7), squeeze=False
+        len(PHASES), len(batches), figsize=(5 * len(batches) + 2, 7), squeeze=False
     )
     for row, phase in enumerate(PHASES):
         for col, batch in enumerate(batches):
             ax = axes[row][col]
-            for name in dict.fromkeys(r["layer"] for r in records):
+            for name in names:
                 points = sorted(
                     (r["steps"], 1e3 * r["median_s"])
                     for r in records
@@ -175,9 +193,11 @@ def plot(records, path):
                     and r["batch"] == batch
                 )
                 if points:
-                    style = "--" if name.startswith("keras.") else "-"
+                    key, style = line_style(name)
                     steps_ms = np.array(points).T
-                    ax.plot(*steps_ms, style, marker="o", label=name)
+                    ax.plot(
+                        *steps_ms, style, marker="o", color=colors.get(key), label=name
+                    )
             ax.set(
                 xscale="log",
                 yscale="log",
@@ -186,7 +206,7 @@ def plot(records, path):
                 title=f"{phase}, batch {batch}",
             )
             ax.grid(True, which="both", alpha=0.3)
-    axes[0][-1].legend(fontsize=8)
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -196,11 +216,11 @@ def default_layers(preset):
     """The cases a preset times when `--layers` is not given: its own list,
     or every case but the Sliced RNN's, whose slices must divide the length
     (the `sliced` preset's lengths do), and the forced step loops (the
-    `gpu` preset's)."""
+    `gpu` preset's) and XLA-compiled models (`benchmarks.lstm_levers`')."""
     plain = [
         name
         for name in CASES
-        if not name.startswith("Sliced") and not name.endswith(" steps")
+        if not name.startswith("Sliced") and not name.endswith((" steps", " jit"))
     ]
     return preset.get("layers", plain)
 

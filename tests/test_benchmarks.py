@@ -257,3 +257,21 @@ def test_variant_study_smoke(tmp_path, capsys):
     assert all(np.isfinite(r["test"]) for r in runs)
     out = capsys.readouterr().out
     assert "| MUT1 |" in out and (tmp_path / "study.png").exists()
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the levers are TensorFlow's"
+)
+def test_lstm_levers_compute_the_peephole_lstm():
+    """`python -m benchmarks.lstm_levers` times only what it has checked:
+    each lever's outputs and gradients against the plain loop's (TF 2.21's
+    gradient of BlockLSTMV2 is the exception it reports, not asserted)."""
+    from benchmarks import lstm_levers
+
+    exact = [name for name in lstm_levers.LEVERS if name != "BlockLSTMV2"]
+    cases, errors = lstm_levers.lever_cases(exact, 3, 40, 5, 4)
+    assert set(cases) == set(exact)
+    for name, error in errors.items():
+        assert error < 1e-5, name
+    for train, infer in cases.values():
+        assert np.isfinite(train()) and infer().shape == (3, 4)
