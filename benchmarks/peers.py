@@ -34,6 +34,9 @@ from benchmarks.cases import TARGET_SHAPES
 from benchmarks.cases import UNITS
 
 PHASES = ("train", "infer")
+# Seconds between one worker's turn and the next: the threads of the worker
+# that just ran (OpenMP's, Eigen's) spin for a while before they sleep.
+HANDOVER_PAUSE_S = 0.5
 KERAS_LAYERS = [
     "keras.LSTM",
     "keras.GRU",
@@ -222,6 +225,7 @@ def time_groups(groups, shape, features, units, rounds, options=("tensorflow", "
         for r in range(-1, rounds):
             order = workers if r % 2 == 0 else workers[::-1]
             for process in order:
+                time.sleep(HANDOVER_PAUSE_S)
                 process.stdin.write("go\n")
                 process.stdin.flush()
                 for key, value in _read(process).items():
