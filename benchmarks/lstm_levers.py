@@ -40,8 +40,6 @@ Writes `lstm_levers.json` into `--out`. Results: the Speed guide.
 
 import argparse
 import functools
-import json
-import os
 import time
 
 import numpy as np
@@ -288,8 +286,20 @@ def _peephole_lstm(tf):
 
         return reorder(tf.concat([kernel, recurrent], 0)), reorder(bias)
 
-    def block_cell(x, w):
+    def block_args(w):
+        """The Block ops' weights (gates i, c, f, o), peepholes, no clip."""
         fused, bias = icfo(w)
+        peepholes = {"wci": w[3], "wcf": w[4], "wco": w[5]}
+        return {
+            "w": fused,
+            "b": bias,
+            **peepholes,
+            "cell_clip": -1.0,
+            "use_peephole": True,
+        }
+
+    def block_cell(x, w):
+        args = block_args(w)  # reordered once, outside the loop
         steps = tf.shape(x)[0]
         xs = array(steps, x[0]).unstack(x)
         h = c = zeros(x, w)
@@ -297,17 +307,7 @@ def _peephole_lstm(tf):
 
         def body(t, h, c, hs):
             out = tf.raw_ops.LSTMBlockCell(
-                x=xs.read(t),
-                cs_prev=c,
-                h_prev=h,
-                w=fused,
-                wci=w[3],
-                wcf=w[4],
-                wco=w[5],
-                b=bias,
-                forget_bias=0.0,
-                cell_clip=-1.0,
-                use_peephole=True,
+                x=xs.read(t), cs_prev=c, h_prev=h, forget_bias=0.0, **args
             )
             return t + 1, out[6], out[1], hs.write(t, out[6])
 
@@ -317,27 +317,14 @@ def _peephole_lstm(tf):
         return hs.stack()
 
     def block_lstm(x, w, version=1):
-        if version == 1:
-            fused, bias = icfo(w)
-            op = functools.partial(tf.raw_ops.BlockLSTM, forget_bias=0.0)
-        else:  # Keras' gate order
-            fused, bias = tf.concat([w[0], w[1]], 0), w[2]
+        args = block_args(w)
+        op = functools.partial(tf.raw_ops.BlockLSTM, forget_bias=0.0)
+        if version == 2:  # Keras' gate order
+            args.update(w=tf.concat([w[0], w[1]], 0), b=w[2])
             op = tf.raw_ops.BlockLSTMV2
         h = zeros(x, w)
-        out = op(
-            seq_len_max=tf.cast(tf.shape(x)[0], tf.int64),
-            x=x,
-            cs_prev=h,
-            h_prev=h,
-            w=fused,
-            wci=w[3],
-            wcf=w[4],
-            wco=w[5],
-            b=bias,
-            cell_clip=-1.0,
-            use_peephole=True,
-        )
-        return out[6]
+        steps = tf.cast(tf.shape(x)[0], tf.int64)
+        return op(seq_len_max=steps, x=x, cs_prev=h, h_prev=h, **args)[6]
 
     def block_lstm_v2(x, w):
         return block_lstm(x, w, version=2)
@@ -549,8 +536,6 @@ def main(argv=None):
         print(
             f"  {shape}: " + ", ".join(f"{k} {v:.1e}" for k, v in shape_errors.items())
         )
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "lstm_levers.json")
     result = {
         "preset": args.preset,
         "rounds": rounds,
@@ -558,10 +543,7 @@ def main(argv=None):
         "errors": errors,
         "records": records,
     }
-    with open(path, "w") as f:
-        json.dump(result, f, indent=1)
-    print(f"\nWrote {path}")
-    return result
+    return peers.write_json(result, args.out, "lstm_levers.json")
 
 
 if __name__ == "__main__":

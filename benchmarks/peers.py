@@ -67,20 +67,9 @@ PRESETS = {
 
 
 def _keras_worker(layers, batch, steps, features, units):
-    import keras
+    from benchmarks.run import warm_models
 
-    from benchmarks.cases import CASES
-    from benchmarks.run import build_model
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch, steps, features)).astype("float32")
-    y = rng.normal(size=(batch, units)).astype("float32")
-    models = {}
-    for name in layers:
-        keras.utils.set_random_seed(0)
-        models[name] = build_model(CASES[name], steps, features, units)
-        models[name].train_on_batch(x, y)  # traces and warms up both
-        models[name].predict_on_batch(x)
+    x, y, models = warm_models(layers, batch, steps, features, units)
     return {
         name: (lambda m=m: m.train_on_batch(x, y), lambda m=m: m.predict_on_batch(x))
         for name, m in models.items()
@@ -289,6 +278,16 @@ def print_table(records, shapes):
         print(row)
 
 
+def write_json(result, folder, name):
+    """Writes `result` to `folder/name` and returns it."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+    print(f"\nWrote {path}")
+    return result
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="quick")
@@ -342,8 +341,6 @@ def main(argv=None):
         records.extend(summarize(times, batch, steps))
     print()
     print_table(records, preset["shapes"])
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "peers.json")
     result = {
         "preset": args.preset,
         "rounds": rounds,
@@ -355,10 +352,7 @@ def main(argv=None):
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "records": records,
     }
-    with open(path, "w") as f:
-        json.dump(result, f, indent=1)
-    print(f"\nWrote {path}")
-    return result
+    return write_json(result, args.out, "peers.json")
 
 
 if __name__ == "__main__":

@@ -58,8 +58,9 @@ def build_model(case, steps, features, units):
     return model
 
 
-def time_shape(names, batch, steps, features, units, rounds):
-    """Medians and all timings of every case at one shape, interleaved."""
+def warm_models(names, batch, steps, features, units):
+    """`(x, y, {name: model})`: the data of one shape and each case's model,
+    its train and predict functions traced and run once."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch, steps, features)).astype("float32")
     y = rng.normal(size=(batch, units)).astype("float32")
@@ -67,9 +68,15 @@ def time_shape(names, batch, steps, features, units, rounds):
     for name in names:
         keras.utils.set_random_seed(0)
         model = build_model(CASES[name], steps, features, units)
-        model.train_on_batch(x, y)  # compile and warm up both functions
+        model.train_on_batch(x, y)
         model.predict_on_batch(x)
         models[name] = model
+    return x, y, models
+
+
+def time_shape(names, batch, steps, features, units, rounds):
+    """Medians and all timings of every case at one shape, interleaved."""
+    x, y, models = warm_models(names, batch, steps, features, units)
     times = {(name, phase): [] for name in names for phase in PHASES}
     bar = keras.utils.Progbar(rounds, unit_name="round")
     # Round -1 is an untimed warm-up: the first call of each model after the
