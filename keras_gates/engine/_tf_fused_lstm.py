@@ -9,6 +9,9 @@ boundary as TensorLists). Written out, the backward step is element-wise
 work and one product, `dz_t @ R^T`; the weights' gradients are one GEMM
 each after the loop. Measured by `python -m benchmarks.lstm_levers`.
 
+The gradient of this gradient (a gradient penalty, say) is autodiff's of
+the same loop in plain TensorFlow ops, recomputed: rare, and exact.
+
 No recompilation per sequence length: the sequence is padded to a bucket (a
 power of two, at least 16 steps) and both loops run the true number of steps,
 which reaches XLA as a value, not a shape: one compilation per bucket and
@@ -182,55 +185,106 @@ def run(cell, inputs, h0, c0):
         **{k: tf.zeros((cell.units,), inputs.dtype) for k in (3, 4, 5)},
     }
 
+    def all_weights(given):
+        """The six weights, zeros for those the cell lacks."""
+        given = iter(given)
+        return [next(given) if has else zeros[k] for k, has in enumerate(present)]
+
+    def reference(padded, h0, c0, given):
+        """The same forward pass in plain TensorFlow ops, which autodiff
+        differentiates to any order: the gradient of the gradient."""
+        w = all_weights(given)
+        hs, _, _, h, c = _forward.python_function(
+            padded[:steps], steps, h0, c0, *w[:3], w[3:], coupled
+        )
+        return hs, h, c
+
     @tf.custom_gradient
     def fused(padded, h0, c0, *given):
-        given = iter(given)
-        w = [next(given) if has else zeros[k] for k, has in enumerate(present)]
-        kernel, recurrent, bias, *peeps = w
+        w = all_weights(given)
         # Cut from the tape: autodiff must not trace into the XLA loop.
         cut = [tf.stop_gradient(a) for a in (padded, h0, c0, *w)]
         hs, cs, gs, h, c = _forward(
             cut[0], steps, cut[1], cut[2], *cut[3:6], cut[6:], coupled
         )
 
-        def grad(d_outputs, d_h, d_c):
-            d_outputs, d_h, d_c = (
-                tf.zeros_like(like) if d is None else d
-                for d, like in ((d_outputs, hs), (d_h, h), (d_c, c))
-            )
+        @tf.custom_gradient
+        def first_order(d_outputs, d_h, d_c, padded, h0, c0, *given):
+            """The gradients of the inputs, the initial states and the
+            weights: the hand-written backward pass."""
+            # Cut too: `second_order` is this function's gradient.
+            dy = [tf.stop_gradient(d) for d in (d_outputs, d_h, d_c)]
             dzs, dh0, dc0 = _backward(
-                d_outputs, d_h, d_c, steps, cut[2], cs, gs, cut[4], cut[6:], coupled
+                *dy, steps, cut[2], cs, gs, cut[4], cut[6:], coupled
             )
             dz = dzs[:steps]
             rows = tf.reshape(dz, (-1, dz.shape[-1]))
-            c_prev = tf.concat([c0[None], cs], axis=0)[:steps]
-            h_prev = tf.concat([h0[None], hs], axis=0)[:steps]
+            c_prev = tf.concat([cut[2][None], cs], axis=0)[:steps]
+            h_prev = tf.concat([cut[1][None], hs], axis=0)[:steps]
 
             def flat(a):
                 return tf.reshape(a, (-1, a.shape[-1]))
 
             d_inputs = tf.reshape(
-                tf.matmul(rows, kernel, transpose_b=True), tf.shape(padded[:steps])
+                tf.matmul(rows, cut[3], transpose_b=True), tf.shape(cut[0][:steps])
             )
             blocks = tf.split(dz, 3 if coupled else 4, axis=-1)
             d_weights = [
-                tf.matmul(flat(padded[:steps]), rows, transpose_a=True),
+                tf.matmul(flat(cut[0][:steps]), rows, transpose_a=True),
                 tf.matmul(flat(h_prev), rows, transpose_a=True),
                 tf.reduce_sum(rows, axis=0),
                 tf.reduce_sum(blocks[0] * c_prev, axis=(0, 1)),
                 None if coupled else tf.reduce_sum(blocks[1] * c_prev, axis=(0, 1)),
                 tf.reduce_sum(blocks[-1] * cs[:steps], axis=(0, 1)),
             ]
-            return (
+            grads = [
                 tf.pad(d_inputs, [[0, size - steps], [0, 0], [0, 0]]),
                 dh0,
                 dc0,
                 *(d for d, has in zip(d_weights, present, strict=True) if has),
+            ]
+
+            def second_order(*upstream):
+                # Rare (gradient penalties): recomputed by autodiff of the
+                # plain loop, outside XLA.
+                primals = [padded, h0, c0, *given]
+                cotangents = [d_outputs, d_h, d_c]
+                with tf.GradientTape() as outer:
+                    outer.watch(cotangents + primals)
+                    with tf.GradientTape() as inner:
+                        inner.watch(primals)
+                        hs, h, c = reference(padded, h0, c0, given)
+                    first = inner.gradient(
+                        [hs, h, c],
+                        primals,
+                        output_gradients=[d_outputs[:steps], d_h, d_c],
+                        unconnected_gradients="zero",
+                    )
+                    total = tf.add_n(
+                        [
+                            tf.reduce_sum(f * u)
+                            for f, u in zip(first, upstream, strict=True)
+                            if u is not None
+                        ]
+                    )
+                return outer.gradient(
+                    total, cotangents + primals, unconnected_gradients="zero"
+                )
+
+            return grads, second_order
+
+        def grad(d_outputs, d_h, d_c):
+            d_outputs, d_h, d_c = (
+                tf.zeros_like(like) if d is None else d
+                for d, like in ((d_outputs, hs), (d_h, h), (d_c, c))
             )
+            return first_order(d_outputs, d_h, d_c, padded, h0, c0, *given)
 
         return (hs, h, c), grad
 
-    # Values read before the custom gradient, not variables read inside it.
+    # Values read before the custom gradient, not variables read inside it
+    # (a stateful layer's states are variables that its call then assigns).
     values = [tf.convert_to_tensor(w.value) for w in weights if w is not None]
+    h0, c0 = tf.convert_to_tensor(h0), tf.convert_to_tensor(c0)
     hs, h, c = fused(padded, h0, c0, *values)
     return hs[:steps], h, c
