@@ -43,7 +43,7 @@ def choose_path(cell, fast_path, *, training=False, masked=False, unroll=False):
     the hoisted loop took 0.81-1.70x the time of the steps (the projection,
     batch × steps × 4·units, costs memory passes that outweigh the small
     per-step product it saves) and the scan 1.4-6.1x (O(T log T) work
-    against O(T)); the fused loops trained the peephole LSTM 1.4-2.1x faster
+    against O(T)); the fused loops trained the peephole LSTM 1.4-2.2x faster
     than the steps (`python -m benchmarks.lstm_levers`).
     """
     if fast_path is False or (fast_path == "auto" and not accelerator_available()):
