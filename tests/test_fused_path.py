@@ -324,3 +324,40 @@ def test_gradients_of_gradients_equal_the_step_loop(in_function, fused_calls):
     for got, want in zip(fused_grads, steps_grads, strict=True):
         assert np.any(want.numpy() != 0.0)
         np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)
+
+
+def test_a_layer_called_twice_and_batches_of_two_sizes(fused_calls):
+    """One layer instance on two inputs, the second call starting from the
+    first call's states, trained on a batch of 3 and then of 2: the same
+    updates as the step loop."""
+
+    def build(fast_path):
+        keras.utils.set_random_seed(11)
+        a, b = keras.Input((5, 3)), keras.Input((8, 3))
+        layer = kg.PeepholeLSTM(4, return_state=True, fast_path=fast_path)
+        _, h, c = layer(a)
+        out, _, _ = layer(b, initial_state=[h, c])
+        model = keras.Model([a, b], out)
+        randomize(model, seed=12)
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+        return model
+
+    rng = np.random.default_rng(13)
+    batches = [
+        (
+            [rng.normal(size=(n, 5, 3)), rng.normal(size=(n, 8, 3))],
+            rng.normal(size=(n, 4)),
+        )
+        for n in (3, 2)
+    ]
+    weights = []
+    for fast_path in ("auto", False):
+        model = build(fast_path)
+        for x, y in batches:
+            model.train_on_batch(x, y)
+        weights.append(model.get_weights())
+    assert len(fused_calls) >= 2
+    before = build(False).get_weights()
+    for fused, steps, start in zip(*weights, before, strict=True):
+        assert np.any(steps != start)
+        np.testing.assert_allclose(fused, steps, atol=1e-5)

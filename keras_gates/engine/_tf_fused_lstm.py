@@ -122,19 +122,20 @@ def _forward(x, steps, h, c, kernel, recurrent, bias, peepholes, coupled):
 
 
 @functools.partial(tf.function, jit_compile=True)
-def _backward(dhs, dh, dc, steps, c0, cs, gs, recurrent, peepholes, coupled):
+def _backward(dhs, dh, dc, steps, c_prevs, cs, gs, recurrent, peepholes, coupled):
     """From the last step to the first: every step's `dz` (the gradient of
     its pre-activations, blocks as the kernel's), and the gradients of the
-    initial h and c."""
+    initial h and c. `c_prevs` is `cs` one step later, `c0` first."""
     size = tf.shape(dhs)[0]
-    dh_in, c_in, g_in = (_array(size, a[0]).unstack(a) for a in (dhs, cs, gs))
+    dh_in, c_prev_in, c_in, g_in = (
+        _array(size, a[0]).unstack(a) for a in (dhs, c_prevs, cs, gs)
+    )
     p_i, p_f, p_o = peepholes
 
     def body(k, dh, dc, dzs):
         t = steps - 1 - k
         i, f, g, o = tf.split(g_in.read(t), 4, axis=-1)
-        c = c_in.read(t)
-        c_prev = tf.where(t > 0, c_in.read(tf.maximum(t - 1, 0)), c0)
+        c, c_prev = c_in.read(t), c_prev_in.read(t)
         dh = dh + dh_in.read(t)
         tanh_c = tf.tanh(c)
         dz_o = dh * tanh_c * o * (1.0 - o)
@@ -212,15 +213,18 @@ def run(cell, inputs, h0, c0):
         def first_order(d_outputs, d_h, d_c, padded, h0, c0, *given):
             """The gradients of the inputs, the initial states and the
             weights: the hand-written backward pass."""
+            # Every step's previous states, shifted once here (the backward
+            # loop and the weights' gradients both read them).
+            c_prevs = tf.concat([cut[2][None], cs[:-1]], axis=0)
+            h_prev = tf.concat([cut[1][None], hs], axis=0)[:steps]
             # Cut too: `second_order` is this function's gradient.
             dy = [tf.stop_gradient(d) for d in (d_outputs, d_h, d_c)]
             dzs, dh0, dc0 = _backward(
-                *dy, steps, cut[2], cs, gs, cut[4], cut[6:], coupled
+                *dy, steps, c_prevs, cs, gs, cut[4], cut[6:], coupled
             )
             dz = dzs[:steps]
             rows = tf.reshape(dz, (-1, dz.shape[-1]))
-            c_prev = tf.concat([cut[2][None], cs], axis=0)[:steps]
-            h_prev = tf.concat([cut[1][None], hs], axis=0)[:steps]
+            c_prev = c_prevs[:steps]
 
             def flat(a):
                 return tf.reshape(a, (-1, a.shape[-1]))

@@ -29,7 +29,6 @@ def choose_path(cell, fast_path, *, training=False, masked=False, unroll=False):
       GEMM over batch × steps rows), then a loop of `recurrent_step` alone.
     - `"scan"`: for a cell linear in its state (`is_linear`), the whole
       recurrence as a parallel scan, ceil(log2 T) element-wise rounds.
-
     - `"fused"`: a training call (`training=True`) of the peephole LSTM or
       the CIFG without a mask, on TensorFlow without an accelerator: the
       loop and a hand-written backward pass, each compiled by XLA
@@ -46,15 +45,21 @@ def choose_path(cell, fast_path, *, training=False, masked=False, unroll=False):
     against O(T)); the fused loops trained the peephole LSTM 1.4-2.2x faster
     than the steps (`python -m benchmarks.lstm_levers`).
     """
-    if fast_path is False or (fast_path == "auto" and not accelerator_available()):
-        if fast_path == "auto" and training is True and not (masked or unroll):
-            if keras.backend.backend() == "tensorflow":
-                from keras_gates.engine import _tf_fused_lstm
-
-                if _tf_fused_lstm.supports(cell):
-                    return "fused"
+    if fast_path is False:
         return "steps"
+    if fast_path == "auto" and not accelerator_available():
+        fused = training is True and not (masked or unroll)
+        return "fused" if fused and _fused_loops_compute(cell) else "steps"
     return "scan" if cell.is_linear else "hoisted"
+
+
+def _fused_loops_compute(cell):
+    """Whether the fused loops, TensorFlow's, compute what `cell` does."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    from keras_gates.engine import _tf_fused_lstm
+
+    return _tf_fused_lstm.supports(cell)
 
 
 def _last(time_major, before_first):
