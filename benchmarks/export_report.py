@@ -44,12 +44,12 @@ def run_sequence_model(content, x, input_name):
     return np.concatenate([next(iter(o.values())) for o in outputs])[:, 0]
 
 
-def run_streaming_model(content, x, record=None):
+def run_streaming_model(content, x):
     """The last step's probability of a batch-1 streaming model, per sequence."""
     interpreter = litert.load(content)
     return np.array(
         [
-            litert.run_step_model(interpreter, x[i : i + 1], record)[0, -1, 0]
+            litert.run_step_model(interpreter, x[i : i + 1])[0, -1, 0]
             for i in range(len(x))
         ]
     )
@@ -77,16 +77,12 @@ def report(layer_name, args):
             run_sequence_model(content, x_test, name),
         )
     if fused_lstm.has_lstm_family(model):  # whole-sequence int8: the fused op
-        calibration = [x_calibrate[i : i + 1] for i in range(len(x_calibrate))]
         content = export.to_tflite(
-            model, quantization="int8", representative_data=calibration
+            model, quantization="int8", representative_data=x_calibrate
         )
         add("sequence, int8", content, run_sequence_model(content, x_test, name))
-    float_step = export.to_tflite(model, streaming=True)
-    samples = []
-    run_streaming_model(float_step, x_calibrate, record=samples)
     content = export.to_tflite(
-        model, streaming=True, quantization="int8", representative_data=samples
+        model, streaming=True, quantization="int8", representative_data=x_calibrate
     )
     add("streaming, int8", content, run_streaming_model(content, x_test))
     return rows

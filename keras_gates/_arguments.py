@@ -5,7 +5,7 @@ help and the API reference show) and hands everything on with
 `super().__init__(**arguments(locals()))`. `keras_gates.GatedCell` then
 checks each argument by its name (`check`), keeps it as an attribute of that
 name and saves it in its config (`serialize`); `CellLayer` splits a layer's
-arguments between its cell and the recurrent layer (`option_names`).
+arguments between its cell and the recurrent layer (`option_defaults`).
 Not public.
 """
 
@@ -79,10 +79,21 @@ def bind(cell_class, layer_class, layer_only):
     option_defaults.cache_clear()
 
 
+def _bound(cell_class):
+    """`cell_class.layer_arguments`, importing the layers (whose classes
+    bind their cells as they are defined) if no layer module was imported
+    yet: a cell module imported alone works too."""
+    if not hasattr(cell_class, "layer_arguments"):
+        import keras_gates.layers  # noqa: F401
+
+        option_defaults.cache_clear()
+    return cell_class.layer_arguments
+
+
 def cell_arguments(cell_class, units, args, kwargs):
     """The arguments of a cell bound to its layer (`bind`): the defaults of
     the layer's signature, then `units`, `args` by position and `kwargs`."""
-    positional, defaults = cell_class.layer_arguments
+    positional, defaults = _bound(cell_class)
     name = cell_class.__name__
     if len(args) > len(positional) - 1:
         raise TypeError(

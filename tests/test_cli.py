@@ -62,7 +62,19 @@ def save_models(folder):
     conv = keras.Sequential(
         [keras.Input((None, 3)), keras.layers.Conv1D(4, 3), kg.MinGRU(4)]
     )
-    for name, model in (("stateful", stateful), ("conv", conv)):
+    gru = keras.Sequential(
+        [keras.Input((None, 3)), kg.MinGRU(4), keras.layers.Dense(2)]
+    )
+    # Softmax over the time axis: no one-step model computes it.
+    over_time = keras.Sequential(
+        [
+            keras.Input((None, 3)),
+            kg.MinGRU(4, return_sequences=True),
+            keras.layers.Softmax(axis=1),
+        ]
+    )
+    models = {"stateful": stateful, "conv": conv, "gru": gru, "over_time": over_time}
+    for name, model in models.items():
         model.set_weights(
             [randomize.normal(scale=0.5, size=w.shape) for w in model.get_weights()]
         )
@@ -135,6 +147,23 @@ def test_every_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch):
             ["conv.keras", "--micro", "fw", "--calibration", "calibration.npy"],
             "Cannot stream layer 'conv1d'",
         ),
+        "a softmax over time to stream": (
+            ["over_time.keras", "--tflite", "m.tflite", "--streaming"],
+            "its output at a step depends on other steps (axis=1",
+        ),
+        "a non-empty --micro": (
+            ["gru.keras", "--micro", "full", "--micro-quantization", "float32"],
+            "not empty",
+        ),
+        "--overwrite of a directory without a micro model": (
+            ["gru.keras", "--micro", "full", "--micro-quantization", "float32"]
+            + ["--overwrite"],
+            "holds no model.tflite",
+        ),
+        "all-zero calibration data": (
+            ["gru.keras", "--micro", "fw", "--calibration", "calibration.npy"],
+            "one value only",
+        ),
         "a class nobody imported": (
             ["unknown.keras", "--tflite", "m.tflite"],
             "'Doubling'",
@@ -163,6 +192,27 @@ def test_every_bad_input_exits_2_with_one_line(tmp_path, capsys, monkeypatch):
     assert (tmp_path / "full" / "notes.txt").read_text() == "mine"
 
 
+def test_micro_in_float32_needs_no_calibration_and_overwrites_when_asked(
+    tmp_path, monkeypatch, capsys
+):
+    save_models(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    args = ["export", "gru.keras", "--micro", "fw", "--micro-quantization", "float32"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert " ok" in out and "FAILED" not in out
+    first = (tmp_path / "fw" / "model.tflite").read_bytes()
+    assert cli.main(args) == 2  # not over an earlier export unasked
+    assert "not empty" in capsys.readouterr().err
+    assert cli.main([*args, "--overwrite"]) == 0
+    assert (tmp_path / "fw" / "model.tflite").read_bytes() == first
+    assert sorted(os.listdir(tmp_path / "fw")) == [
+        "model.cc",
+        "model.h",
+        "model.tflite",
+    ]
+
+
 def test_stateful_model_streams_with_parity(tmp_path):
     """The parity check starts the stateful Keras model from zero states for
     each call, as the streaming model starts (it failed at 1.97e-03 when the
@@ -177,9 +227,10 @@ def test_stateful_model_streams_with_parity(tmp_path):
 
 def test_failed_parity_exits_1(tmp_path, monkeypatch, capsys):
     from keras_gates import cli
+    from keras_gates.export import parity
 
     save_models(tmp_path)
-    monkeypatch.setattr(cli, "FLOAT_TOLERANCE", -1.0)  # nothing can pass
+    monkeypatch.setattr(parity, "FLOAT_TOLERANCE", -1.0)  # nothing can pass
     status = cli.main(
         ["export", str(tmp_path / "conv.keras"), "--tflite", str(tmp_path / "c.tflite")]
     )
@@ -201,6 +252,7 @@ def test_micro_writes_the_model_its_c_array_and_checks_it(
     tmp_path, monkeypatch, capsys
 ):
     from keras_gates.export import micro
+    from keras_gates.export import parity
 
     model = keras.Sequential(
         [keras.Input((None, 3)), kg.CoupledLSTM(8), keras.layers.Dense(2)]
@@ -222,6 +274,6 @@ def test_micro_writes_the_model_its_c_array_and_checks_it(
     want = model.predict(sequences[:4], verbose=0)
     np.testing.assert_allclose(got, want, atol=0.05 * np.abs(want).max())
     # A tolerance nothing meets: the parity check fails, exit 1.
-    monkeypatch.setattr(cli, "MICRO_RELATIVE_TOLERANCE", -1.0)
-    assert cli.main(args) == 1
+    monkeypatch.setattr(parity, "MICRO_TOLERANCE", -1.0)
+    assert cli.main([*args, "--overwrite"]) == 1
     assert "FAILED" in capsys.readouterr().out

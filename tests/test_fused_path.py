@@ -92,6 +92,24 @@ def test_the_engine_chooses_it_for_training_calls_it_computes_exactly():
     assert choose(OwnStep(3), "auto", training=True) == "steps"
 
 
+def test_the_layer_reports_the_path_training_takes(fused_calls):
+    """`layer.path` answers for inference; `layer.training_path` for an
+    unmasked training call, which on TensorFlow's CPU is the fused loops
+    (once answered with the inference path only)."""
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    for make in (kg.PeepholeLSTM, kg.CoupledLSTM):
+        layer = make(4)
+        assert (layer.path, layer.training_path) == ("steps", "fused")
+        layer(x, training=True)
+        assert len(fused_calls) == 1
+        fused_calls.clear()
+        layer(x, training=False)
+        assert not fused_calls
+    for layer in (kg.MinimalGRU(4), kg.PeepholeLSTM(4, unroll=True)):
+        assert layer.training_path == layer.path == "steps"
+    assert kg.MinGRU(4, fast_path=True).training_path == "scan"
+
+
 def test_buckets_are_powers_of_two_from_16():
     from keras_gates.engine._tf_fused_lstm import bucket
 

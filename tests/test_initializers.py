@@ -82,6 +82,16 @@ def test_keras_lstm_and_gru_take_it_as_their_bias_initializer():
             np.testing.assert_array_equal(bias[1], 0.0)
 
 
+def test_keras_unit_forget_bias_is_still_recognized():
+    """Chrono finds Keras' unit-forget-bias wrapper by the name Keras gives
+    it (`bias_initializer`, a closure in `LSTMCell.build`; Keras offers no
+    public sign of it). This fails if a Keras release renames it, and the
+    refusal would silently stop working."""
+    layer = keras.layers.LSTM(4, bias_initializer=Chrono(10, "lstm"))
+    with pytest.raises(ValueError, match="unit_forget_bias=True"):
+        layer.build((None, 5, 3))
+
+
 def test_refusals():
     with pytest.raises(ValueError, match="max_timescale"):
         Chrono(2, "lstm")

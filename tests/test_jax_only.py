@@ -54,3 +54,35 @@ def test_a_jax_user_trains_saves_inspects_and_distributes(tmp_path):
     assert "ok DataParallel over 2 devices" in done.stdout, done.stdout
     assert "ok import keras_gates did not import TensorFlow" in done.stdout
     assert done.stdout.count("ok ") == len(layers) + 2, done.stdout
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow") is not None,
+    reason="TensorFlow is installed here: CI runs this in its JAX-only "
+    "environment (.ci/run), where the command must say what is missing",
+)
+def test_the_export_command_without_tensorflow_says_so_in_one_line(tmp_path):
+    """`keras-gates export` in an install of keras, JAX and keras-gates,
+    `KERAS_BACKEND` unset (Keras' default backend is TensorFlow's): one line
+    naming the extra to install, exit status 2 (bad input), no traceback."""
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    env.pop("PYTHONPATH", None)
+    model = tmp_path / "model.keras"
+    save = (
+        "import keras, keras_gates, sys; keras.Sequential([keras.Input((None, 2)), "
+        "keras_gates.MinimalGRU(3)]).save(sys.argv[1])"
+    )
+    subprocess.run([sys.executable, "-c", save, str(model)], env=env, check=True)
+    env.pop("KERAS_BACKEND")
+    command = os.path.join(os.path.dirname(sys.executable), "keras-gates")
+    done = subprocess.run(
+        [command, "export", str(model), "--tflite", str(tmp_path / "m.tflite")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "keras-gates[export]" in lines[0], done.stderr
+    assert "Traceback" not in done.stderr

@@ -311,16 +311,68 @@ def test_bad_arguments():
         )
     with pytest.raises(ValueError, match="representative_data"):
         micro.to_tflite_micro(model)
-    with pytest.raises(ValueError, match=r"steps of shape \(3,\), but the model takes"):
+    with pytest.raises(ValueError, match=r"Received steps of shape \(3,\)"):
         micro.to_tflite_micro(model, np.zeros((2, 5, 3), "float32"))
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match="NaN or infinite"):
         micro.to_tflite_micro(model, np.full((2, 5, 1), np.nan, "float32"))
-    with pytest.raises(ValueError, match="equal length"):
-        micro.to_tflite_micro(model, [np.zeros((3, 1)), np.zeros((5, 1))])
+    with pytest.raises(ValueError, match=r"Received steps of shape \(2,\)"):
+        micro.to_tflite_micro(model, [np.ones((3, 1)), np.ones((5, 2))])
     with pytest.raises(ValueError, match="Not a .tflite model"):
         micro.arena_size(b"\x00" * 64)
     with pytest.raises(ValueError, match="representative_data"):
         micro.to_tflite_micro(model, np.zeros((2, 5, 1), "float32"), quantization=None)
+
+
+def test_constant_calibration_data_is_refused_naming_the_tensor():
+    """All-zero data once reached TFLM, which aborted its check process and
+    left an empty message; now refused before converting."""
+    model = classifier("MinGRU")
+    with pytest.raises(ValueError, match="inputs one value only") as raised:
+        micro.to_tflite_micro(model, np.zeros((4, 6, 1), "float32"))
+    assert "\n" not in str(raised.value)
+    # Inputs that vary around a state that never moves (a layer whose
+    # weights are all zero) name the state.
+    frozen = classifier("MinGRU")
+    frozen.layers[0].set_weights(
+        [np.zeros_like(w) for w in frozen.layers[0].get_weights()]
+    )
+    data = np.random.default_rng(0).normal(size=(4, 6, 1)).astype("float32")
+    with pytest.raises(ValueError, match=r"state_0 \(min_gru\w* state 0\) one value"):
+        micro.to_tflite_micro(frozen, data)
+
+
+def test_a_check_process_ended_by_a_signal_says_so(tmp_path, monkeypatch):
+    """TFLM aborts its process on some refusals: the error names the
+    signal and what to try, not an empty message."""
+    probe = tmp_path / "abort.py"
+    probe.write_text("import os\nos.abort()\n")
+    monkeypatch.setattr(micro, "_PROBE", str(probe))
+    content = micro.to_tflite_micro(
+        classifier("MinGRU"), check=False, quantization=None
+    )
+    with pytest.raises(micro.MicroRefusedError, match="SIGABRT.*calibration sequences"):
+        micro._check_runs(content)
+
+
+def test_the_check_compares_with_keras(monkeypatch):
+    """`check=True` (the default) runs the calibration sequences in TFLM
+    and compares with Keras: with a tolerance nothing meets, it fails."""
+    from keras_gates.export import parity
+
+    model = classifier("CoupledLSTM")
+    data = sensor_data(8, seed=3)[0]
+    micro.to_tflite_micro(model, data)  # passes at 20% of the largest output
+    monkeypatch.setattr(parity, "MICRO_TOLERANCE", -1.0)
+    with pytest.raises(parity.ParityError, match="TFLite Micro model differs"):
+        micro.to_tflite_micro(model, data)
+
+
+def test_a_softmax_over_time_is_refused():
+    inputs = keras.Input((6, 1))
+    x = kg.MinGRU(4, return_sequences=True)(inputs)
+    model = keras.Model(inputs, keras.layers.Softmax(axis=1)(x))
+    with pytest.raises(ValueError, match="depends on other steps"):
+        micro.to_tflite_micro(model, quantization=None)
 
 
 def test_a_model_tflm_refuses_raises_with_its_message():

@@ -59,6 +59,29 @@ def test_import_does_not_need_tensorflow():
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+def test_a_cell_module_alone_builds_its_cell():
+    """A cell's arguments are declared by its layer's signature: a cell
+    module imported without `keras_gates/__init__.py` (which imports every
+    layer) still builds its cell, by importing the layers on first use."""
+    code = (
+        "import sys, types, keras_gates as real\n"
+        "bare = types.ModuleType('keras_gates')\n"
+        "bare.__path__ = list(real.__path__)\n"
+        "for name in [m for m in sys.modules if m.startswith('keras_gates')]:\n"
+        "    del sys.modules[name]\n"
+        "sys.modules['keras_gates'] = bare\n"
+        "from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell\n"
+        "assert 'keras_gates.layers.peephole_lstm' not in sys.modules\n"
+        "cell = PeepholeLSTMCell(4, peepholes=['forget'])\n"
+        "print(cell.units, cell.peepholes)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[0] == "4", result.stdout
+
+
 def test_public_keras_only():
     """No private Keras module or attribute, so any Keras 3 release serves."""
     root = os.path.dirname(kg.__file__)

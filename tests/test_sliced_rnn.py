@@ -217,6 +217,21 @@ def test_a_built_layer_keeps_its_weights_in_the_copy():
     np.testing.assert_allclose(to_numpy(sliced.levels[0](x)), want, atol=1e-6)
 
 
+def test_mixed_precision_returns_the_compute_dtype():
+    """As Keras' layer harness builds it (the wrapper alone under
+    mixed_float16, its layer as given), the output is float16, Keras' rule
+    for a layer's output, and close to the float32 SlicedRNN's."""
+    x = np.random.default_rng(0).normal(size=(2, 8, 3)).astype("float32")
+    plain = kg.SlicedRNN(kg.MinimalGRU(3), slices=[2, 2])
+    mixed = kg.SlicedRNN(kg.MinimalGRU(3), slices=[2, 2], dtype="mixed_float16")
+    want = to_numpy(plain(x))
+    mixed.build(x.shape)
+    mixed.set_weights(plain.get_weights())
+    got = mixed(x)
+    assert keras.backend.standardize_dtype(got.dtype) == "float16"
+    np.testing.assert_allclose(to_numpy(got).astype("float32"), want, atol=1e-2)
+
+
 @pytest.mark.parametrize(
     "make, message",
     [

@@ -95,7 +95,7 @@ class GatedCell(keras.layers.Layer):
     """Base class of the keras-gates cells, and of your own.
 
     A cell is one step of a recurrence, split in the two parts that the
-    layers (`keras_gates.GatedRNN` and the five layers built on it) need to
+    layers (`keras_gates.GatedRNN` and the eight layers built on it) need to
     run it fast: what depends on the inputs alone, which they compute for
     every step at once, and what depends on the states, which they loop
     over. Implement:

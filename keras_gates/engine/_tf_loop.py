@@ -14,7 +14,13 @@ def time_loop(step, xs, carry, *, return_all):
     Returns `(final carry, ys stacked on axis 0 or None)`.
     """
     flat = [tf.convert_to_tensor(x) for x in tree.flatten(xs)]
-    steps = tf.shape(flat[0])[0]
+    # A Python int where the length is static, as Keras' own loop has it:
+    # a length read by `tf.shape` and folded to a constant gives an int32
+    # trip count that ONNX's Loop (through tf2onnx, `model.export(...,
+    # format="onnx")`) refuses beside its int64 iteration number.
+    steps = flat[0].shape[0]
+    if steps is None:
+        steps = tf.shape(flat[0])[0]
     inputs = [
         tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x)
         for x in flat

@@ -13,6 +13,11 @@ TensorFlow only (this subpackage imports it; `import keras_gates` does not):
 - `to_onnx(model, path)`: an ONNX model through tf2onnx.
 - `op_names(content)`: the builtin ops a .tflite model uses.
 
+`to_saved_model`, `to_tflite` and `to_onnx` take `check=True` (or sample
+sequences) to run what they wrote and compare it with the Keras model, as
+`keras-gates export` does; `to_tflite_micro` checks by default. A
+`ParityError` lists the comparisons when one is off.
+
 Each works for any Keras model of the TensorFlow backend whose layers the
 converters support; the keras-gates layers compile to plain TensorFlow ops
 (a `While` loop, matrix products and element-wise math), so nothing of
@@ -24,9 +29,11 @@ from keras_gates.export.exporters import to_onnx
 from keras_gates.export.exporters import to_saved_model
 from keras_gates.export.exporters import to_tflite
 from keras_gates.export.micro import to_tflite_micro
+from keras_gates.export.parity import ParityError
 from keras_gates.export.streaming import step_function
 
 __all__ = [
+    "ParityError",
     "op_names",
     "step_function",
     "to_onnx",

@@ -9,8 +9,12 @@ import numpy as np
 from keras import tree
 
 from keras_gates.export import fused_lstm
+from keras_gates.export import parity
+from keras_gates.export import samples as sample_data
 from keras_gates.export.graph import Signature
+from keras_gates.export.graph import check_float32
 from keras_gates.export.graph import check_model as _check_model
+from keras_gates.export.graph import walk
 from keras_gates.export.streaming import step_function
 from keras_gates.export.tensorflow_support import require_tested
 from keras_gates.export.tensorflow_support import tensorflow
@@ -22,11 +26,6 @@ QUANTIZATIONS = (None, "float16", "dynamic_int8", "int8")
 def input_names(model):
     """The serving signature's input keys (see `graph.Signature`)."""
     return Signature(model).inputs
-
-
-def output_names(model):
-    """The serving signature's output keys (see `graph.Signature`)."""
-    return Signature(model).outputs
 
 
 def stateful_layers(model):
@@ -98,6 +97,35 @@ def _sequence_specs(model, signature, batch_size):
     return specs
 
 
+def _check_time_distributed(model):
+    """Raises a ValueError for a `TimeDistributed` layer that, traced over a
+    time axis of unknown length (as every whole-sequence export traces),
+    does not give one output step per input step: Keras 3.15's maps its
+    layer over the batch size there instead of the steps, which would
+    export a wrong number with no error. Decided by tracing the layer on a
+    probe, so a Keras that computes it right passes."""
+    tf = tensorflow()
+    for layer in walk(model):
+        if not isinstance(layer, keras.layers.TimeDistributed):
+            continue
+        rest = tuple(layer.input.shape[2:])
+        traced = tf.function(
+            lambda x, layer=layer: layer(x, training=False),
+            input_signature=[tf.TensorSpec((None, None, *rest), layer.input.dtype)],
+        )
+        probe = tf.zeros((2, 5, *rest), layer.input.dtype)
+        if traced(probe).shape[1] != 5:
+            raise ValueError(
+                f"Cannot export layer '{layer.name}' (TimeDistributed) over a "
+                "time axis of any length: this Keras traces it into a graph "
+                "that maps its layer over the batch size instead of the "
+                "steps. Apply its layer directly (Dense and the other "
+                "per-step layers act on the last axis of (batch, time, "
+                "features)), or export one step at a time "
+                "(to_tflite(streaming=True))."
+            )
+
+
 def _serving_function(model, signature):
     def serve(*inputs):
         outputs = model(signature.pack_inputs(inputs), training=False)
@@ -148,7 +176,13 @@ def check_export_dir(export_dir, overwrite=False):
         )
 
 
-def to_saved_model(model, export_dir, *, overwrite=False):
+def _check_argument(check):
+    if isinstance(check, (bool, np.bool_)) or check is None:
+        return bool(check), None
+    return True, check
+
+
+def to_saved_model(model, export_dir, *, overwrite=False, check=False):
     """Writes `model` as a SavedModel for TF Serving.
 
     The `serving_default` signature takes the model's inputs under their
@@ -169,13 +203,23 @@ def to_saved_model(model, export_dir, *, overwrite=False):
         overwrite: If True, an `export_dir` that holds a SavedModel is
             replaced. Defaults to False (a non-empty `export_dir` raises a
             `ValueError`).
+        check: If True, the SavedModel is loaded and compared with the
+            model on random inputs (padded at the right, left and inside
+            where the model masks), as `keras-gates export` does; given the
+            model's input sequences (see `representative_data` of
+            `to_tflite`), on those. A `keras_gates.export.ParityError`
+            lists the comparisons if one is off by more than 1e-5; the
+            logger `"keras_gates.export"` logs them otherwise. Defaults to
+            False.
 
     Returns:
         `export_dir`.
     """
     tensorflow()
+    checking, data = _check_argument(check)
     _check_model(model)
     _check_stateless(model, "a SavedModel")
+    _check_time_distributed(model)
     check_export_dir(export_dir, overwrite)
     signature = Signature(model)
     specs = _sequence_specs(model, signature, None)
@@ -183,6 +227,9 @@ def to_saved_model(model, export_dir, *, overwrite=False):
     if os.path.isdir(export_dir) and os.listdir(export_dir):
         shutil.rmtree(export_dir)  # a SavedModel that overwrite=True replaces
     _write(model, export_dir, "serving_default", function, specs)
+    if checking:
+        results = parity.check_saved_model(model, export_dir, data)
+        parity.raise_on_failure(results, f"The SavedModel {export_dir}")
     return export_dir
 
 
@@ -199,7 +246,17 @@ def _check_batch_size(batch_size):
         )
 
 
-def _quantize(converter, quantization, representative_data, specs):
+def _calibration(model, representative_data, specs, streaming):
+    """The calibration samples, each a list of arrays (one per argument of
+    `specs`): batches of the model's inputs, or for a streaming model the
+    steps' arguments recorded on the input sequences."""
+    batch_size = specs[0].shape[0]
+    if streaming:
+        return sample_data.record_steps(model, representative_data, batch_size)
+    return sample_data.batches(representative_data, model, batch_size)
+
+
+def _quantize(converter, quantization, samples, specs):
     tf = tensorflow()
     if quantization is None:
         return
@@ -207,7 +264,6 @@ def _quantize(converter, quantization, representative_data, specs):
     if quantization == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif quantization == "int8":
-        samples = _samples(representative_data, specs)
         names = [spec.name for spec in specs]
         converter.representative_dataset = lambda: (
             dict(zip(names, sample, strict=True)) for sample in samples
@@ -225,6 +281,7 @@ def to_tflite(
     quantization=None,
     representative_data=None,
     fused="auto",
+    check=False,
 ):
     """The bytes of a .tflite model of `model`, builtin ops only.
 
@@ -259,13 +316,18 @@ def to_tflite(
             fused LSTM op (8-bit activations, 16-bit cell state), since
             TensorFlow 2.21's calibration crashes on a `WHILE` loop; a
             streaming model takes any layer.
-        representative_data: For `"int8"`: an iterable of samples, each a
-            list of arrays with batch `batch_size` (or one array): of the
-            model's inputs for a whole-sequence model, of the streaming
-            model's arguments `[inputs, state_0, state_1, ...]` otherwise.
-            Int8 clips what falls outside the ranges these samples reach:
-            give a few hundred (on a random 16-unit keras LSTM, 30 samples
-            left one input in 60 off by 0.43; 300 kept all 60 within 0.022).
+        representative_data: For `"int8"`: the model's input sequences,
+            as for every exporter: one array `(sequences, steps, ...)`, or
+            an iterable of sequences `(steps, ...)` or of batches `(rows,
+            steps, ...)` (sequences of different lengths); for a model of
+            several inputs, an iterable of lists of arrays, one per input.
+            A streaming model runs them step by step from zero states and
+            is calibrated on the inputs and states each step meets (at
+            most 2,000 steps, evenly spaced). Int8 clips what falls outside
+            the ranges these samples reach: give a few hundred sequences
+            (on a random 16-unit keras LSTM, 30 left one input in 60 off by
+            0.43; 300 kept all 60 within 0.022). A tensor that keeps one
+            value on every sample (constant or all-zero data) is refused.
         fused: For a whole-sequence model: `"auto"` runs every
             `PeepholeLSTM`, `CoupledLSTM` and `keras.layers.LSTM` (also in
             `Bidirectional`) that TFLite's fused
@@ -281,6 +343,14 @@ def to_tflite(
             why for a layer it cannot fuse, and names the layers of any
             other recurrent loop the file would keep; `False` fuses none.
             Defaults to `"auto"`.
+        check: If True, the .tflite model is run with LiteRT and compared
+            with the model on random inputs of batch `batch_size` (padded
+            where the model masks), or, given input sequences (the forms of
+            `representative_data`), on those; a streaming model is fed each
+            sequence step by step from zero states. Tolerances: 1e-5 in
+            float32, 1e-2 for float16, 0.1 for dynamic_int8, 5% of the
+            largest output for int8. A `keras_gates.export.ParityError`
+            lists the comparisons if one fails. Defaults to False.
 
     Returns:
         The .tflite model, as bytes.
@@ -311,18 +381,25 @@ def to_tflite(
             "fused=True applies to whole-sequence models: a streaming model "
             "runs one step at a time. Received: streaming=True."
         )
-    plans = fallbacks = None
+    checking, check_data = _check_argument(check)
+    original = model  # `model` may become a clone prepared for the fused op
+    plans = fallbacks = samples = None
     whole_int8 = quantization == "int8" and not streaming
     if streaming:
         function, specs = step_function(model, batch_size)
         endpoint = "step"
+        if quantization == "int8":
+            samples = _calibration(model, representative_data, specs, True)
     else:
+        check_float32(model, "convert to TFLite")
+        _check_time_distributed(model)
         signature = Signature(model)
         specs = _sequence_specs(model, signature, batch_size)
         if whole_int8 and (fused is False or not fused_lstm.has_lstm_family(model)):
             raise ValueError(_WHOLE_INT8)
         if whole_int8:
             require_tested("Whole-sequence int8 quantization")
+            samples = _calibration(model, representative_data, specs, False)
         fusing = fused and fused_lstm.has_lstm_family(model)
         untested = fusing and untested_reason("TFLite's fused LSTM op")
         if untested and fused is True:
@@ -352,7 +429,7 @@ def to_tflite(
         )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if not whole_int8:  # a whole-sequence int8 model is quantized below
-            _quantize(converter, quantization, representative_data, specs)
+            _quantize(converter, quantization, samples, specs)
         content = converter.convert()
     if plans:
         content, count = fused_lstm.complete(
@@ -380,8 +457,16 @@ def to_tflite(
                 f"{_WHOLE_INT8} This model also has a recurrent loop (WHILE) of "
                 "another layer."
             )
-        samples = _samples(representative_data, specs)
         content = fused_lstm.quantize_int8(content, lambda: iter(samples))
+    if checking:
+        results = parity.check_tflite(
+            original,
+            content,
+            streaming=streaming,
+            quantization=quantization,
+            data=check_data,
+        )
+        parity.raise_on_failure(results, "The TFLite model")
     return content
 
 
@@ -416,22 +501,7 @@ def op_names(content):
     )
 
 
-def _samples(representative_data, specs):
-    """The calibration samples: each a list of arrays, one per input of
-    `specs`, of its dtype (a sample may be given as one array)."""
-    samples = []
-    for sample in representative_data:
-        sample = sample if isinstance(sample, (list, tuple)) else [sample]
-        samples.append(
-            [
-                np.asarray(value, spec.dtype.as_numpy_dtype)
-                for value, spec in zip(sample, specs, strict=True)
-            ]
-        )
-    return samples
-
-
-def to_onnx(model, path, *, opset=17):
+def to_onnx(model, path, *, opset=17, check=False):
     """Writes `model` as an ONNX model through tf2onnx.
 
     Inputs and outputs are named as in `to_saved_model`, with dynamic batch
@@ -442,13 +512,18 @@ def to_onnx(model, path, *, opset=17):
             layers.
         path: The .onnx file to write.
         opset: The ONNX opset. Defaults to 17.
+        check: If True (or given input sequences, as for `to_tflite`),
+            the file is run with onnxruntime and compared with the model as
+            `to_saved_model(check=...)` does. Defaults to False.
 
     Returns:
         `path`.
     """
     tf = tensorflow()
+    checking, data = _check_argument(check)
     _check_model(model)
     _check_stateless(model, "an ONNX model")
+    _check_time_distributed(model)
     try:
         import tf2onnx
     except ImportError as e:
@@ -461,4 +536,7 @@ def to_onnx(model, path, *, opset=17):
     tf2onnx.convert.from_function(
         function, input_signature=specs, opset=opset, output_path=str(path)
     )
+    if checking:
+        results = parity.check_onnx(model, path, data)
+        parity.raise_on_failure(results, f"The ONNX model {path}")
     return path

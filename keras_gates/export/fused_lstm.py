@@ -57,6 +57,12 @@ def ineligible(layer):
     """Why the fused op cannot run `layer` (a string), or None when it can."""
     cell = layer.cell
     name = keras.activations.serialize
+    dtype = keras.backend.standardize_dtype(cell.compute_dtype)
+    if dtype != "float32":
+        return (
+            f"computes in {dtype} (a mixed precision policy; the op's "
+            "float path is float32)"
+        )
     if name(cell.activation) != "tanh":
         return f"activation {name(cell.activation)!r} (the op computes tanh)"
     if name(cell.recurrent_activation) != "sigmoid":

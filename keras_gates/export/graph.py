@@ -22,6 +22,38 @@ def check_model(model):
         )
 
 
+def walk(model):
+    """The layers of `model`, those of nested models and wrappers included,
+    then `model`."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from walk(layer)
+            continue
+        yield layer
+        for name in ("layer", "forward_layer", "backward_layer"):
+            inner = getattr(layer, name, None)
+            if isinstance(inner, keras.layers.Layer):
+                yield inner
+    yield model
+
+
+def check_float32(model, verb):
+    """Raises a ValueError unless every layer of `model` computes in
+    float32: TFLite's builtin ops (and its fused LSTM op) multiply matrices
+    in float32 or in integers, and its converter refuses float16 loops."""
+    for layer in walk(model):
+        dtype = keras.backend.standardize_dtype(layer.compute_dtype)
+        if dtype != "float32":
+            raise ValueError(
+                f"Cannot {verb} a model whose layer '{layer.name}' computes in "
+                f"{dtype} (a mixed precision policy): TFLite's builtin ops "
+                "multiply matrices in float32 or integers. Build the same "
+                "model under keras.config.set_dtype_policy('float32'), copy "
+                "the weights (set_weights(model.get_weights())) and export "
+                "that; quantization='float16' stores float16 weights."
+            )
+
+
 def _config(model):
     try:
         return model.get_config()

@@ -31,14 +31,26 @@ def run_sequence_model(content, inputs):
     Args:
         content: The .tflite bytes, or an interpreter from `load`.
         inputs: A dict of the model's input names to arrays (batch as
-            exported, any number of steps: the interpreter resizes).
+            exported, any number of steps: the interpreter resizes), or
+            for a model of one input its array.
 
     Returns:
-        A dict of output names to arrays.
+        A dict of output names to arrays; for a one-input model given an
+        array, the array of its one output.
     """
     runner = _interpreter(content).get_signature_runner("serving_default")
+    single = not isinstance(inputs, dict)
+    if single:
+        names = list(runner.get_input_details())
+        if len(names) != 1:
+            raise ValueError(
+                f"The model has {len(names)} inputs ({names}): pass a dict of "
+                "input names to arrays."
+            )
+        inputs = {names[0]: inputs}
     _check_batch(runner, inputs)
-    return runner(**_as_signature_types(runner, inputs))
+    result = runner(**_as_signature_types(runner, inputs))
+    return next(iter(result.values())) if single and len(result) == 1 else result
 
 
 def _as_signature_types(runner, inputs):

@@ -17,6 +17,7 @@ ends the process on some refusals) and raises if TFLM refuses it.
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,20 +25,19 @@ import tempfile
 import keras
 import numpy as np
 
+from keras_gates.export import parity
 from keras_gates.export.exporters import _check_model
 from keras_gates.export.exporters import _write
 from keras_gates.export.graph import chain
+from keras_gates.export.samples import record_steps
 from keras_gates.export.streaming import step_function
 from keras_gates.export.tensorflow_support import tensorflow
 
 log = logging.getLogger("keras_gates.export")
 
 # `to_tflite_micro` is public as `keras_gates.export.to_tflite_micro`.
-__all__ = ["arena_size", "c_source", "load", "run_micro"]
+__all__ = ["MicroRefusedError", "arena_size", "c_source", "load", "run_micro"]
 
-# The most calibration steps kept: evenly spaced over every step of every
-# representative sequence.
-MAX_CALIBRATION_STEPS = 2000
 QUANTIZATIONS = ("int16", "int8", None)
 
 _PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_micro_probe.py")
@@ -61,40 +61,6 @@ def has_interpreter():
     except ImportError:
         return False
     return True
-
-
-def _sequences(representative_data, model):
-    """The representative sequences as one float array (n, steps, ...)."""
-    try:
-        x = np.asarray(representative_data)
-    except ValueError as e:  # ragged lists
-        raise ValueError(
-            "`representative_data` must be one array of sequences of equal "
-            f"length (pad shorter ones): {e}"
-        ) from e
-    expected = len(model.inputs[0].shape)
-    if x.ndim == expected - 1:
-        x = x[None]
-    if x.ndim != expected or x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(
-            "`representative_data` must be an array of input sequences, "
-            f"(sequences, steps, ...) as the model takes them ({expected} "
-            f"axes, at least one sequence of one step). Received shape {x.shape}"
-        )
-    features = tuple(model.inputs[0].shape[2:])
-    if any(
-        f is not None and f != g for f, g in zip(features, x.shape[2:], strict=True)
-    ):
-        raise ValueError(
-            f"`representative_data` has steps of shape {x.shape[2:]}, but the "
-            f"model takes steps of shape {features}. Received shape {x.shape}"
-        )
-    if x.dtype.kind not in "fiub" or not np.all(np.isfinite(x)):
-        raise ValueError(
-            "`representative_data` must hold finite numbers (it holds NaN, "
-            f"infinity or non-numbers; dtype {x.dtype})."
-        )
-    return x.astype("float32")
 
 
 def _check_micro_layers(model):
@@ -136,30 +102,6 @@ def _has_masks(model):
         or (isinstance(layer, keras.layers.Embedding) and layer.mask_zero)
         for layer in chain(model)
     )
-
-
-def _calibration_steps(model, sequences):
-    """Each step's arguments `[inputs, state_0, ...]` (batch 1) as the float
-    model reaches them, feeding every representative sequence from zero
-    states: the states are calibrated on the values they take."""
-    tf = tensorflow()
-    step, specs = step_function(model, batch_size=len(sequences), masking=False)
-    step = tf.function(step, input_signature=specs)
-    states = [np.zeros(s.shape, s.dtype.as_numpy_dtype) for s in specs[1:]]
-    dtype = specs[0].dtype.as_numpy_dtype
-    recorded = []
-    for t in range(sequences.shape[1]):
-        inputs = sequences[:, t].astype(dtype)
-        recorded.append([inputs, *states])
-        result = step(inputs, *states)
-        states = [result[f"state_{i}"].numpy() for i in range(len(states))]
-    count = len(sequences) * len(recorded)
-    keep = np.unique(np.linspace(0, count - 1, min(count, MAX_CALIBRATION_STEPS)))
-    samples = []
-    for k in keep.astype(int):
-        t, row = divmod(k, len(sequences))
-        samples.append([value[row : row + 1] for value in recorded[t]])
-    return samples
 
 
 def _in_signature_order(content):
@@ -217,12 +159,15 @@ def to_tflite_micro(
             Masks are left out (TFLM's integer kernels lack their ops):
             device code feeds the real steps and skips padded ones, which
             gives what the masked model gives.
-        representative_data: For a quantized model: input sequences
-            `(sequences, steps, ...)`, as the model takes them (a few
-            hundred steps or more in all: quantization clips what they do
-            not reach). The float model runs them from zero states, and the
-            ranges of the inputs and of every state are calibrated on the
-            values met there.
+        representative_data: For a quantized model: input sequences, as
+            the model takes them: one array `(sequences, steps, ...)` or an
+            iterable of sequences `(steps, ...)` (a few hundred steps or
+            more in all: quantization clips what they do not reach). The
+            float model runs them from zero states, and the ranges of the
+            inputs and of every state are calibrated on the values met
+            there; data that leaves a tensor at one value (constant or
+            all-zero inputs, a state that never moves) is refused, naming
+            the tensor.
         quantization: `"int16"` (the default: int8 weights, int16
             activations, TFLM's integer kernels, no float op inside);
             `"int8"` (int8 activations too: smaller and faster on int8
@@ -236,9 +181,15 @@ def to_tflite_micro(
             units).
         check: If True (the default) and the `tflite-micro` package is
             installed, the result is loaded and run in TFLM's interpreter
-            (in a child process) and a RuntimeError carries TFLM's
-            message if TFLM refuses it. Without the package, a warning
-            says the model was not checked.
+            (in a child process; a `MicroRefusedError` carries TFLM's
+            message if TFLM refuses it), then run on up to 32 of the
+            representative sequences (random ones for float32), or on the
+            sequences given as `check`, and compared with the model: a
+            `keras_gates.export.ParityError` lists the comparisons if one
+            is off by more than 1e-5 (float32) or, quantized, 20% of the
+            largest output over those sequences (quantization noise passes,
+            a model that computes something else does not). Without the package, a warning says the model
+            was not checked. False skips both.
 
     Returns:
         The .tflite model, as bytes (`c_source` writes it as a C array,
@@ -257,8 +208,11 @@ def to_tflite_micro(
             f"then. Received: quantization={quantization!r}, "
             f"representative_data={'given' if representative_data is not None else None}"
         )
-    step, specs = step_function(model, batch_size=1, masking=False)
     _check_micro_layers(model)
+    step, specs = step_function(model, batch_size=1, masking=False)
+    samples = None
+    if quantization is not None:  # refused before converting, if it must be
+        samples = record_steps(model, representative_data, 1, masking=False)
     if _has_masks(model):
         log.info(
             "TFLite Micro: the model's masks are left out (TFLM's integer "
@@ -284,7 +238,6 @@ def to_tflite_micro(
         if quantization is None:
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         else:
-            samples = _calibration_steps(model, _sequences(representative_data, model))
             names = [spec.name for spec in specs]
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.target_spec.supported_ops = [
@@ -304,9 +257,12 @@ def to_tflite_micro(
                 f"that type, most often): {e}"
             ) from e
     content = _in_signature_order(content)
-    if check:
+    if check is not False:
         if has_interpreter():
             _check_runs(content)
+            data = representative_data if check is True else check
+            results = parity.check_micro(model, content, data, quantization)
+            parity.raise_on_failure(results, "The TFLite Micro model")
         else:
             log.warning(
                 "Not checked in TFLM's interpreter: the tflite-micro package "
@@ -346,6 +302,18 @@ def _probe(content, arena):
             check=False,
         )
     output = (done.stdout + done.stderr).strip()
+    if done.returncode < 0:  # TFLM aborts the process on some refusals
+        try:
+            name = signal.Signals(-done.returncode).name
+        except ValueError:
+            name = f"signal {-done.returncode}"
+        output += (
+            f"\n(TFLM ended the check process with {name}, saying no more. "
+            "It does so on a tensor it cannot scale (calibration data that "
+            "leaves a tensor at one value) and on an op of a type it has no "
+            "kernel for: try calibration sequences that vary, "
+            "quantization='int16', or quantization=None (float32).)"
+        )
     return done.returncode == 0 and "invoked" in done.stdout, output
 
 
@@ -353,11 +321,15 @@ def _generous_arena(content):
     return max(64 * 1024, 8 * len(content))
 
 
+class MicroRefusedError(RuntimeError):
+    """TFLite Micro's interpreter refused a model; the message has its
+    words."""
+
+
 def _refused(output):
     lines = [line for line in output.splitlines() if line.strip()]
-    return RuntimeError(
-        "TFLite Micro's interpreter refused the model: " + "\n".join(lines)[-2000:]
-    )
+    text = "\n".join(lines)[-2000:] or "(TFLM said nothing)"
+    return MicroRefusedError("TFLite Micro's interpreter refused the model: " + text)
 
 
 def _check_runs(content):

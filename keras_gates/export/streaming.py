@@ -9,39 +9,15 @@ step at a time.
 """
 
 import keras
+import numpy as np
 from keras import ops
 from keras import tree
 
 from keras_gates.cells.gated_cell import GatedCell
 from keras_gates.cells.gated_cell import declared_output_state
 from keras_gates.export.graph import chain
+from keras_gates.export.graph import check_float32
 from keras_gates.export.tensorflow_support import tensorflow
-
-# Layers that act on each time step alone, so that one step of their input
-# gives that step of their output. Dropout-like layers are the identity in
-# inference.
-_PER_STEP_LAYERS = tuple(
-    getattr(keras.layers, name)
-    for name in (
-        "Activation",
-        "ActivityRegularization",
-        "AlphaDropout",
-        "BatchNormalization",
-        "Dense",
-        "Dropout",
-        "ELU",
-        "GaussianDropout",
-        "GaussianNoise",
-        "Identity",
-        "LayerNormalization",
-        "LeakyReLU",
-        "PReLU",
-        "ReLU",
-        "Softmax",
-        "UnitNormalization",
-    )
-    if hasattr(keras.layers, name)
-)
 
 
 def _output_state(cell):
@@ -85,14 +61,20 @@ def _nest_states(cell, flat):
     return nested
 
 
-def _check_streamable(layers, masking=True):
+def _check_streamable(model, layers, masking=True):
     """Raises a ValueError naming the first layer a step cannot compute.
 
-    Returns the state sizes, in layer order then state order, and for each
-    recurrent layer (by name) whether it carries its last output as a state.
+    Returns the state sizes, in layer order then state order, for each
+    recurrent layer (by name) whether it carries its last output as a state,
+    and the states' names (`"lstm state 0"`, ...).
+    Each layer that is not recurrent is checked on a probe sequence while
+    its input still has a time axis: it streams if, called on one step at
+    a time as the step function calls it, it gives that step of its output
+    on the whole sequence (see `_check_per_step`).
     """
-    sizes, carries = [], {}
+    sizes, carries, names = [], {}, []
     masked = False
+    probe = _probe_inputs(model)
     for layer in layers:
         if isinstance(layer, keras.layers.Bidirectional):
             raise ValueError(
@@ -100,11 +82,7 @@ def _check_streamable(layers, masking=True):
                 "also reads each sequence from its end, which one step at a "
                 "time never sees."
             )
-        if isinstance(layer, keras.layers.Embedding):
-            masked = masked or (masking and layer.mask_zero)
-        elif isinstance(layer, keras.layers.Masking):
-            masked = masking
-        elif isinstance(layer, keras.layers.RNN):
+        if isinstance(layer, keras.layers.RNN):
             if layer.go_backwards:
                 raise ValueError(
                     f"Cannot stream layer '{layer.name}': it has "
@@ -112,24 +90,141 @@ def _check_streamable(layers, masking=True):
                     "which a stream has not seen yet."
                 )
             sizes += _state_sizes(layer.cell)
+            names += [f"{layer.name} state {j}" for j in range(len(sizes) - len(names))]
             carries[layer.name] = _carries_output(layer, masked)
             if carries[layer.name]:
                 sizes.append(layer.cell.output_size)
+                names.append(f"{layer.name} last output")
             if not layer.return_sequences:
                 masked = False
-        elif not isinstance(layer, _PER_STEP_LAYERS):
-            raise ValueError(
-                f"Cannot stream layer '{layer.name}' "
-                f"({type(layer).__name__}): a one-step model can hold "
-                "embeddings, masking, recurrent layers running forwards and "
-                "layers that act on each step alone (Dense, Dropout, "
-                "normalization, activations). Layers that mix time steps "
-                "(convolutions, pooling, attention) need a window of past "
-                "steps that this export does not keep."
-            )
+            # Not called: a stateful layer would keep the probe's states.
+            shape = layer.compute_output_shape(tuple(probe.shape))
+            if isinstance(shape[0], (list, tuple)):  # with return_state
+                shape = shape[0]
+            probe = _random(tuple(shape), probe.shape, "float32")
+            continue
+        if isinstance(layer, keras.layers.Embedding):
+            masked = masked or (masking and layer.mask_zero)
+        elif isinstance(layer, keras.layers.Masking):
+            masked = masking
+        probe = _check_per_step(layer, probe)
     if not sizes:
         raise ValueError("The model has no recurrent layer to stream.")
-    return sizes, carries
+    return sizes, carries, names
+
+
+def state_names(model, masking=True):
+    """What each state of `step_function(model)` is, in its order: the
+    recurrent layer's name and the state's index among its states (or its
+    last output, which a masked SRU carries)."""
+    return _check_streamable(model, chain(model), masking)[2]
+
+
+# The probe sequence: batch 2 (or the model's fixed batch) of 5 steps (or
+# the model's fixed number).
+_PROBE_BATCH, _PROBE_STEPS = 2, 5
+
+
+def _random(shape, like, dtype, high=None):
+    """A random probe tensor of `shape`, its unknown batch and time taken
+    from the probe shape `like`."""
+    shape = [like[i] if n is None and i < 2 else n for i, n in enumerate(shape)]
+    rng = np.random.default_rng(len(shape))
+    if "int" in str(dtype):
+        return ops.convert_to_tensor(rng.integers(1, high or 3, shape), dtype)
+    return ops.convert_to_tensor(rng.normal(size=shape), dtype)
+
+
+def _probe_inputs(model):
+    """A random sequence of the model's input shape and dtype (token ids
+    within the vocabulary of a first `Embedding`)."""
+    tensor = model.inputs[0]
+    batch = tensor.shape[0] or _PROBE_BATCH
+    steps = tensor.shape[1] or _PROBE_STEPS
+    first = next(iter(chain(model)), None)
+    vocabulary = getattr(first, "input_dim", None)
+    return _random(tensor.shape, (batch, steps), tensor.dtype, vocabulary)
+
+
+def _check_per_step(layer, sequence):
+    """Raises a ValueError unless `layer`, called as the step function
+    calls it on each step of `sequence` alone, gives that step of its
+    output on the whole sequence; returns that output (the next layer's
+    probe). A layer whose input has lost its time axis (after a recurrent
+    layer that returns its last output only) is not checked."""
+    output = layer(sequence, training=False)
+    if len(sequence.shape) < 3:
+        return output  # no time axis left: the step computes as the model
+    problem = _time_in_axes(layer, len(sequence.shape))
+    try:
+        for t in range(sequence.shape[1] if problem is None else 0):
+            step = _call_on_step(layer, sequence[:, t])
+            want = output[:, t]
+            if tuple(step.shape) != tuple(want.shape):
+                problem = f"one step gives shape {tuple(step.shape)}"
+                break
+            scale = 1.0 + float(ops.max(ops.abs(ops.cast(want, "float32"))))
+            error = float(
+                ops.max(ops.abs(ops.cast(step, "float32") - ops.cast(want, "float32")))
+            )
+            if error > 1e-4 * scale:
+                problem = f"one step alone is off by {error:.2g}"
+                break
+    except Exception as e:  # the layer does not take one step
+        problem = f"one step alone raises {type(e).__name__}"
+    if problem is None:
+        return output
+    axes = [
+        f"{name}={getattr(layer, name)!r}"
+        for name in ("axis", "shared_axes")
+        if getattr(layer, name, None) is not None
+    ]
+    why = f" ({', '.join(axes)}, on inputs of shape (batch, time, ...))" if axes else ""
+    raise ValueError(
+        f"Cannot stream layer '{layer.name}' ({type(layer).__name__}): its "
+        f"output at a step depends on other steps{why}: {problem}. A one-step "
+        "model can hold embeddings, masking, recurrent layers running "
+        "forwards and layers that act on each step alone (Dense, Dropout, "
+        "normalization and softmax over the features, activations); layers "
+        "that mix time steps (convolutions, pooling, attention, or a "
+        "normalization over time) need a window of past steps that this "
+        "export does not keep."
+    )
+
+
+def _axes(value, rank):
+    """`value` (an int or a list of them, negative from the end) as a set
+    of non-negative axes of a tensor of `rank`."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return {int(a) % rank for a in values if isinstance(a, (int, np.integer))}
+
+
+def _time_in_axes(layer, rank):
+    """What a layer's axis arguments say against the time axis (axis 1 of
+    its input of `rank`), or None: `axis` names the axes a layer reduces
+    over or keeps weights along (Softmax, the normalizations), so the time
+    axis must not be among them; `shared_axes` names the axes its weights
+    are shared along (PReLU), so the time axis must be among them. The
+    probe's numbers alone can miss weights that are equal along time, as
+    they are when initialized."""
+    axis = getattr(layer, "axis", None)
+    if axis is not None and 1 in _axes(axis, rank):
+        return "its `axis` includes the time axis"
+    if layer.weights and hasattr(layer, "shared_axes"):
+        if 1 not in _axes(layer.shared_axes or [], rank):
+            return "its weights differ along the time axis (not in `shared_axes`)"
+    return None
+
+
+def _call_on_step(layer, x):
+    """`layer` on one step `x` (its time axis removed), in inference."""
+    if isinstance(layer, keras.layers.TimeDistributed):
+        return layer.layer(x, training=False)  # what it applies to each step
+    if _built_for_sequences(layer, x):
+        # Built on (batch, time, ...) with its rank fixed (as
+        # BatchNormalization is): one step is a sequence of one.
+        return layer(ops.expand_dims(x, 1), training=False)[:, 0]
+    return layer(x, training=False)
 
 
 def _built_for_sequences(layer, x):
@@ -174,16 +269,9 @@ def step_function(model, batch_size=1, masking=True):
     """
     tf = tensorflow()
     layers = chain(model)
-    sizes, carries = _check_streamable(layers, masking)
+    sizes, carries, _ = _check_streamable(model, layers, masking)
+    check_float32(model, "stream")
     dtype = keras.backend.standardize_dtype(model.compute_dtype)
-    if dtype != "float32":
-        raise ValueError(
-            f"Cannot stream a model that computes in {dtype} (a mixed "
-            "precision policy): TFLite's builtin ops multiply matrices in "
-            "float32 or integers. Build the same model under "
-            "keras.config.set_dtype_policy('float32'), copy the weights "
-            "(set_weights(model.get_weights())) and export that."
-        )
     model_input = model.inputs[0]
     if len(model_input.shape) < 2:
         raise ValueError(
@@ -238,12 +326,8 @@ def step_function(model, batch_size=1, masking=True):
                         mask = None
                 new_states += new + ([output] if carry else [])
                 x = output
-            elif _built_for_sequences(layer, x):
-                # Built on (batch, time, ...) with its rank fixed (as
-                # BatchNormalization is): one step is a sequence of one.
-                x = layer(ops.expand_dims(x, 1), training=False)[:, 0]
             else:
-                x = layer(x, training=False)
+                x = _call_on_step(layer, x)
         return {"outputs": x, **{f"state_{i}": s for i, s in enumerate(new_states)}}
 
     return step, specs

@@ -22,7 +22,7 @@ def _cell_property(name):
 
 
 class CellLayer(GatedRNN):
-    """The base of the five layers: `class PeepholeLSTM(CellLayer,
+    """The base of the eight layers of one cell each: `class PeepholeLSTM(CellLayer,
     cell_class=PeepholeLSTMCell)`, whose written-out `__init__` hands its
     arguments on with `super().__init__(**arguments(locals()))`. The cell
     takes those of the cell class's signatures, and each becomes a read-only

@@ -1,5 +1,5 @@
 """`GatedRNN`: the layer that runs any `keras_gates.GatedCell`, and the
-base of the five keras-gates layers."""
+base of the eight keras-gates layers of one cell each."""
 
 import keras
 from keras import ops
@@ -133,17 +133,26 @@ class GatedRNN(keras.layers.RNN):
 
     @property
     def path(self):
-        """How calls run the cell: `"steps"`, `"hoisted"` or `"scan"` (see
-        `keras_gates.engine.choose_path`). A training call of `PeepholeLSTM`
-        or `CoupledLSTM` on TensorFlow without a GPU may take `"fused"`
-        instead."""
-        return engine.choose_path(self.cell, self.fast_path)
+        """How inference calls (and masked training calls) run the cell:
+        `"steps"`, `"hoisted"` or `"scan"` (see
+        `keras_gates.engine.choose_path`); `training_path` says how an
+        unmasked training call runs it."""
+        return engine.choose_path(self.cell, self.fast_path, unroll=self.unroll)
+
+    @property
+    def training_path(self):
+        """How a training call without a mask runs the cell: `path`, or
+        `"fused"` for `PeepholeLSTM` and `CoupledLSTM` on TensorFlow without
+        a GPU where the fused loops cover their options."""
+        return engine.choose_path(
+            self.cell, self.fast_path, training=True, unroll=self.unroll
+        )
 
     def build(self, sequences_shape, initial_state_shape=None):
         super().build(sequences_shape, initial_state_shape)
         if not type(self.cell).__module__.startswith("keras_gates."):
-            # An own cell: one step on zeros names a mistake now. The five
-            # cells are tested against their references instead (the step
+            # An own cell: a step on random values names a mistake now. The
+            # built-in cells are tested against their references instead (the step
             # costs about 40 ms a build on JAX, 7 on TensorFlow).
             self.cell.check_protocol(sequences_shape[-1])
         if self.stateful and self._output_memory is None:

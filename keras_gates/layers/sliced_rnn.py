@@ -287,7 +287,9 @@ class SlicedRNN(keras.layers.Layer):
             if mask is not None:
                 mask = ops.reshape(ops.any(mask, axis=-1), (rows(), n))
             x = level(x, mask=mask, training=training)
-        return x
+        # In the SlicedRNN's compute dtype, as keras.layers.Bidirectional
+        # returns its own: the levels keep the policy they were built with.
+        return ops.cast(x, self.compute_dtype)
 
     def compute_mask(self, inputs, mask=None):
         if not self.return_sequences or (mask is None and not self.pad):
