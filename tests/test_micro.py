@@ -367,6 +367,20 @@ def test_the_check_compares_with_keras(monkeypatch):
         micro.to_tflite_micro(model, data)
 
 
+def test_the_micro_refusal_comes_before_the_streaming_one():
+    """What TFLite Micro cannot run is said first, before the step function
+    is built (which would refuse the Bidirectional layer instead)."""
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(10, 4),
+            keras.layers.Bidirectional(kg.MinGRU(4)),
+        ]
+    )
+    with pytest.raises(ValueError, match="is an Embedding"):
+        micro.to_tflite_micro(model, quantization=None)
+
+
 def test_a_softmax_over_time_is_refused():
     inputs = keras.Input((6, 1))
     x = kg.MinGRU(4, return_sequences=True)(inputs)
