@@ -76,6 +76,11 @@ def bind(cell_class, layer_class, layer_only):
     cell_class.layer_arguments = (positional, defaults)
     variadic = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
     cell_class.__signature__ = inspect.Signature([*parameters, variadic])
+    if "__init__" in vars(cell_class):  # what the API pages read
+        self_parameter = next(iter(signature.parameters.values()))
+        cell_class.__init__.__signature__ = inspect.Signature(
+            [self_parameter, *parameters, variadic]
+        )
     option_defaults.cache_clear()
 
 

@@ -82,8 +82,9 @@ class ClockworkRNNCell(RecurrentCell):
     With `skip_inactive=True` a step computes only the modules up to the
     slowest one that runs in some row (a branch per count, chosen by
     `keras.ops.cond`): on the exponential clock of 8 modules a step
-    multiplies by 2 of the 8 block columns of R on average (1 + 1/2 + 1/4
-    + ...), a quarter of the dense step's recurrent product. The default, False, computes
+    multiplies by 2 of the 8 block columns of R on average
+    (1 + 1/2 + 1/4 + ...), a quarter of the dense step's recurrent
+    product. The default, False, computes
     every module and then keeps the inactive ones. Both give the same
     numbers. Measured on a 2-core CPU (`python -m benchmarks.run --preset
     clockwork [--units 64]`, 8 modules, batch 16, 256 steps, medians of 5
@@ -100,12 +101,39 @@ class ClockworkRNNCell(RecurrentCell):
     their options" has the table.
 
     Args:
-        units: Positive integer, dimensionality of the output space, a
-            multiple of the number of modules.
-        **kwargs: The other arguments of `keras_gates.ClockworkRNN` but the
-            recurrent layer's, by position in the order of
-            `keras.layers.SimpleRNNCell`, documented there; and the base
-            layer's.
+        units: Positive integer, the size of the output and of the state.
+        activation: Activation function of the candidate state (in the LSTMs
+            also of the cell output, unless set apart). Defaults to `"tanh"`.
+        use_bias: Whether the layer adds a bias vector to each gate's input
+            product. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`, the weights of the inputs.
+            Defaults to `"glorot_uniform"`.
+        recurrent_initializer: Initializer of `recurrent_kernel`, the weights of
+            the recurrent state. Defaults to `"orthogonal"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        kernel_regularizer: Regularizer applied to `kernel`. Defaults to `None`.
+        recurrent_regularizer: Regularizer applied to `recurrent_kernel`.
+            Defaults to `None`.
+        bias_regularizer: Regularizer applied to `bias`. Defaults to `None`.
+        kernel_constraint: Constraint applied to `kernel`. Defaults to `None`.
+        recurrent_constraint: Constraint applied to `recurrent_kernel`. Defaults
+            to `None`.
+        bias_constraint: Constraint applied to `bias`. Defaults to `None`.
+        dropout: Float in [0, 1): the fraction of the inputs dropped in
+            training, with one mask per sequence. Defaults to `0.0`.
+        recurrent_dropout: Float in [0, 1): the fraction of the state dropped
+            where it enters the recurrent product in training, one mask per
+            sequence. Defaults to `0.0`.
+        seed: Integer, the seed of the dropout masks. Defaults to `None`.
+        periods: The clock period of each module, a strictly increasing list of
+            positive integers, fastest first; or an integer g, the paper's
+            exponential series 1, 2, 4, ..., 2**(g-1). Defaults to `(1, 2, 4,
+            8)`.
+        skip_inactive: Whether a step computes only the modules up to the
+            slowest one that runs (True) or every module (False). Same numbers;
+            which is faster depends on the size and the backend (see
+            `ClockworkRNNCell`). Defaults to `False`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Examples:
         >>> import numpy as np, keras_gates

@@ -55,11 +55,47 @@ class DepthGatedLSTMCell(RecurrentCell):
     `coupled`. See the guide "The Clockwork RNN and the Depth-Gated LSTM".
 
     Args:
-        units: Positive integer, dimensionality of each layer's output and
-            memory cell.
-        **kwargs: The other arguments of `keras_gates.DepthGatedLSTM` but the
-            recurrent layer's, by position in the order of
-            `keras.layers.LSTMCell`, documented there; and the base layer's.
+        units: Positive integer, the size of the output and of the state.
+        activation: Activation function of the candidate state (in the LSTMs
+            also of the cell output, unless set apart). Defaults to `"tanh"`.
+        recurrent_activation: Activation function of the gates. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the layer adds a bias vector to each gate's input
+            product. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`, the weights of the inputs.
+            Defaults to `"glorot_uniform"`.
+        recurrent_initializer: Initializer of `recurrent_kernel`, the weights of
+            the recurrent state. Defaults to `"orthogonal"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        unit_forget_bias: If True, the forget gates start at σ(1) (the
+            forget-gate bias at ones, or with `coupled` the input-gate bias at
+            minus ones). Defaults to `True`.
+        kernel_regularizer: Regularizer applied to `kernel`. Defaults to `None`.
+        recurrent_regularizer: Regularizer applied to `recurrent_kernel`.
+            Defaults to `None`.
+        bias_regularizer: Regularizer applied to `bias`. Defaults to `None`.
+        kernel_constraint: Constraint applied to `kernel`. Defaults to `None`.
+        recurrent_constraint: Constraint applied to `recurrent_kernel`. Defaults
+            to `None`.
+        bias_constraint: Constraint applied to `bias`. Defaults to `None`.
+        dropout: Float in [0, 1): the fraction of the inputs dropped in
+            training, with one mask per sequence. Defaults to `0.0`.
+        recurrent_dropout: Float in [0, 1): the fraction of the state dropped
+            where it enters the recurrent product in training, one mask per
+            sequence. Defaults to `0.0`.
+        seed: Integer, the seed of the dropout masks. Defaults to `None`.
+        num_layers: Positive integer, the number of stacked LSTM layers.
+            Defaults to `2`.
+        peepholes: The gates that get a peephole, from `"input"`, `"forget"` and
+            `"output"`; a name, a list, None, or `"auto"`, every gate the
+            variant has. Defaults to `"auto"`.
+        coupled: If True, each layer's forget gate is `1 - input gate` (the
+            CIFG, as the authors' code has it). Defaults to `False`.
+        peephole_initializer: Initializer of the peephole vectors and of the
+            depth gate's weights on the memory cells. Defaults to `"zeros"`.
+        peephole_regularizer: Regularizer of those vectors. Defaults to `None`.
+        peephole_constraint: Constraint on those vectors. Defaults to `None`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Examples:
         >>> import numpy as np, keras_gates

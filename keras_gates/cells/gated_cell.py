@@ -193,10 +193,10 @@ class GatedCell(keras.layers.Layer):
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Call arguments:
-        inputs: A 2D tensor of shape `(batch, input_dim)`, one time step.
-        states: The list of the states, each of shape `(batch, size)` for
-            its size in `state_size`, in the order of `state_names`.
-        training: Whether dropout is active.
+        - `inputs`: A 2D tensor of shape `(batch, input_dim)`, one time step.
+        - `states`: The list of the states, each of shape `(batch, size)` for
+          its size in `state_size`, in the order of `state_names`.
+        - `training`: Whether dropout is active.
     """
 
     GATES = ()

@@ -40,9 +40,34 @@ class MinGRUCell(GatedCell):
     no recurrent kernel; `projection_kernel` `(units, P)` with a projection.
 
     Args:
-        units: Positive integer, dimensionality of the output space.
-        **kwargs: The other arguments of `keras_gates.MinGRU` but the
-            recurrent layer's, documented there; and the base layer's.
+        units: Positive integer, the size of the output and of the state.
+        recurrent_activation: Activation function of the gates. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the layer adds a bias vector to each gate's input
+            product. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`, the weights of the inputs.
+            Defaults to `"glorot_uniform"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        chrono_init: None, or an integer T of at least 3: chrono initialization
+            (Tallec & Ollivier, 2018) of the bias of the gate that keeps the
+            memory, for dependencies of up to about T steps; the other blocks
+            keep `bias_initializer`. Defaults to `None`.
+        kernel_regularizer: Regularizer applied to `kernel`. Defaults to `None`.
+        bias_regularizer: Regularizer applied to `bias`. Defaults to `None`.
+        kernel_constraint: Constraint applied to `kernel`. Defaults to `None`.
+        bias_constraint: Constraint applied to `bias`. Defaults to `None`.
+        dropout: Float in [0, 1): the fraction of the inputs dropped in
+            training, with one mask per sequence. Defaults to `0.0`.
+        seed: Integer, the seed of the dropout masks. Defaults to `None`.
+        log_space: Whether to use the paper's log-space form, exactly as
+            `mingru-pytorch`: the candidate through `g` (positive states) and
+            the scan in log space (see `MinGRUCell`). Defaults to `False`.
+        projection_units: None, or a positive integer: the output is `h_t @
+            projection_kernel` with this many features (`mingru-pytorch`'s
+            `to_out`); the state stays `h_t`. Defaults to `None`.
+        projection_initializer: Initializer of `projection_kernel`. Defaults to
+            `"glorot_uniform"`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Examples:
         >>> import keras, numpy as np, keras_gates

@@ -47,10 +47,35 @@ class MutantGRUCell(RecurrentCell):
     `(3 * units,)`, blocks z, r, h.
 
     Args:
-        units: Positive integer, dimensionality of the output space.
-        **kwargs: The other arguments of `keras_gates.MutantGRU` but the
-            recurrent layer's, by position in the order of
-            `keras.layers.GRUCell`, documented there; and the base layer's.
+        units: Positive integer, the size of the output and of the state.
+        activation: Activation function of the candidate state (in the LSTMs
+            also of the cell output, unless set apart). Defaults to `"tanh"`.
+        recurrent_activation: Activation function of the gates. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the layer adds a bias vector to each gate's input
+            product. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`, the weights of the inputs.
+            Defaults to `"glorot_uniform"`.
+        recurrent_initializer: Initializer of `recurrent_kernel`, the weights of
+            the recurrent state. Defaults to `"orthogonal"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        kernel_regularizer: Regularizer applied to `kernel`. Defaults to `None`.
+        recurrent_regularizer: Regularizer applied to `recurrent_kernel`.
+            Defaults to `None`.
+        bias_regularizer: Regularizer applied to `bias`. Defaults to `None`.
+        kernel_constraint: Constraint applied to `kernel`. Defaults to `None`.
+        recurrent_constraint: Constraint applied to `recurrent_kernel`. Defaults
+            to `None`.
+        bias_constraint: Constraint applied to `bias`. Defaults to `None`.
+        dropout: Float in [0, 1): the fraction of the inputs dropped in
+            training, with one mask per sequence. Defaults to `0.0`.
+        recurrent_dropout: Float in [0, 1): the fraction of the state dropped
+            where it enters the recurrent product in training, one mask per
+            sequence. Defaults to `0.0`.
+        seed: Integer, the seed of the dropout masks. Defaults to `None`.
+        mutant: 1, 2 or 3 (or `"MUT1"`, `"MUT2"`, `"MUT3"`): the architecture.
+            Defaults to `1`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Examples:
         >>> import numpy as np, keras_gates

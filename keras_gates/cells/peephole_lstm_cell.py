@@ -66,9 +66,87 @@ class PeepholeLSTMCell(RecurrentCell):
     `state_norm_gamma`/`_beta` of shape `(units,)`.
 
     Args:
-        units: Positive integer, dimensionality of the output space.
-        **kwargs: The other arguments of `keras_gates.PeepholeLSTM` but the
-            recurrent layer's, by position in the order of `keras.layers.LSTMCell`, documented there; and the base layer's.
+        units: Positive integer, the size of the output and of the state.
+        activation: Activation function of the candidate state (in the LSTMs
+            also of the cell output, unless set apart). Defaults to `"tanh"`.
+        recurrent_activation: Activation function of the gates. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the layer adds a bias vector to each gate's input
+            product. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`, the weights of the inputs.
+            Defaults to `"glorot_uniform"`.
+        recurrent_initializer: Initializer of `recurrent_kernel`, the weights of
+            the recurrent state. Defaults to `"orthogonal"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        unit_forget_bias: If True, the forget-gate bias starts at ones. Defaults
+            to `True`.
+        kernel_regularizer: Regularizer applied to `kernel`. Defaults to `None`.
+        recurrent_regularizer: Regularizer applied to `recurrent_kernel`.
+            Defaults to `None`.
+        bias_regularizer: Regularizer applied to `bias`. Defaults to `None`.
+        kernel_constraint: Constraint applied to `kernel`. Defaults to `None`.
+        recurrent_constraint: Constraint applied to `recurrent_kernel`. Defaults
+            to `None`.
+        bias_constraint: Constraint applied to `bias`. Defaults to `None`.
+        dropout: Float in [0, 1): the fraction of the inputs dropped in
+            training, with one mask per sequence. Defaults to `0.0`.
+        recurrent_dropout: Float in [0, 1): the fraction of the state dropped
+            where it enters the recurrent product in training, one mask per
+            sequence. Defaults to `0.0`.
+        seed: Integer, the seed of the dropout masks. Defaults to `None`.
+        peepholes: The gates that get a peephole, from `"input"`, `"forget"` and
+            `"output"`; a name, a list, or None (Greff's NP variant). Defaults
+            to all three (every gate the cell has).
+        input_gate: If False, there is no input gate: `i_t = 1` (Greff's NIG
+            variant). Defaults to `True`.
+        forget_gate: If False, there is no forget gate: `f_t = 1` (NFG).
+            Defaults to `True`.
+        output_gate: If False, there is no output gate: `o_t = 1` (NOG).
+            Defaults to `True`.
+        input_activation: The activation of the block input, `g` in `c_t = f_t ⊙
+            c_{t-1} + i_t ⊙ g(z_c)`; `"linear"` is Greff's NIAF variant.
+            Defaults to `None`: `activation`.
+        output_activation: The activation of the cell output, `h` in `h_t = o_t
+            ⊙ h(c_t)`; `"linear"` is Greff's NOAF variant. Defaults to `None`:
+            `activation`.
+        full_gate_recurrence: If True, the previous step's gate activations feed
+            every gate through `gate_recurrent_kernel` (Greff's FGR variant);
+            they are carried as a third state. Defaults to `False`.
+        chrono_init: None, or an integer T of at least 3: chrono initialization
+            (Tallec & Ollivier, 2018) of the bias of the gate that keeps the
+            memory, for dependencies of up to about T steps; the other blocks
+            keep `bias_initializer`. Defaults to `None`.
+        peephole_initializer: Initializer of the peephole vectors. Defaults to
+            `"zeros"` (a fresh layer starts as a plain LSTM).
+        peephole_regularizer: Regularizer of the peephole vectors. Defaults to
+            `None`.
+        peephole_constraint: Constraint on the peephole vectors. Defaults to
+            `None`.
+        cell_clip: If set, a positive float: the cell state is clipped to
+            `[-cell_clip, cell_clip]` after each update. Defaults to `None`.
+        projection_units: None, or a positive integer P: the output projection
+            of LSTMP (Sak et al., 2014; TF1's `num_proj`), `h_t = (o_t ⊙
+            tanh(c_t)) @ projection_kernel`; the output and the state `h` then
+            have P features. Defaults to `None`.
+        projection_clip: If set, a positive float: the projected output is
+            clipped to `[-projection_clip, projection_clip]` (TF1's
+            `proj_clip`). Needs `projection_units`. Defaults to `None`.
+        projection_initializer: Initializer of `projection_kernel`. Defaults to
+            `"glorot_uniform"`.
+        projection_regularizer: Regularizer of `projection_kernel`. Defaults to
+            `None`.
+        projection_constraint: Constraint on `projection_kernel`. Defaults to
+            `None`.
+        layer_norm: Whether to apply layer normalization as tensorflow-addons'
+            `LayerNormLSTMCell`: to the fused input product, to the fused
+            recurrent product and to the new cell state (which is carried
+            normalized). Defaults to `False`.
+        norm_gamma_initializer: Initializer of the normalizations' scale
+            `norm_gamma`. Defaults to `"ones"`.
+        norm_beta_initializer: Initializer of the normalizations' offset
+            `norm_beta`. Defaults to `"zeros"`.
+        norm_epsilon: The normalizations' epsilon. Defaults to `1e-3`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Examples:
         >>> import numpy as np, keras, keras_gates

@@ -67,9 +67,63 @@ class SRUCell(RecurrentCell):
     `recurrent_gates=False`); `bias` `(2 * units,)`, blocks f, r.
 
     Args:
-        units: Positive integer, dimensionality of the output space.
-        **kwargs: The other arguments of `keras_gates.SRU` but the
-            recurrent layer's, by position in the order of `keras.layers.GRUCell`, documented there; and the base layer's.
+        units: Positive integer, the size of the output and of the state.
+        activation: `g`, applied to the cell state in the output. Defaults to
+            `"linear"`; `"tanh"` gives the 2017 paper's form.
+        recurrent_activation: Activation function of the gates. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the layer adds a bias vector to each gate's input
+            product. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`, the weights of the inputs.
+            Defaults to `"glorot_uniform"`.
+        recurrent_initializer: Initializer of `recurrent_kernel`, the weights of
+            the recurrent state. Defaults to `None`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        kernel_regularizer: Regularizer applied to `kernel`. Defaults to `None`.
+        recurrent_regularizer: Regularizer applied to `recurrent_kernel`.
+            Defaults to `None`.
+        bias_regularizer: Regularizer applied to `bias`. Defaults to `None`.
+        kernel_constraint: Constraint applied to `kernel`. Defaults to `None`.
+        recurrent_constraint: Constraint applied to `recurrent_kernel`. Defaults
+            to `None`.
+        bias_constraint: Constraint applied to `bias`. Defaults to `None`.
+        dropout: Float in [0, 1): the fraction of the inputs dropped in
+            training, with one mask per sequence. Defaults to `0.0`.
+        recurrent_dropout: Float in [0, 1): the fraction of the state dropped
+            where it enters the recurrent product in training, one mask per
+            sequence. Defaults to `0.0`.
+        seed: Integer, the seed of the dropout masks. Defaults to `None`.
+        recurrent_gates: If True, the gates see `c_{t-1}` through `v_f` and
+            `v_r`; if False (the 2017 form), the recurrence is linear in `c`.
+            Defaults to `True`.
+        chrono_init: None, or an integer T of at least 3: chrono initialization
+            (Tallec & Ollivier, 2018) of the bias of the gate that keeps the
+            memory, for dependencies of up to about T steps; the other blocks
+            keep `bias_initializer`. Defaults to `None`.
+        skip_term: Whether the output has the highway term. Defaults to `True`.
+        highway: `"auto"` (the identity when the input has `units` features, a
+            projection otherwise), `"projection"` (always a projection), or
+            `"split"`: in `keras.layers.Bidirectional` over inputs of `2 *
+            units` features, each direction's identity highway reads its half of
+            the input (the forward layer the first, the backward layer the
+            second), as the official bidirectional SRU. Defaults to `"auto"`.
+        rescale: Whether the identity highway is scaled by `sqrt(1 +
+            2·exp(highway_bias))` (the official `rescale`). Defaults to `False`.
+        highway_bias: The reset gate's initial bias, when not 0, and the
+            argument of `rescale`'s factor. Defaults to `0.0`.
+        layer_norm: Whether to layer-normalize the input before the matrix
+            product (the official placement), or the output with
+            `normalize_after=True`. Defaults to `False`.
+        normalize_after: See `layer_norm`. Defaults to `False`.
+        norm_gamma_initializer: Initializer of the normalization's scale
+            `norm_gamma`. Defaults to `"ones"`.
+        norm_beta_initializer: Initializer of the normalization's offset
+            `norm_beta`. Defaults to `"zeros"`.
+        norm_epsilon: The normalization's epsilon. Defaults to `1e-5`.
+        input_projection_units: None, or a positive integer: the kernel is
+            factorized through a projection of the input to this many features
+            (the official `n_proj`). Defaults to `None`.
+        **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Examples:
         >>> import keras_gates

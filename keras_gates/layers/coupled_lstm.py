@@ -13,45 +13,117 @@ class CoupledLSTM(CellLayer, cell_class=CoupledLSTMCell):
     parameters and multiply-adds than an LSTM of the same size. See
     `CoupledLSTMCell` for the equations and the weights.
 
-    The arguments it shares with every keras-gates layer (in the signature,
-    positionally in the order of Keras' own layers), its call arguments and
-    masking are documented once: the cell's in `keras_gates.GatedCell` and
-    `keras_gates.RecurrentCell`, the recurrent layer's in
-    `keras_gates.GatedRNN`.
 
     Args:
-        units: Positive integer, dimensionality of the output space.
-        peepholes: The gates that get a peephole, from `"input"` and
-            `"output"`; a name, a list, or None. Defaults to `None`.
+        units: Positive integer, the size of the output and of the state.
+        activation: Activation function of the candidate state (in the LSTMs
+            also of the cell output, unless set apart). Defaults to `"tanh"`.
+        recurrent_activation: Activation function of the gates. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the layer adds a bias vector to each gate's input
+            product. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`, the weights of the inputs.
+            Defaults to `"glorot_uniform"`.
+        recurrent_initializer: Initializer of `recurrent_kernel`, the weights of
+            the recurrent state. Defaults to `"orthogonal"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
         unit_forget_bias: If True, the input-gate bias starts at -1, so the
             forget gate `1 - i` starts at `σ(1)`, as in a Keras LSTM with
             `unit_forget_bias=True`. Defaults to `True`.
-        peephole_initializer: Initializer of the peephole vectors. Defaults
-            to `"zeros"`.
-        peephole_regularizer: Regularizer of the peephole vectors. Defaults
+        kernel_regularizer: Regularizer applied to `kernel`. Defaults to `None`.
+        recurrent_regularizer: Regularizer applied to `recurrent_kernel`.
+            Defaults to `None`.
+        bias_regularizer: Regularizer applied to `bias`. Defaults to `None`.
+        activity_regularizer: Regularizer applied to the layer's output.
+            Defaults to `None`.
+        kernel_constraint: Constraint applied to `kernel`. Defaults to `None`.
+        recurrent_constraint: Constraint applied to `recurrent_kernel`. Defaults
             to `None`.
+        bias_constraint: Constraint applied to `bias`. Defaults to `None`.
+        dropout: Float in [0, 1): the fraction of the inputs dropped in
+            training, with one mask per sequence. Defaults to `0.0`.
+        recurrent_dropout: Float in [0, 1): the fraction of the state dropped
+            where it enters the recurrent product in training, one mask per
+            sequence. Defaults to `0.0`.
+        seed: Integer, the seed of the dropout masks. Defaults to `None`.
+        return_sequences: If True, the output of every step, `(batch, timesteps,
+            units)`; else the last step's, `(batch, units)`. Defaults to
+            `False`.
+        return_state: If True, the final states follow the output: `[output,
+            *states]`. Defaults to `False`.
+        go_backwards: If True, the sequence is read from its last step and the
+            output sequence comes reversed. Defaults to `False`.
+        stateful: If True, the final states of each batch are the initial states
+            of the next (row i continues row i); the batch size must then be
+            fixed, and `layer.reset_state()` starts over. Defaults to `False`.
+        unroll: If True, the loop over time is unrolled into the graph: faster
+            for a few steps, more memory, and the number of steps must be fixed.
+            Defaults to `False`.
+        peepholes: The gates that get a peephole, from `"input"` and `"output"`;
+            a name, a list, or None. Defaults to `None`.
+        chrono_init: None, or an integer T of at least 3: chrono initialization
+            (Tallec & Ollivier, 2018) of the bias of the gate that keeps the
+            memory, for dependencies of up to about T steps; the other blocks
+            keep `bias_initializer`. Defaults to `None`.
+        peephole_initializer: Initializer of the peephole vectors. Defaults to
+            `"zeros"`.
+        peephole_regularizer: Regularizer of the peephole vectors. Defaults to
+            `None`.
         peephole_constraint: Constraint on the peephole vectors. Defaults to
             `None`.
+        zero_output_for_mask: If True, a masked step outputs zeros; else it
+            repeats the previous output (as `keras.layers.Bidirectional` asks
+            when it returns sequences). Defaults to `False`.
+        fast_path: How the steps run: `False` the cell step by step, `True` the
+            input products of every step in one matrix product before the loop
+            (a parallel scan for a cell linear in its state), `"auto"` the fast
+            path on a GPU or TPU and the step loop on a CPU (with the fused
+            loops for the LSTMs' training there). All give the same numbers.
+            Defaults to `"auto"`.
         cell_clip: If set, a positive float: the cell state is clipped to
             `[-cell_clip, cell_clip]` after each update. Defaults to `None`.
-        projection_units: None, or a positive integer P: the output
-            projection of LSTMP (Sak et al., 2014; TF1's `num_proj`), `h_t =
-            (o_t ⊙ tanh(c_t)) @ projection_kernel`; the output and the state
-            `h` then have P features. Defaults to `None`.
+        projection_units: None, or a positive integer P: the output projection
+            of LSTMP (Sak et al., 2014; TF1's `num_proj`), `h_t = (o_t ⊙
+            tanh(c_t)) @ projection_kernel`; the output and the state `h` then
+            have P features. Defaults to `None`.
         projection_clip: If set, a positive float: the projected output is
             clipped to `[-projection_clip, projection_clip]` (TF1's
             `proj_clip`). Needs `projection_units`. Defaults to `None`.
-        projection_initializer: Initializer of `projection_kernel`. Defaults to `"glorot_uniform"`.
-        projection_regularizer: Regularizer of `projection_kernel`. Defaults to `None`.
-        projection_constraint: Constraint on `projection_kernel`. Defaults to `None`.
-        layer_norm: Whether to apply layer normalization as
-            tensorflow-addons' `LayerNormLSTMCell`: to the fused input
-            product, to the fused recurrent product and to the new cell state
-            (which is carried normalized). Defaults to `False`.
-        norm_gamma_initializer: Initializer of the normalizations' scale `norm_gamma`. Defaults to `"ones"`.
-        norm_beta_initializer: Initializer of the normalizations' offset `norm_beta`. Defaults to `"zeros"`.
+        projection_initializer: Initializer of `projection_kernel`. Defaults to
+            `"glorot_uniform"`.
+        projection_regularizer: Regularizer of `projection_kernel`. Defaults to
+            `None`.
+        projection_constraint: Constraint on `projection_kernel`. Defaults to
+            `None`.
+        layer_norm: Whether to apply layer normalization as tensorflow-addons'
+            `LayerNormLSTMCell`: to the fused input product, to the fused
+            recurrent product and to the new cell state (which is carried
+            normalized). Defaults to `False`.
+        norm_gamma_initializer: Initializer of the normalizations' scale
+            `norm_gamma`. Defaults to `"ones"`.
+        norm_beta_initializer: Initializer of the normalizations' offset
+            `norm_beta`. Defaults to `"zeros"`.
         norm_epsilon: The normalizations' epsilon. Defaults to `1e-3`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        - `sequences`: A 3D tensor `(batch, timesteps, features)`.
+        - `initial_state`: A list of the initial states, `h`, `c`, each `(batch, size)`; defaults
+          to zeros.
+        - `mask`: A boolean tensor `(batch, timesteps)`, False at the steps to
+          skip (padding, left, right or inside); a `keras.layers.Embedding(...,
+          mask_zero=True)` or `keras.layers.Masking` before the layer passes it
+          on. A masked step keeps the states and repeats the previous output
+          (zeros with `zero_output_for_mask=True`).
+        - `training`: Whether dropout is active; `fit` sets it.
+
+    Input shape:
+        3D tensor `(batch, timesteps, features)`.
+
+    Output shape:
+        `(batch, timesteps, units)` with `return_sequences=True`, else
+        `(batch, units)`. With `return_state=True`, a list `[output,
+        *states]`, the states as `initial_state` takes them.
 
     Examples:
         >>> import numpy as np, keras, keras_gates

@@ -22,26 +22,90 @@ class DepthGatedLSTM(CellLayer, cell_class=DepthGatedLSTMCell):
     `h`; input dropout drops the inputs of the first layer.
 
     Args:
-        units: Positive integer, dimensionality of each layer's output and
-            memory cell.
+        units: Positive integer, the size of the output and of the state.
+        activation: Activation function of the candidate state (in the LSTMs
+            also of the cell output, unless set apart). Defaults to `"tanh"`.
+        recurrent_activation: Activation function of the gates. Defaults to
+            `"sigmoid"`.
+        use_bias: Whether the layer adds a bias vector to each gate's input
+            product. Defaults to `True`.
+        kernel_initializer: Initializer of `kernel`, the weights of the inputs.
+            Defaults to `"glorot_uniform"`.
+        recurrent_initializer: Initializer of `recurrent_kernel`, the weights of
+            the recurrent state. Defaults to `"orthogonal"`.
+        bias_initializer: Initializer of `bias`. Defaults to `"zeros"`.
+        unit_forget_bias: If True, the forget gates start at σ(1) (the
+            forget-gate bias at ones, or with `coupled` the input-gate bias at
+            minus ones). Defaults to `True`.
+        kernel_regularizer: Regularizer applied to `kernel`. Defaults to `None`.
+        recurrent_regularizer: Regularizer applied to `recurrent_kernel`.
+            Defaults to `None`.
+        bias_regularizer: Regularizer applied to `bias`. Defaults to `None`.
+        activity_regularizer: Regularizer applied to the layer's output.
+            Defaults to `None`.
+        kernel_constraint: Constraint applied to `kernel`. Defaults to `None`.
+        recurrent_constraint: Constraint applied to `recurrent_kernel`. Defaults
+            to `None`.
+        bias_constraint: Constraint applied to `bias`. Defaults to `None`.
+        dropout: Float in [0, 1): the fraction of the inputs dropped in
+            training, with one mask per sequence. Defaults to `0.0`.
+        recurrent_dropout: Float in [0, 1): the fraction of the state dropped
+            where it enters the recurrent product in training, one mask per
+            sequence. Defaults to `0.0`.
+        seed: Integer, the seed of the dropout masks. Defaults to `None`.
+        return_sequences: If True, the output of every step, `(batch, timesteps,
+            units)`; else the last step's, `(batch, units)`. Defaults to
+            `False`.
+        return_state: If True, the final states follow the output: `[output,
+            *states]`. Defaults to `False`.
+        go_backwards: If True, the sequence is read from its last step and the
+            output sequence comes reversed. Defaults to `False`.
+        stateful: If True, the final states of each batch are the initial states
+            of the next (row i continues row i); the batch size must then be
+            fixed, and `layer.reset_state()` starts over. Defaults to `False`.
+        unroll: If True, the loop over time is unrolled into the graph: faster
+            for a few steps, more memory, and the number of steps must be fixed.
+            Defaults to `False`.
         num_layers: Positive integer, the number of stacked LSTM layers.
             Defaults to `2`.
-        peepholes: The gates that get a peephole, from `"input"`,
-            `"forget"` and `"output"`; a name, a list, None, or `"auto"`,
-            every gate the variant has. Defaults to `"auto"`.
+        peepholes: The gates that get a peephole, from `"input"`, `"forget"` and
+            `"output"`; a name, a list, None, or `"auto"`, every gate the
+            variant has. Defaults to `"auto"`.
         coupled: If True, each layer's forget gate is `1 - input gate` (the
             CIFG, as the authors' code has it). Defaults to `False`.
-        unit_forget_bias: If True, the forget gates start at σ(1) (the
-            forget-gate bias at ones, or with `coupled` the input-gate bias
-            at minus ones). Defaults to `True`.
-        peephole_initializer: Initializer of the peephole vectors and of
-            the depth gate's weights on the memory cells. Defaults to
-            `"zeros"`.
-        peephole_regularizer: Regularizer of those vectors. Defaults to
-            `None`.
-        peephole_constraint: Constraint on those vectors. Defaults to
-            `None`.
+        peephole_initializer: Initializer of the peephole vectors and of the
+            depth gate's weights on the memory cells. Defaults to `"zeros"`.
+        peephole_regularizer: Regularizer of those vectors. Defaults to `None`.
+        peephole_constraint: Constraint on those vectors. Defaults to `None`.
+        zero_output_for_mask: If True, a masked step outputs zeros; else it
+            repeats the previous output (as `keras.layers.Bidirectional` asks
+            when it returns sequences). Defaults to `False`.
+        fast_path: How the steps run: `False` the cell step by step, `True` the
+            input products of every step in one matrix product before the loop
+            (a parallel scan for a cell linear in its state), `"auto"` the fast
+            path on a GPU or TPU and the step loop on a CPU (with the fused
+            loops for the LSTMs' training there). All give the same numbers.
+            Defaults to `"auto"`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
+
+    Call arguments:
+        - `sequences`: A 3D tensor `(batch, timesteps, features)`.
+        - `initial_state`: A list of the initial states, `h`, `c`, each `(batch, size)`; defaults
+          to zeros.
+        - `mask`: A boolean tensor `(batch, timesteps)`, False at the steps to
+          skip (padding, left, right or inside); a `keras.layers.Embedding(...,
+          mask_zero=True)` or `keras.layers.Masking` before the layer passes it
+          on. A masked step keeps the states and repeats the previous output
+          (zeros with `zero_output_for_mask=True`).
+        - `training`: Whether dropout is active; `fit` sets it.
+
+    Input shape:
+        3D tensor `(batch, timesteps, features)`.
+
+    Output shape:
+        `(batch, timesteps, units)` with `return_sequences=True`, else
+        `(batch, units)`. With `return_state=True`, a list `[output,
+        *states]`, the states as `initial_state` takes them.
 
     Examples:
         >>> import numpy as np, keras, keras_gates

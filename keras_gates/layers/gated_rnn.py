@@ -46,34 +46,41 @@ class GatedRNN(keras.layers.RNN):
     `path`.
 
     Args:
-        cell: A `keras_gates.GatedCell`.
-        return_sequences: Whether to return the whole output sequence rather
-            than the last output. Defaults to `False`.
-        return_state: Whether to return the final states after the output, as
-            `[output, *states]`. Defaults to `False`.
-        go_backwards: Whether to process the sequence backwards and return
-            the reversed output sequence. Defaults to `False`.
-        stateful: Whether the final states of a batch are the initial states
-            of the next one. Defaults to `False`.
-        unroll: Whether to unroll the loop over time. Defaults to `False`.
-        zero_output_for_mask: Whether masked steps output zeros instead of
-            repeating the previous output. Defaults to `False`.
-        fast_path: `True` computes `x @ kernel` for every step in one GEMM
-            before the loop (a parallel scan for a cell linear in its state),
-            `False` runs the cell step by step, `"auto"` takes the fast path
-            on a GPU or TPU and the step loop on a CPU. Both give the same
-            numbers. Defaults to `"auto"`.
-        activity_regularizer: Regularizer of the layer's output. Defaults to
-            `None`.
+        cell: A `keras_gates.GatedCell`: one of the cells of this package, or
+            your own.
+        return_sequences: If True, the output of every step, `(batch, timesteps,
+            units)`; else the last step's, `(batch, units)`. Defaults to
+            `False`.
+        return_state: If True, the final states follow the output: `[output,
+            *states]`. Defaults to `False`.
+        go_backwards: If True, the sequence is read from its last step and the
+            output sequence comes reversed. Defaults to `False`.
+        stateful: If True, the final states of each batch are the initial states
+            of the next (row i continues row i); the batch size must then be
+            fixed, and `layer.reset_state()` starts over. Defaults to `False`.
+        unroll: If True, the loop over time is unrolled into the graph: faster
+            for a few steps, more memory, and the number of steps must be fixed.
+            Defaults to `False`.
+        zero_output_for_mask: If True, a masked step outputs zeros; else it
+            repeats the previous output (as `keras.layers.Bidirectional` asks
+            when it returns sequences). Defaults to `False`.
+        fast_path: How the steps run: `False` the cell step by step, `True` the
+            input products of every step in one matrix product before the loop
+            (a parallel scan for a cell linear in its state), `"auto"` the fast
+            path on a GPU or TPU and the step loop on a CPU (with the fused
+            loops for the LSTMs' training there). All give the same numbers.
+            Defaults to `"auto"`.
+        activity_regularizer: Regularizer applied to the layer's output.
+            Defaults to `None`.
         **kwargs: Base layer arguments, such as `name` and `dtype`.
 
     Call arguments:
-        inputs: A 3D tensor of shape `(batch, timesteps, features)`.
-        mask: Optional boolean tensor of shape `(batch, timesteps)`; False
-            marks a step to skip.
-        training: Whether dropout is active.
-        initial_state: Optional list of initial state tensors, in the cell's
-            state order. Defaults to zeros.
+        - `inputs`: A 3D tensor of shape `(batch, timesteps, features)`.
+        - `mask`: Optional boolean tensor of shape `(batch, timesteps)`; False
+          marks a step to skip.
+        - `training`: Whether dropout is active.
+        - `initial_state`: Optional list of initial state tensors, in the cell's
+          state order. Defaults to zeros.
 
     Masking:
         The layer supports masking (e.g. from `Embedding(mask_zero=True)` or
