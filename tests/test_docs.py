@@ -215,6 +215,12 @@ class _Page(html.parser.HTMLParser):
 RAW_TABLE = re.compile(r"\|\s*:?-{3,}")
 RAW_LIST = re.compile(r"\n\s*(?:[-*+]|1\.) \S")
 MARKERS = ("{{", "}}", "{%", "%}", "::: keras_gates", "{common_args}")
+# Words about where and how the project is made, not for its users.
+INTERNAL = re.compile(
+    r"\.\./shared|shared/data|lent machine|lent to this|this project's|"
+    r"\bissues? \d+\b|/tmp/aclImdb",
+    re.I,
+)
 
 
 def test_pages_render_as_a_browser_should_show_them(site):
@@ -238,6 +244,8 @@ def test_pages_render_as_a_browser_should_show_them(site):
                     f"{name}: an image without alt text: {image.get('src')}"
                 )
         visible = "".join(page.visible)
+        for found in INTERNAL.finditer(visible):
+            problems.append(f"{name}: words for the project, not users: {found[0]!r}")
         for marker in MARKERS:
             if marker in visible:
                 problems.append(f"{name}: the template marker {marker!r}")
