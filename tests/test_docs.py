@@ -8,7 +8,9 @@ cluster or a TPU) is preceded by `<!-- not run: reason -->`; it is still
 compiled, so its syntax is checked.
 """
 
+import contextlib
 import html.parser
+import io
 import importlib
 import importlib.util
 import inspect
@@ -25,8 +27,27 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
 BLOCK = re.compile(
-    r"(?:<!-- not run: (?P<reason>[^>]+?) -->\n)?```python\n(?P<code>.*?)```", re.S
+    r"(?:<!-- not run: (?P<reason>[^>]+?) -->\n)?```python\n(?P<code>.*?)```"
+    # What the block prints, as the page shows it: `<!-- prints -->` (the
+    # same text) or `<!-- prints: numbers within TOL -->` (numbers may move
+    # by TOL, the rest is the same).
+    r"(?:\n+<!-- prints(?:: numbers within (?P<tolerance>[0-9.e-]+))? -->\n"
+    r"```text\n(?P<output>.*?)```)?",
+    re.S,
 )
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e-?\d+)?")
+
+
+def _same_output(printed, shown, tolerance):
+    """Whether `printed` is the page's `shown` text, its numbers within
+    `tolerance` (exactly, when None)."""
+    words = NUMBER.split(printed.strip()), NUMBER.split(shown.strip())
+    numbers = NUMBER.findall(printed), NUMBER.findall(shown)
+    if words[0] != words[1] or len(numbers[0]) != len(numbers[1]):
+        return False
+    limit = float(tolerance or 0)
+    return all(abs(float(a) - float(b)) <= limit for a, b in zip(*numbers, strict=True))
+
 
 # The modules whose `__all__` is the public API, and the API page of each.
 PUBLIC_MODULES = (
@@ -60,6 +81,14 @@ def _blocks(page):
     ]
 
 
+def _outputs(page):
+    """`(shown output, tolerance)` of each python block (None: none shown)."""
+    return [
+        (m.group("output"), m.group("tolerance"))
+        for m in BLOCK.finditer(page.read_text())
+    ]
+
+
 def _page_params():
     for page in PAGES:
         if not _blocks(page) or page.name in RUN_ELSEWHERE:
@@ -84,13 +113,21 @@ def test_code_blocks_run_as_printed(page, tmp_path, monkeypatch):
     registered = dict(registry)
     ran = 0
     try:
-        for index, (reason, code) in enumerate(_blocks(page)):
+        blocks = zip(_blocks(page), _outputs(page), strict=True)
+        for index, ((reason, code), (shown, tolerance)) in enumerate(blocks):
             where = f"{_name(page)}, python block {index + 1}"
             compiled = compile(code, where, "exec")
             if reason is not None:
                 assert len(reason.strip()) > 10, "say why the block does not run"
                 continue
-            exec(compiled, namespace)  # noqa: S102
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                exec(compiled, namespace)  # noqa: S102
+            if shown is not None:
+                assert _same_output(printed.getvalue(), shown, tolerance), (
+                    f"{where} printed {printed.getvalue()!r}; the page shows "
+                    f"{shown!r} (numbers within {tolerance})"
+                )
             ran += 1
     finally:  # the classes the blocks defined leave Keras' registry with them
         for key, value in list(registry.items()):
@@ -98,6 +135,14 @@ def test_code_blocks_run_as_printed(page, tmp_path, monkeypatch):
                 del registry[key]
         registry.update(registered)  # and what they replaced comes back
     assert ran, f"{_name(page)}: every block is marked not run"
+
+
+def test_a_page_shows_what_its_block_prints():
+    assert _same_output("test accuracy: 0.98\n", "test accuracy: 1.00", "0.05")
+    assert not _same_output("test accuracy: 0.90", "test accuracy: 1.00", "0.05")
+    assert not _same_output("test loss: 1.00", "test accuracy: 1.00", "0.05")
+    assert _same_output("same: True", "same: True", None)
+    assert not _same_output("same: False", "same: True", None)
 
 
 def test_pages_run_elsewhere_are_run_there():
@@ -170,6 +215,16 @@ def site(tmp_path_factory):
     return site
 
 
+def test_equations_are_typeset(site):
+    contract = (site / "contract" / "index.html").read_text()
+    assert (
+        contract.count(
+            '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block"'
+        )
+        >= 8
+    )
+
+
 def test_the_site_builds_in_strict_mode(site):
     api = "".join(p.read_text() for p in (site / "api").rglob("*.html"))
     # Docstring examples render as code, not as nested quotes of `>>>`.
@@ -215,6 +270,8 @@ class _Page(html.parser.HTMLParser):
 RAW_TABLE = re.compile(r"\|\s*:?-{3,}")
 RAW_LIST = re.compile(r"\n\s*(?:[-*+]|1\.) \S")
 MARKERS = ("{{", "}}", "{%", "%}", "::: keras_gates", "{common_args}")
+# Math that did not become MathML (docs/hooks.py converts `$...$`).
+RAW_TEX = re.compile(r"\$\$|\\begin\{|\\(?:sigma|odot|tanh|tilde)\b")
 # Words about where and how the project is made, not for its users.
 INTERNAL = re.compile(
     r"\.\./shared|shared/data|lent machine|lent to this|this project's|"
@@ -246,6 +303,8 @@ def test_pages_render_as_a_browser_should_show_them(site):
         visible = "".join(page.visible)
         for found in INTERNAL.finditer(visible):
             problems.append(f"{name}: words for the project, not users: {found[0]!r}")
+        if RAW_TEX.search(visible) or "<merror" in text:
+            problems.append(f"{name}: math left as TeX or not converted")
         for marker in MARKERS:
             if marker in visible:
                 problems.append(f"{name}: the template marker {marker!r}")
