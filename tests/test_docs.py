@@ -10,10 +10,10 @@ compiled, so its syntax is checked.
 
 import contextlib
 import html.parser
-import io
 import importlib
 import importlib.util
 import inspect
+import io
 import os
 import pathlib
 import re
