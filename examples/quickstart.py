@@ -108,6 +108,11 @@ def train_and_evaluate(name, steps, args):
     return accuracy, model.layers[0].count_params(), model
 
 
+def device():
+    """The kind of device Keras computes on here, for the figure's title."""
+    return keras.distribution.list_devices()[0].split(":")[0].upper()
+
+
 def show_gates(name, model, steps, args, directory):
     """Prints the gate table of one test sequence and writes the heatmap."""
     x, y = make_data(1, steps, np.random.default_rng(args.seed + 2))
@@ -124,7 +129,11 @@ def show_gates(name, model, steps, args, directory):
     print(inspect.gate_table(gates, tokens, steps=shown))
     path = os.path.join(directory, "gates.png")
     inspect.plot_gates(
-        gates, tokens, path=path, title=f"{name}, distance {steps}: every unit's gates"
+        gates,
+        tokens,
+        path=path,
+        title=f"{name} ({args.units} units) after a signal and {steps - 1} steps "
+        f"of noise; {keras.backend.backend()} backend, {device()}",
     )
     print(f"wrote {path}")
 

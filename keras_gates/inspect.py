@@ -461,17 +461,16 @@ def plot_gates(gates, tokens=None, *, sequence=0, path=None, title=None):
     names, steps, _ = _check_gates(gates, sequence)
     tokens = _labels(tokens, steps)
     units = next(iter(gates.values())).shape[2]
+    # Drawn at the width of a documentation column (7 inches at 200 dpi,
+    # shown at about 700 pixels), so that 10-point labels read as 10 points.
     figure, axes = plt.subplots(
         len(names),
         1,
-        figsize=(
-            min(max(6.0, 0.45 * steps + 2.0), 16.0),
-            1.0 + len(names) * (0.8 + 0.12 * units),
-        ),
+        figsize=(7.0, 1.2 + len(names) * (1.2 + 0.08 * units)),
         squeeze=False,
         constrained_layout=True,
     )
-    every = max(1, -(-steps // 40))  # at most about 40 labels across
+    every = max(1, -(-steps // 12))  # at most about 12 labels across
     for axis, name in zip(axes[:, 0], names, strict=True):
         image = axis.imshow(
             np.ma.masked_invalid(gates[name][sequence].T),
@@ -481,12 +480,16 @@ def plot_gates(gates, tokens=None, *, sequence=0, path=None, title=None):
             cmap="viridis",
             interpolation="nearest",
         )
-        axis.set_ylabel(f"{name}\nunit")
+        axis.set_ylabel(f"{name} gate:\nunit", fontsize=10)
         axis.set_xticks(range(0, steps, every))
-        axis.set_xticklabels(tokens[::every], rotation=90, fontsize=8)
-        figure.colorbar(image, ax=axis, pad=0.01)
+        axis.set_xticklabels(tokens[::every], rotation=90, fontsize=10)
+        axis.tick_params(axis="y", labelsize=10)
+        bar = figure.colorbar(image, ax=axis, pad=0.01)
+        bar.set_label("gate value (0 to 1)", fontsize=10)
+        bar.ax.tick_params(labelsize=10)
+    axes[-1, 0].set_xlabel("step (its input)", fontsize=10)
     if title:
-        figure.suptitle(title)
+        figure.suptitle(title, fontsize=11)
     if path is not None:
-        figure.savefig(path, dpi=110)
+        figure.savefig(path, dpi=200)
     return figure
