@@ -15,7 +15,6 @@ traceback, to report).
 
 import argparse
 import os
-import shutil
 import sys
 import traceback
 
@@ -59,8 +58,8 @@ def _micro(model, args):
         check=False,  # below, printing each comparison
     )
     arena = micro.arena_size(content)
-    if os.path.isdir(args.micro) and os.listdir(args.micro):
-        shutil.rmtree(args.micro)  # checked replaceable with --overwrite
+    # Over an earlier export (--overwrite): its three files are replaced,
+    # anything else in the directory is left as it is.
     os.makedirs(args.micro, exist_ok=True)
     files = {"model.tflite": content, **micro.c_source(content, "model")}
     for name, data in files.items():
@@ -77,7 +76,8 @@ def _micro(model, args):
 
 def _check_micro_dir(path, overwrite):
     """A one-line `BadInput` unless `path` can take the micro files: missing,
-    empty, or (with --overwrite) holding a former export's model.tflite."""
+    empty, or (with --overwrite) holding a former export's model.tflite,
+    whose model.tflite, model.h and model.cc are then replaced."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise BadInput(f"--micro {path!r} is a file; give a directory.")
     if not os.path.isdir(path) or not os.listdir(path):

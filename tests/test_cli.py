@@ -204,13 +204,10 @@ def test_micro_in_float32_needs_no_calibration_and_overwrites_when_asked(
     first = (tmp_path / "fw" / "model.tflite").read_bytes()
     assert cli.main(args) == 2  # not over an earlier export unasked
     assert "not empty" in capsys.readouterr().err
+    (tmp_path / "fw" / "main.cc").write_text("mine")  # the user's own file
     assert cli.main([*args, "--overwrite"]) == 0
     assert (tmp_path / "fw" / "model.tflite").read_bytes() == first
-    assert sorted(os.listdir(tmp_path / "fw")) == [
-        "model.cc",
-        "model.h",
-        "model.tflite",
-    ]
+    assert (tmp_path / "fw" / "main.cc").read_text() == "mine"  # kept
 
 
 def test_stateful_model_streams_with_parity(tmp_path):

@@ -450,8 +450,20 @@ def test_streaming_refuses_layers_that_act_over_time(name):
         lambda: keras.layers.UnitNormalization(),
         lambda: keras.layers.PReLU(shared_axes=[1]),
         lambda: keras.layers.Dense(3),
+        lambda: keras.layers.Softmax(axis=2),
+        lambda: keras.layers.LayerNormalization(axis=2),
+        lambda: keras.layers.Conv1D(3, 1),
     ],
-    ids=["softmax", "layer_norm", "unit_norm", "prelu_shared_over_time", "dense"],
+    ids=[
+        "softmax",
+        "layer_norm",
+        "unit_norm",
+        "prelu_shared_over_time",
+        "dense",
+        "softmax_axis_2",
+        "layer_norm_axis_2",
+        "conv1d_kernel_1",
+    ],
 )
 def test_per_feature_layers_stream_and_pass_the_check(after):
     """The same layers over the features stream, and `check=True` runs the
@@ -459,6 +471,40 @@ def test_per_feature_layers_stream_and_pass_the_check(after):
     model = over_time_model(lambda x: after()(x), steps=None)
     export.to_tflite(model, streaming=True, check=True)
     export.to_tflite(model, check=True)
+
+
+def test_streaming_drops_the_mask_where_keras_drops_it():
+    """A Lambda without mask support drops the mask in Keras, so the layer
+    after it runs over the padded steps; the step model once kept the mask
+    there (off by 0.06 with no error)."""
+    tokens = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCABULARY, 4, mask_zero=True)(tokens)
+    x = keras.layers.Lambda(lambda v: v * 2.0)(x)
+    model = keras.Model(tokens, kg.MinimalGRU(UNITS, return_sequences=True)(x))
+    randomize(model)
+    export.to_tflite(model, streaming=True, check=True)
+
+
+def test_a_time_axis_of_rank_two_inputs_is_probed_too():
+    """A (batch, time) input keeps its time axis: a cumulative sum over it
+    is refused (it once streamed, off by 0.67 with no error)."""
+    inputs = keras.Input((None,))
+    x = keras.layers.Lambda(
+        lambda v: keras.ops.expand_dims(keras.ops.cumsum(v, axis=-1), -1)
+    )(inputs)
+    model = keras.Model(inputs, kg.MinimalGRU(4)(x))
+    with pytest.raises(ValueError, match="depends on other steps"):
+        export.to_tflite(model, streaming=True)
+
+
+def test_constant_data_is_refused_for_whole_sequence_int8():
+    """All-zero data once gave a file whose interpreter crashed."""
+    inputs = keras.Input((None, 3))
+    model = keras.Model(inputs, keras.layers.LSTM(4)(inputs))
+    with pytest.raises(ValueError, match="one value only"):
+        export.to_tflite(
+            model, quantization="int8", representative_data=np.zeros((5, 6, 3))
+        )
 
 
 def test_time_distributed_streams_and_is_refused_over_any_length(tmp_path, monkeypatch):

@@ -253,7 +253,10 @@ def _calibration(model, representative_data, specs, streaming):
     batch_size = specs[0].shape[0]
     if streaming:
         return sample_data.record_steps(model, representative_data, batch_size)
-    return sample_data.batches(representative_data, model, batch_size)
+    samples = sample_data.batches(representative_data, model, batch_size)
+    labels = [f"input {spec.name!r}" for spec in specs]
+    sample_data.check_ranges(samples, labels)
+    return samples
 
 
 def _quantize(converter, quantization, samples, specs):

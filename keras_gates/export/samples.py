@@ -132,6 +132,23 @@ def _groups(data, model, name):
     return [np.concatenate(g) for g in groups.values()]
 
 
+def check_ranges(samples, labels, name="representative_data"):
+    """Raises a ValueError naming the first tensor (of `labels`, in the
+    samples' order) that takes one value only over all `samples`:
+    quantization has no range to scale it by (TFLite's calibration then
+    writes a model that is wrong or crashes the interpreter)."""
+    for i, label in enumerate(labels):
+        low = min(float(np.min(sample[i])) for sample in samples)
+        high = max(float(np.max(sample[i])) for sample in samples)
+        if low == high:
+            raise ValueError(
+                f"`{name}` gives the model's {label} one value only ({low:g}) "
+                "over every step, so quantization has no range to scale it "
+                "by: calibrate on real sequences, whose inputs vary and move "
+                "the states (constant or all-zero data does not)."
+            )
+
+
 def record_steps(model, data, batch_size, masking=True, name="representative_data"):
     """The arguments `[inputs, state_0, state_1, ...]` of each step of the
     streaming model, in batches of `batch_size` rows, as the float model
@@ -162,16 +179,7 @@ def record_steps(model, data, batch_size, masking=True, name="representative_dat
             states = [result[f"state_{i}"].numpy() for i in range(len(states))]
     names = state_names(model, masking=masking)
     labels = ["inputs"] + [f"state_{i} ({n})" for i, n in enumerate(names)]
-    for i, label in enumerate(labels):
-        low = min(float(np.min(r[i])) for r in recorded)
-        high = max(float(np.max(r[i])) for r in recorded)
-        if low == high:
-            raise ValueError(
-                f"`{name}` gives the model's {label} one value only ({low:g}) "
-                "over every step, so quantization has no range to scale it "
-                "by: calibrate on real sequences, whose inputs vary and move "
-                "the states (constant or all-zero data does not)."
-            )
+    check_ranges(recorded, labels, name)
     rows = [
         [value[r : r + 1] for value in step_args]
         for step_args in recorded

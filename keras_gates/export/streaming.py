@@ -73,7 +73,7 @@ def _check_streamable(model, layers, masking=True):
     on the whole sequence (see `_check_per_step`).
     """
     sizes, carries, names = [], {}, []
-    masked = False
+    masked, timed = False, True
     probe = _probe_inputs(model)
     for layer in layers:
         if isinstance(layer, keras.layers.Bidirectional):
@@ -96,7 +96,7 @@ def _check_streamable(model, layers, masking=True):
                 sizes.append(layer.cell.output_size)
                 names.append(f"{layer.name} last output")
             if not layer.return_sequences:
-                masked = False
+                masked = timed = False
             # Not called: a stateful layer would keep the probe's states.
             shape = layer.compute_output_shape(tuple(probe.shape))
             if isinstance(shape[0], (list, tuple)):  # with return_state
@@ -107,7 +107,9 @@ def _check_streamable(model, layers, masking=True):
             masked = masked or (masking and layer.mask_zero)
         elif isinstance(layer, keras.layers.Masking):
             masked = masking
-        probe = _check_per_step(layer, probe)
+        elif not layer.supports_masking:
+            masked = False  # Keras drops the mask here; the step does too
+        probe = _check_per_step(layer, probe, timed)
     if not sizes:
         raise ValueError("The model has no recurrent layer to stream.")
     return sizes, carries, names
@@ -146,19 +148,19 @@ def _probe_inputs(model):
     return _random(tensor.shape, (batch, steps), tensor.dtype, vocabulary)
 
 
-def _check_per_step(layer, sequence):
+def _check_per_step(layer, sequence, timed=True):
     """Raises a ValueError unless `layer`, called as the step function
     calls it on each step of `sequence` alone, gives that step of its
     output on the whole sequence; returns that output (the next layer's
     probe). A layer whose input has lost its time axis (after a recurrent
     layer that returns its last output only) is not checked."""
     output = layer(sequence, training=False)
-    if len(sequence.shape) < 3:
+    if not timed:
         return output  # no time axis left: the step computes as the model
     problem = _time_in_axes(layer, len(sequence.shape))
     try:
         for t in range(sequence.shape[1] if problem is None else 0):
-            step = _call_on_step(layer, sequence[:, t])
+            step = _call_on_step(layer, sequence[:, t], True)
             want = output[:, t]
             if tuple(step.shape) != tuple(want.shape):
                 problem = f"one step gives shape {tuple(step.shape)}"
@@ -216,11 +218,12 @@ def _time_in_axes(layer, rank):
     return None
 
 
-def _call_on_step(layer, x):
-    """`layer` on one step `x` (its time axis removed), in inference."""
+def _call_on_step(layer, x, timed):
+    """`layer` on one step `x` (its time axis removed, when `timed`: the
+    layer's input still has one), in inference."""
     if isinstance(layer, keras.layers.TimeDistributed):
         return layer.layer(x, training=False)  # what it applies to each step
-    if _built_for_sequences(layer, x):
+    if timed and _built_for_sequences(layer, x):
         # Built on (batch, time, ...) with its rank fixed (as
         # BatchNormalization is): one step is a sequence of one.
         return layer(ops.expand_dims(x, 1), training=False)[:, 0]
@@ -233,8 +236,15 @@ def _built_for_sequences(layer, x):
     specs = (
         layer.input_spec if isinstance(layer.input_spec, list) else [layer.input_spec]
     )
-    ndim = getattr(specs[0], "ndim", None) if specs and specs[0] is not None else None
-    return ndim is not None and ndim == len(x.shape) + 1
+    spec = specs[0] if specs else None
+    ranks = [getattr(spec, k, None) for k in ("ndim", "min_ndim")] if spec else []
+    if any(r is not None and r == len(x.shape) + 1 for r in ranks):
+        return True
+    # An axis counted from the front of (batch, time, ...) (Softmax(axis=2))
+    # names the same features in a sequence of one step.
+    axis = getattr(layer, "axis", None)
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    return any(isinstance(a, (int, np.integer)) and a >= 1 for a in axes)
 
 
 def step_function(model, batch_size=1, masking=True):
@@ -289,6 +299,7 @@ def step_function(model, batch_size=1, masking=True):
 
     def step(inputs, *states):
         x, mask, states, new_states = inputs, None, list(states), []
+        timed = True  # whether x is still a step of a sequence
         for layer in layers:
             if isinstance(layer, keras.layers.Embedding):
                 if layer.mask_zero and masking:
@@ -322,12 +333,14 @@ def step_function(model, batch_size=1, masking=True):
                     else:
                         previous = old[_output_state(cell)]
                     output = ops.where(keep, output, previous)
-                    if not layer.return_sequences:
-                        mask = None
+                if not layer.return_sequences:
+                    mask, timed = None, False
                 new_states += new + ([output] if carry else [])
                 x = output
             else:
-                x = _call_on_step(layer, x)
+                if not layer.supports_masking:
+                    mask = None  # Keras drops the mask at such a layer
+                x = _call_on_step(layer, x, timed)
         return {"outputs": x, **{f"state_{i}": s for i, s in enumerate(new_states)}}
 
     return step, specs
