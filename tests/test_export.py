@@ -534,7 +534,9 @@ def test_the_check_catches_a_wrong_export(monkeypatch):
     time exports, and `check=True` says by how much it is off."""
     from keras_gates.export import streaming
 
-    monkeypatch.setattr(streaming, "_check_per_step", lambda layer, x: layer(x))
+    monkeypatch.setattr(
+        streaming, "_check_per_step", lambda layer, x, timed=True: layer(x)
+    )
     model = over_time_model(lambda x: keras.layers.Softmax(axis=1)(x))
     with pytest.raises(export.ParityError, match="FAILED"):
         export.to_tflite(model, streaming=True, check=True)
