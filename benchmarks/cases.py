@@ -31,6 +31,13 @@ class Case:
     target: tuple = None
     # Arguments of `model.compile` beside the optimizer and the loss.
     compile_args: dict = dataclasses.field(default_factory=dict)
+    # What a user writes for this layer (`u`: the units), for the tables the
+    # documentation quotes; the name when left out.
+    code: str = None
+
+    @property
+    def label(self):
+        return self.code or self.name
 
 
 def gate_block_macs(blocks):
@@ -67,8 +74,18 @@ STEP_CASES = ("PeepholeLSTM", "CoupledLSTM", "MinimalGRU", "SRU", "MinGRU")
 CASES = {
     case.name: case
     for case in [
-        Case("keras.LSTM", lambda u: keras.layers.LSTM(u), gate_block_macs(4)),
-        Case("keras.GRU", lambda u: keras.layers.GRU(u), gate_block_macs(3)),
+        Case(
+            "keras.LSTM",
+            lambda u: keras.layers.LSTM(u),
+            gate_block_macs(4),
+            code="keras.layers.LSTM",
+        ),
+        Case(
+            "keras.GRU",
+            lambda u: keras.layers.GRU(u),
+            gate_block_macs(3),
+            code="keras.layers.GRU",
+        ),
         Case(
             "PeepholeLSTM",
             lambda u: kg.PeepholeLSTM(u),
@@ -99,6 +116,7 @@ CASES = {
                 f"{layer.__name__} hoisted",
                 lambda u, layer=layer: layer(u, fast_path=True),
                 macs,
+                code=f"{layer.__name__}(fast_path=True)",
             )
             for layer, macs in [
                 (kg.PeepholeLSTM, gate_block_macs(4)),
@@ -113,6 +131,7 @@ CASES = {
                 f"{name} steps",
                 lambda u, name=name: getattr(kg, name)(u, fast_path=False),
                 macs,
+                code=f"{name}(fast_path=False)",
             )
             for name, macs in zip(
                 STEP_CASES,
@@ -133,6 +152,7 @@ CASES = {
                 lambda u, layer=layer: layer(u),
                 macs,
                 compile_args={"jit_compile": True},
+                code=f"{layer.__name__}, compile(jit_compile=True)",
             )
             for layer, macs in [
                 (kg.PeepholeLSTM, gate_block_macs(4)),
@@ -143,11 +163,13 @@ CASES = {
             "SRU(v=0)",
             lambda u: kg.SRU(u, recurrent_gates=False),
             sru_macs,
+            code="SRU(recurrent_gates=False)",
         ),
         Case(
             "SRU(v=0) scan",
             lambda u: kg.SRU(u, recurrent_gates=False, fast_path=True),
             sru_macs,
+            code="SRU(recurrent_gates=False, fast_path=True)",
         ),
         Case(
             "MinGRU",
@@ -159,29 +181,34 @@ CASES = {
             "MinGRU scan",
             lambda u: kg.MinGRU(u, fast_path=True),
             min_gru_macs,
+            code="MinGRU(fast_path=True)",
         ),
-        # The answers to long dependencies (issue 25). The Clockwork RNN's
+        # The answers to long dependencies. The Clockwork RNN's
         # count is the dense step's: every module at every step; with
         # `skip_inactive` a step of the exponential clock computes fewer.
         Case(
             "keras.SimpleRNN",
             lambda u: keras.layers.SimpleRNN(u),
             gate_block_macs(1),
+            code="keras.layers.SimpleRNN",
         ),
         Case(
             "ClockworkRNN",
             lambda u: kg.ClockworkRNN(u, periods=8),
             clockwork_macs,
+            code="ClockworkRNN(periods=8)",
         ),
         Case(
             "ClockworkRNN skip",
             lambda u: kg.ClockworkRNN(u, periods=8, skip_inactive=True),
             clockwork_macs,
+            code="ClockworkRNN(periods=8, skip_inactive=True)",
         ),
         Case(
             "DepthGatedLSTM",
             lambda u: kg.DepthGatedLSTM(u, num_layers=2),
             depth_gated_macs,
+            code="DepthGatedLSTM(num_layers=2)",
         ),
         # The Sliced RNN (`--sliced`): 64 slices, read as (8, 8), each level
         # a layer like the first. The levels above add 2 x 8 steps of the
@@ -191,12 +218,14 @@ CASES = {
             lambda u: kg.SlicedRNN(kg.PeepholeLSTM(u), SLICES),
             gate_block_macs(4),
             ("PeepholeLSTM", 1 / 8),
+            code="SlicedRNN(PeepholeLSTM, (8, 8))",
         ),
         Case(
             "Sliced MinimalGRU",
             lambda u: kg.SlicedRNN(kg.MinimalGRU(u), SLICES),
             gate_block_macs(2),
             ("MinimalGRU", 1 / 8),
+            code="SlicedRNN(MinimalGRU, (8, 8))",
         ),
     ]
 }
@@ -253,8 +282,9 @@ PRESETS = {
             "Sliced MinimalGRU",
         ],
     },
-    # Seconds: for the test suite.
-    "smoke": {"shapes": [(4, 8), (4, 16)], "rounds": 2, "features": 8, "units": 16},
+    # Seconds: for the test suite, and every preset's tiny form under
+    # KERAS_GATES_SMOKE=1 (`benchmarks/smoke.py`; `sliced_smoke` for `sliced`).
+    "smoke": {"shapes": [(4, 8)], "rounds": 2, "features": 8, "units": 16},
     "sliced_smoke": {
         "shapes": [(2, 64), (2, 128)],
         "rounds": 1,

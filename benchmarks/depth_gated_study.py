@@ -14,6 +14,9 @@ held-out text and the mean per model and depth.
     python -m benchmarks.depth_gated_study --imdb-dir /tmp/aclImdb   # the documented table
     python -m benchmarks.depth_gated_study --smoke                  # seconds
 
+`KERAS_GATES_SMOKE=1` (`benchmarks/smoke.py`) acts as `--smoke`, its sizes
+replacing those given on the command line.
+
 The text: the IMDB training reviews (`--imdb-dir`, read as
 examples/text_generation.py reads them), the first `--max-chars`
 characters, of which the last `--held-out` share is held out.
@@ -37,8 +40,18 @@ from text_generation import imdb_text  # noqa: E402
 from text_generation import windows  # noqa: E402
 
 import keras_gates  # noqa: E402
+from benchmarks.smoke import parse_args as smoke_parse_args  # noqa: E402
 
 MODELS = ("stacked LSTM", "DepthGatedLSTM")
+# `--smoke`: seconds, offline (the text: generated sentences unless --imdb-dir).
+SMOKE = {
+    "max_chars": 6000,
+    "depths": [2],
+    "seeds": [1],
+    "units": 16,
+    "epochs": 1,
+    "seq_len": 20,
+}
 
 
 def build(model_name, layers, units, vocabulary, embedding_dim):
@@ -166,20 +179,15 @@ def parse_args(argv=None):
     parser.add_argument("--clipnorm", type=float, default=1.0)
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument("--out", help="a JSON file for every run")
-    parser.add_argument("--smoke", action="store_true", help="seconds, offline")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        smoke = {
-            "max_chars": 6000,
-            "depths": [2],
-            "seeds": [1],
-            "units": 16,
-            "epochs": 1,
-            "seq_len": 20,
-        }
-        parser.set_defaults(**smoke)
-        args = parser.parse_args(argv)
-    return args
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="seconds, offline; KERAS_GATES_SMOKE=1 in the environment acts as "
+        "--smoke, its sizes replacing those given",
+    )
+    if parser.parse_args(argv).smoke:
+        parser.set_defaults(**SMOKE)
+    return smoke_parse_args(parser, argv, smoke=True, **SMOKE)
 
 
 def main(argv=None):

@@ -28,6 +28,7 @@ from quickstart import LAYERS  # noqa: E402
 from quickstart import make_data  # noqa: E402
 from quickstart import train_and_evaluate  # noqa: E402
 
+from benchmarks.smoke import parse_args  # noqa: E402
 from keras_gates import export  # noqa: E402
 from keras_gates.export import fused_lstm  # noqa: E402
 from keras_gates.export import litert  # noqa: E402
@@ -104,7 +105,9 @@ def main(argv=None):
     parser.add_argument("--test", type=int, default=500)
     parser.add_argument("--calibration", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
+    args = parse_args(
+        parser, argv, samples=200, epochs=1, units=8, test=8, calibration=2
+    )
     args.verbose = 0
     args.no_chrono = False
     start = time.time()

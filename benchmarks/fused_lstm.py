@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 import keras_gates as kg
+from benchmarks.smoke import parse_args
 from keras_gates import export
 
 LAYERS = {
@@ -54,7 +55,7 @@ def main(argv=None):
         help="TFLite's reference kernels (BUILTIN_REF), no delegate",
     )
     parser.add_argument("--threads", type=int, help="the interpreter's num_threads")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv, lengths=[5], rounds=1, features=4, units=4)
     from ai_edge_litert.interpreter import Interpreter
     from ai_edge_litert.interpreter import OpResolverType
 

@@ -21,16 +21,25 @@ under 88 independent Bernoulli outputs, summed over the keys and averaged
 over the predicted frames, in nats.
 
     python -m benchmarks.jsb          # builds the cache and prints its sizes
+
+Under `KERAS_GATES_SMOKE=1` (`benchmarks/smoke.py`), without `--cache`, it
+builds a cache of the first `SMOKE_CHORALES` chorales in a temporary folder
+instead, as `benchmarks.variant_study` does then.
 """
 
 import argparse
 import os
+import tempfile
 
 import numpy as np
+
+from benchmarks.smoke import smoke
 
 KEYS, LOWEST = 88, 21  # MIDI 21 (A0) to 108 (C8)
 SPLIT_SEED = 2012
 CACHE = os.path.join(os.path.expanduser("~"), ".keras", "datasets", "jsb_music21.npz")
+# The chorales of a smoke run's cache: 3 train, 1 valid, 1 test.
+SMOKE_CHORALES = 5
 
 
 def chorale_paths():
@@ -106,6 +115,20 @@ def build(cache=CACHE, verbose=True, limit=None):
     return cache
 
 
+def smoke_cache():
+    """The path of a new cache of the first `SMOKE_CHORALES` chorales, in a
+    temporary folder: the data of a smoke run, seconds to build."""
+    folder = tempfile.mkdtemp(prefix="keras_gates_jsb_")
+    path = os.path.join(folder, "jsb_smoke.npz")
+    return build(path, verbose=False, limit=SMOKE_CHORALES)
+
+
+def default_cache():
+    """The cache used when none is named: `CACHE`, or under
+    `KERAS_GATES_SMOKE=1` a new `smoke_cache()`."""
+    return smoke_cache() if smoke() else CACHE
+
+
 def load(cache=CACHE):
     """`{"train": [...], "valid": [...], "test": [...]}`, each a list of
     (frames, 88) float32 piano rolls; builds the cache when it is absent."""
@@ -152,10 +175,11 @@ def nll_per_frame(probabilities, targets, weights):
     return float((per_key.sum(-1) * weights).sum() / weights.sum())
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", default=CACHE)
-    args = parser.parse_args()
+    parser.add_argument("--cache", help=f"default: {CACHE}")
+    args = parser.parse_args(argv)
+    args.cache = args.cache or default_cache()
     if not os.path.exists(args.cache):
         build(args.cache)
     data = load(args.cache)

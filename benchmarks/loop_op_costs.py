@@ -10,27 +10,31 @@ blocks), and prints microseconds per step. TensorFlow only.
     python -m benchmarks.loop_op_costs
 """
 
+import argparse
 import time
 
 import numpy as np
 import tensorflow as tf
 
+from benchmarks.smoke import parse_args
+
 BATCH, UNITS, STEPS = 16, 256, 1000
 
 
-def per_step_us(body, width=UNITS, repeats=7):
-    """Median microseconds per step of a loop applying `body(x_t, c)`."""
-    xs = tf.random.normal((STEPS, BATCH, width))
+def per_step_us(body, width=UNITS, repeats=7, steps=STEPS):
+    """Median microseconds per step of a loop of `steps` steps applying
+    `body(x_t, c)`."""
+    xs = tf.random.normal((steps, BATCH, width))
 
     @tf.function
     def run(xs):
-        inputs = tf.TensorArray(tf.float32, size=STEPS).unstack(xs)
+        inputs = tf.TensorArray(tf.float32, size=steps).unstack(xs)
 
         def step(t, c):
             return t + 1, body(inputs.read(t), c)
 
         return tf.while_loop(
-            lambda t, c: t < STEPS, step, (0, tf.zeros((BATCH, UNITS)))
+            lambda t, c: t < steps, step, (0, tf.zeros((BATCH, UNITS)))
         )
 
     run(xs)
@@ -39,10 +43,13 @@ def per_step_us(body, width=UNITS, repeats=7):
         start = time.perf_counter()
         run(xs)[1].numpy()
         times.append(time.perf_counter() - start)
-    return 1e6 * np.median(times) / STEPS
+    return 1e6 * np.median(times) / steps
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.set_defaults(steps=STEPS, repeats=7)  # no options: the documented sizes
+    args = parse_args(parser, argv, steps=20, repeats=2)
     r_square = tf.random.normal((UNITS, UNITS))
     r_wide = tf.random.normal((UNITS, 4 * UNITS))
     wide = 4 * UNITS
@@ -74,7 +81,7 @@ def main():
     ]
     print(f"TensorFlow {tf.__version__}: microseconds per loop step, batch {BATCH}")
     for name, body, width in cases:
-        print(f"{name:<40}{per_step_us(body, width):8.1f}")
+        print(f"{name:<40}{per_step_us(body, width, args.repeats, args.steps):8.1f}")
 
 
 if __name__ == "__main__":

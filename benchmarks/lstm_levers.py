@@ -48,6 +48,8 @@ from benchmarks import peers
 from benchmarks.cases import FEATURES
 from benchmarks.cases import TARGET_SHAPES
 from benchmarks.cases import UNITS
+from benchmarks.smoke import parse_args
+from benchmarks.smoke import smoke
 
 LEVERS = [
     "tf loop",
@@ -70,6 +72,8 @@ PRESETS = {
     "quick": {"shapes": TARGET_SHAPES, "rounds": 7},
     "smoke": {"shapes": [(4, 40)], "rounds": 2, "features": 8, "units": 16},
 }
+# `--lengths` under KERAS_GATES_SMOKE=1: two short lengths, a small layer.
+SMOKE_LENGTHS = {"batch": 2, "lengths": (8, 12), "features": 8, "units": 16}
 
 
 def _peephole_lstm(tf):
@@ -462,20 +466,28 @@ def lever_cases(names, batch, steps, features, units):
     return cases, errors
 
 
-def variable_lengths(layers, batch=16, lengths=range(50, 150, 5), features=None):
-    """Seconds of `train_on_batch` over 20 batches of 20 lengths, twice:
-    the first pass pays every compilation (per length for a model under
-    XLA, per bucket for the fused path), the second none."""
+def variable_lengths(
+    layers, batch=16, lengths=range(50, 150, 5), features=None, units=None
+):
+    """Seconds of `train_on_batch` over a batch of each length (20 batches
+    of 20 lengths by default), twice: the first pass pays every compilation
+    (per length for a model under XLA, per bucket for the fused path), the
+    second none."""
     import keras
 
     from benchmarks.cases import CASES
 
     features = features or FEATURES
+    units = units or UNITS
+    print(
+        f"train_on_batch over {len(lengths)} batches of {len(lengths)} lengths, "
+        f"{min(lengths)} to {max(lengths)} steps:"
+    )
     rng = np.random.default_rng(0)
     batches = [
         (
             rng.normal(size=(batch, steps, features)).astype("float32"),
-            rng.normal(size=(batch, UNITS)).astype("float32"),
+            rng.normal(size=(batch, units)).astype("float32"),
         )
         for steps in lengths
     ]
@@ -483,7 +495,7 @@ def variable_lengths(layers, batch=16, lengths=range(50, 150, 5), features=None)
     for name in layers:
         case = CASES[name]
         keras.utils.set_random_seed(0)
-        model = keras.Sequential([keras.Input((None, features)), case.build(UNITS)])
+        model = keras.Sequential([keras.Input((None, features)), case.build(units)])
         model.compile(optimizer="sgd", loss="mse", **case.compile_args)
         passes = []
         for _ in range(2):
@@ -498,7 +510,12 @@ def variable_lengths(layers, batch=16, lengths=range(50, 150, 5), features=None)
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick")
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="quick",
+        help="KERAS_GATES_SMOKE=1 in the environment runs 'smoke' instead",
+    )
     parser.add_argument("--levers", nargs="+", choices=LEVERS, default=LEVERS)
     parser.add_argument("--layers", nargs="*", default=KERAS_CASES)
     parser.add_argument("--rounds", type=int)
@@ -508,10 +525,9 @@ def main(argv=None):
         action="store_true",
         help="instead: 20 training batches of 20 lengths (50-145 steps, batch 16)",
     )
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv, preset="smoke", rounds=None)
     if args.lengths:
-        print("train_on_batch over 20 batches of 20 lengths, 50 to 145 steps:")
-        return variable_lengths(args.layers)
+        return variable_lengths(args.layers, **(SMOKE_LENGTHS if smoke() else {}))
     preset = PRESETS[args.preset]
     rounds = args.rounds or preset["rounds"]
     features = preset.get("features", FEATURES)

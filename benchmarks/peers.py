@@ -22,7 +22,6 @@ Writes `peers.json` (every timing) into `--out`.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -32,6 +31,8 @@ import numpy as np
 from benchmarks.cases import FEATURES
 from benchmarks.cases import TARGET_SHAPES
 from benchmarks.cases import UNITS
+from benchmarks.conditions import conditions
+from benchmarks.smoke import smoke
 
 PHASES = ("train", "infer")
 # Seconds between one worker's turn and the next: the threads of the worker
@@ -290,7 +291,12 @@ def write_json(result, folder, name):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick")
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="quick",
+        help="KERAS_GATES_SMOKE=1 in the environment runs 'smoke' instead",
+    )
     parser.add_argument("--layers", nargs="+", help="Keras-side cases")
     parser.add_argument("--torch-layers", nargs="*", default=TORCH_LAYERS)
     parser.add_argument("--rounds", type=int)
@@ -317,6 +323,8 @@ def main(argv=None):
             args.units,
             args.torch_device,
         )
+    if smoke():  # KERAS_GATES_SMOKE=1: the tiny form
+        args.preset, args.rounds = "smoke", None
 
     preset = PRESETS[args.preset]
     rounds = args.rounds or preset["rounds"]
@@ -349,7 +357,7 @@ def main(argv=None):
         "torch": torch.__version__,
         "features": features,
         "units": units,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "conditions": conditions(args.keras_backend, "torch"),
         "records": records,
     }
     return write_json(result, args.out, "peers.json")

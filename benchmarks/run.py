@@ -22,7 +22,7 @@ sequence length per layer) into `--out`.
 import argparse
 import json
 import os
-import platform
+import textwrap
 import time
 
 import keras
@@ -34,6 +34,9 @@ from benchmarks.cases import PRESETS
 from benchmarks.cases import SLICES
 from benchmarks.cases import TARGET_SHAPES
 from benchmarks.cases import UNITS
+from benchmarks.conditions import conditions
+from benchmarks.conditions import describe
+from benchmarks.smoke import smoke
 
 PHASES = ("train", "infer")
 
@@ -136,7 +139,7 @@ def print_table(records, batch, steps, ceiling):
     header = f"{'layer':<{width}}"
     for phase in PHASES:
         header += f"{phase + ' ms':>10}{'/LSTM':>7}{'/GRU':>6}{'GFLOP/s':>9}"
-    print(header + "  target")
+    print(header)
     by_layer = {}
     for record in records:
         by_layer.setdefault(record["layer"], {})[record["phase"]] = record
@@ -148,15 +151,6 @@ def print_table(records, batch, steps, ceiling):
             row += f"{rec.get('ratio_keras.LSTM', float('nan')):>7.2f}"
             row += f"{rec.get('ratio_keras.GRU', float('nan')):>6.2f}"
             row += f"{rec['gflops']:>9.1f}"
-        target = phases["train"].get("target")
-        if target:
-            base = target["baseline"]
-            verdicts = [
-                f"{p} {'met' if phases[p]['target_met'] else 'MISSED'}"
-                f" ({phases[p]['ratio_' + base]:.2f})"
-                for p in PHASES
-            ]
-            row += f"  <= {target['ratio']:g} x {base}: " + ", ".join(verdicts)
         print(row)
 
 
@@ -174,7 +168,9 @@ def line_style(name):
     return name, "-"
 
 
-def plot(records, path):
+def plot(records, path, title=None):
+    """Time against sequence length, a panel per phase and batch size, drawn
+    to be read at a documentation column's width (about 700 pixels)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -186,7 +182,11 @@ def plot(records, path):
     palette = plt.cm.tab10 if len(keys) <= 10 else plt.cm.tab20
     colors = {key: palette(i % palette.N) for i, key in enumerate(keys)}
     fig, axes = plt.subplots(
-        len(PHASES), len(batches), figsize=(5 * len(batches) + 2, 7), squeeze=False
+        len(PHASES),
+        len(batches),
+        figsize=(3.4 * len(batches) + 3.6, 6.6),
+        squeeze=False,
+        sharex=True,
     )
     for row, phase in enumerate(PHASES):
         for col, batch in enumerate(batches):
@@ -202,21 +202,39 @@ def plot(records, path):
                 if points:
                     key, style = line_style(name)
                     steps_ms = np.array(points).T
+                    label = CASES[name].label if name in CASES else name
                     ax.plot(
-                        *steps_ms, style, marker="o", color=colors.get(key), label=name
+                        *steps_ms,
+                        style,
+                        marker="o",
+                        markersize=3,
+                        color=colors.get(key),
+                        label=label,
                     )
-            ax.set(
-                xscale="log",
-                yscale="log",
-                xlabel="sequence length",
-                ylabel="median time (ms)",
-                title=f"{phase}, batch {batch}",
-            )
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(f"{phase}, batch {batch}", fontsize=10)
+            ax.set_ylabel("median time per call (ms)", fontsize=9)
+            if row == len(PHASES) - 1:
+                ax.set_xlabel("sequence length (steps)", fontsize=9)
+            ax.tick_params(labelsize=9)
             ax.grid(True, which="both", alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.03, 1))
+    if title:
+        fig.suptitle("\n".join(textwrap.wrap(title, 75)), fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=200)
     plt.close(fig)
+
+
+def plot_title(result):
+    """The figure's title: the conditions (device, backend, versions, date)
+    and the size of the layers."""
+    first = result["records"][0]
+    return (
+        f"{describe(result['conditions'], result['backend'])}; "
+        f"{first['features']} inputs, {first['units']} units"
+    )
 
 
 def default_layers(preset):
@@ -240,7 +258,13 @@ def fits(name, steps):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick")
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="quick",
+        help="KERAS_GATES_SMOKE=1 in the environment runs 'smoke' instead "
+        "('sliced_smoke' for 'sliced')",
+    )
     parser.add_argument(
         "--sliced",
         action="store_true",
@@ -254,6 +278,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.sliced:
         args.preset = "sliced"
+    if smoke():  # KERAS_GATES_SMOKE=1: the preset's tiny form
+        args.preset = "sliced_smoke" if args.preset.startswith("sliced") else "smoke"
+        args.rounds = args.units = None
     preset = PRESETS[args.preset]
     rounds = args.rounds or preset["rounds"]
     features = preset.get("features", FEATURES)
@@ -276,12 +303,13 @@ def main(argv=None):
         records.extend(shape_records)
 
     os.makedirs(args.out, exist_ok=True)
+    measured = conditions(keras.backend.backend())
     result = {
         "preset": args.preset,
         "rounds": rounds,
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "conditions": measured,
         "gemm_gflops": ceiling,
         "target_shapes": TARGET_SHAPES,
         "records": records,
@@ -290,7 +318,7 @@ def main(argv=None):
     with open(json_path, "w") as f:
         json.dump(result, f, indent=1)
     png_path = os.path.join(args.out, "benchmark.png")
-    plot(records, png_path)
+    plot(records, png_path, title=plot_title(result))
     print(f"\nWrote {json_path} and {png_path}")
     return result
 

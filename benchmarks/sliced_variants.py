@@ -12,7 +12,7 @@ the plain layer under default settings:
 - the hoisted fast path (`fast_path=True`) in level 0;
 - Keras' own LSTM in every level (PeepholeLSTM's row only).
 
-    python -m benchmarks.sliced_variants                 # about 3 minutes here
+    python -m benchmarks.sliced_variants                 # under a minute on 2 cores
     python -m benchmarks.sliced_variants --steps 256 --rounds 1
 """
 
@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 import keras_gates as kg
+from benchmarks.smoke import parse_args
 
 SLICES = (8, 8)
 
@@ -70,7 +71,7 @@ def main(argv=None):
         choices=["PeepholeLSTM", "MinimalGRU"],
         default=["PeepholeLSTM", "MinimalGRU"],
     )
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv, batch=2, steps=64, features=3, units=4, rounds=1)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.batch, args.steps, args.features)).astype("float32")
     y = rng.normal(size=(args.batch, args.units)).astype("float32")

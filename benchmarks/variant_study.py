@@ -17,6 +17,10 @@ vanilla LSTM (two-sided p, scipy), and draws a strip plot of the seeds.
     tar xzf ../shared/data/aclImdb_v1.tar.gz -C /tmp
     python -m benchmarks.variant_study --imdb-dir /tmp/aclImdb     # the documented run
 
+`KERAS_GATES_SMOKE=1` (`benchmarks/smoke.py`): the variants asked for, one
+seed, a tiny layer, one epoch, a few chorales (`jsb.SMOKE_CHORALES`, unless
+`--jsb-cache` is given) and a few thousand characters: seconds per variant.
+
 JSB: `benchmarks/jsb.py` (the derived data set, its split and its metric,
 the next frame's negative log-likelihood per frame in nats). IMDB: the
 training reviews read as examples/text_generation.py reads them, bits per
@@ -43,6 +47,7 @@ from text_generation import windows  # noqa: E402
 
 import keras_gates as kg  # noqa: E402
 from benchmarks import jsb  # noqa: E402
+from benchmarks.smoke import parse_args as smoke_parse_args  # noqa: E402
 
 # name: (layer factory of units, needs inputs of its own size)
 VARIANTS = {
@@ -131,6 +136,7 @@ def compile_model(model, loss, args):
     model.compile(
         optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=args.clipnorm),
         loss=loss,
+        run_eagerly=args.run_eagerly,
     )
 
 
@@ -235,11 +241,13 @@ def plot(results, tasks, variants, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    # Drawn for a documentation column (about 700-900 px): one panel per
+    # task, stacked, 200 dpi, 9-10 pt text.
     fig, axes = plt.subplots(
-        1, len(tasks), figsize=(6 * len(tasks), 4.2), squeeze=False
+        len(tasks), 1, figsize=(7, 3.4 * len(tasks)), squeeze=False
     )
     rng = np.random.default_rng(0)
-    for ax, (task, metric) in zip(axes[0], tasks, strict=True):
+    for ax, (task, metric) in zip(axes[:, 0], tasks, strict=True):
         for k, name in enumerate(variants):
             values = [
                 r["test"] for r in results if r["task"] == task and r["variant"] == name
@@ -253,13 +261,20 @@ def plot(results, tasks, variants, path):
         ax.axvline(np.mean(reference), color="C3", lw=0.8, ls="--")
         ax.set_yticks(range(len(variants)), variants)
         ax.invert_yaxis()
-        ax.set_xlabel(f"{metric} (test, lower is better)")
-        ax.set_title(task)
+        ax.set_xlabel(f"{metric} (test, lower is better)", fontsize=9)
+        ax.set_title(task, fontsize=10)
+        ax.tick_params(labelsize=9)
+    from benchmarks.conditions import conditions
+    from benchmarks.conditions import describe
+
+    backend = keras.backend.backend()
     fig.suptitle(
-        "LSTM variants at equal parameter counts: one dot per seed, bar = mean"
+        "LSTM variants at equal parameter counts: one dot per seed, bar = mean\n"
+        + describe(conditions(backend), backend),
+        fontsize=10,
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=200)
     print(f"wrote {path}")
 
 
@@ -267,7 +282,7 @@ def run(args):
     variants = args.variants or list(VARIANTS)
     results, tasks = [], []
     if "jsb" in args.tasks:
-        data = jsb.load(args.jsb_cache)
+        data = jsb.load(args.jsb_cache or jsb.default_cache())
         sizes = {k: len(v) for k, v in data.items()}
         print(f"JSB from music21: {sizes} chorales", flush=True)
         budget = music_model("LSTM", args.units).count_params()
@@ -336,6 +351,23 @@ def run(args):
     return results
 
 
+# KERAS_GATES_SMOKE=1: the tiny sizes, whatever the command line gives.
+SMOKE = {
+    "seeds": [1],
+    "units": 8,
+    "music_epochs": 1,
+    "max_frames": 16,
+    "chunk": 8,
+    "max_chars": 3000,
+    "text_units": 8,
+    "text_seeds": 1,
+    "text_epochs": 1,
+    "seq_len": 20,
+    # Eager: compiling each model would take longer than its tiny training.
+    "run_eagerly": True,
+}
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -357,7 +389,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument("--clipnorm", type=float, default=1.0)
-    parser.add_argument("--jsb-cache", default=jsb.CACHE)
+    parser.add_argument("--jsb-cache", help=f"default: {jsb.CACHE}")
     parser.add_argument("--imdb-dir", help="an unpacked aclImdb archive")
     parser.add_argument("--max-chars", type=int, default=100_000)
     parser.add_argument("--text-units", type=int, default=64, help="the vanilla LSTM's")
@@ -371,8 +403,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--quick", action="store_true", help="every variant, one seed, minutes"
     )
-    args = parser.parse_args(argv)
-    if args.quick:
+    parser.set_defaults(run_eagerly=False)  # not an option: see SMOKE
+    if parser.parse_args(argv).quick:
         quick = {
             "seeds": [1],
             "units": 16,
@@ -385,8 +417,7 @@ def parse_args(argv=None):
             "seq_len": 50,
         }
         parser.set_defaults(**quick)
-        args = parser.parse_args(argv)
-    return args
+    return smoke_parse_args(parser, argv, **SMOKE)
 
 
 def main(argv=None):

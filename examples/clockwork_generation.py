@@ -159,17 +159,22 @@ def plot(target, generated, path):
     import matplotlib.pyplot as plt
 
     sizes = list(generated)
+    # Drawn for a documentation column (about 700-900 px): 200 dpi, 9-10 pt
+    # text, each panel's legend beside it, off the curves.
     fig, axes = plt.subplots(
-        len(sizes), 1, figsize=(9, 2.6 * len(sizes)), squeeze=False
+        len(sizes), 1, figsize=(9, 2.8 * len(sizes)), squeeze=False
     )
     for ax, size in zip(axes[:, 0], sizes, strict=True):
         ax.plot(target, color="black", linewidth=2, label="target")
         for name, (wave, mse) in generated[size].items():
             ax.plot(wave, linewidth=1, label=f"{name} (MSE {mse:.2g})")
-        ax.set(title=f"about {size} parameters (the median seed)", xlabel="step")
-        ax.legend(fontsize=8, loc="upper right")
+        ax.set_title(f"about {size} parameters (the median seed)", fontsize=10)
+        ax.set_xlabel("step", fontsize=9)
+        ax.set_ylabel("amplitude", fontsize=9)
+        ax.tick_params(labelsize=9)
+        ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=200)
     plt.close(fig)
 
 
@@ -231,6 +236,7 @@ def parse_args(argv=None):
         parser,
         argv,
         "two steps of the smallest size, one seed",
+        caps=("steps",),
         steps=2,
         sizes=["250"],
         seeds=[1],

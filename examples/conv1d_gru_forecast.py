@@ -40,6 +40,7 @@ section has the table).
 import argparse
 import csv
 import datetime
+import itertools
 import os
 import pathlib
 import sys
@@ -59,6 +60,8 @@ JENA_URL = (
     "jena_climate_2009_2016.csv.zip"
 )
 TIME_FORMATS = ("%d.%m.%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+# The rows of `--csv` a smoke run reads (its first 41 days at 10 minutes).
+SMOKE_ROWS = 6000
 
 
 def download_jena():
@@ -81,13 +84,16 @@ def time_parser(example):
     return datetime.datetime.fromisoformat
 
 
-def read_csv(path, time_column="Date Time"):
-    """Timestamps (seconds), numeric column names and values `(rows, columns)`.
+def read_csv(path, time_column="Date Time", max_rows=None):
+    """Timestamps (seconds), numeric column names and values `(rows, columns)`
+    of the first `max_rows` rows (all by default).
 
     Columns that do not hold a number in every row are left out.
     """
     with open(path, newline="") as f:
-        rows = list(csv.reader(f))
+        rows = list(
+            itertools.islice(csv.reader(f), None if max_rows is None else max_rows + 1)
+        )
     header, rows = rows[0], [r for r in rows[1:] if r]
     if time_column not in header:
         raise ValueError(
@@ -253,7 +259,9 @@ def run(args):
             generate_csv(path, days=args.smoke_days, seed=args.seed)
         elif not path:
             path = download_jena()
-        seconds, names, values = read_csv(path, args.time_column)
+        seconds, names, values = read_csv(
+            path, args.time_column, SMOKE_ROWS if args.smoke else None
+        )
     train, validation, test, input_shape, target_std = make_datasets(
         seconds, names, values, args
     )
@@ -319,7 +327,9 @@ def parse_args(argv=None):
     args = parse_with_smoke(
         parser,
         argv,
-        "seconds, offline: a generated series (unless --csv), one epoch",
+        "seconds, offline: a generated series (or the first "
+        f"{SMOKE_ROWS} rows of --csv), one epoch",
+        caps=("epochs", "past_hours", "filters", "units"),
         epochs=1,
         past_hours=48,
         batch_size=64,

@@ -1,7 +1,17 @@
 """Shared by the example scripts: the `--cell` choices, the layer with its
-chrono initialization, `--smoke`, and the seconds per epoch."""
+chrono initialization, `--smoke`, and the seconds per epoch.
 
+`--smoke` runs a script in seconds, offline: its smoke settings become the
+defaults, and options given on the command line still win. The environment
+variable `KERAS_GATES_SMOKE=1` acts as `--smoke` for every script (the
+documentation's tests run its command lines so) and also caps the sizes a
+command line gives (epochs, steps, units, data): with it, a command asks for
+what to run and on which data, and runs in seconds whatever sizes it names.
+"""
+
+import os
 import statistics
+import sys
 import time
 
 import keras
@@ -46,21 +56,52 @@ def recurrent_layer(cell, units, bidirectional=False, **kwargs):
     return keras.layers.Bidirectional(layer) if bidirectional else layer
 
 
-def parse_with_smoke(parser, argv, smoke_help, **smoke_defaults):
+# What a run under KERAS_GATES_SMOKE=1 says on stderr (as the benchmarks do).
+SMOKE_MESSAGE = "smoke run (KERAS_GATES_SMOKE=1): tiny settings, figures not meaningful"
+
+
+def smoke_from_environment():
+    """Whether `KERAS_GATES_SMOKE=1` asks for smoke runs."""
+    return os.environ.get("KERAS_GATES_SMOKE") == "1"
+
+
+def parse_with_smoke(
+    parser, argv, smoke_help, caps=(), default_verbose=1, **smoke_defaults
+):
     """Adds `--seed`, `--verbose` and `--smoke` to `parser` and parses `argv`.
 
-    With `--smoke`, `smoke_defaults` replace the defaults (a run of
-    seconds); options given on the command line still win.
+    With `--smoke` (or `KERAS_GATES_SMOKE=1` in the environment),
+    `smoke_defaults` replace the defaults (a run of seconds); options given
+    on the command line still win, except under `KERAS_GATES_SMOKE=1` for
+    the options named in `caps`: their smoke settings are the most they may
+    be (a larger value given is lowered to it), so that any command line
+    runs in seconds. `default_verbose` is the default of `--verbose`.
     """
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--verbose", type=int, default=1, help="Keras fit verbosity (1: progress bar)"
+        "--verbose",
+        type=int,
+        default=default_verbose,
+        help="Keras fit verbosity (1: progress bar, 2: a line per epoch)",
     )
-    parser.add_argument("--smoke", action="store_true", help=smoke_help)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"{smoke_help}. KERAS_GATES_SMOKE=1 in the environment acts as "
+        "--smoke and caps the sizes given on the command line",
+    )
     args = parser.parse_args(argv)
-    if args.smoke:
+    from_environment = smoke_from_environment()
+    if args.smoke or from_environment:
         parser.set_defaults(**smoke_defaults)
         args = parser.parse_args(argv)
+        args.smoke = True
+    if from_environment:
+        print(SMOKE_MESSAGE, file=sys.stderr, flush=True)
+        for name in caps:
+            value = getattr(args, name)
+            if value is not None and value > smoke_defaults[name]:
+                setattr(args, name, smoke_defaults[name])
     return args
 
 

@@ -179,6 +179,7 @@ def parse_args(argv=None):
         parser,
         argv,
         "seconds: a tiny run",
+        caps=("samples", "test", "epochs", "steps", "units"),
         samples=128,
         test=16,
         epochs=1,

@@ -73,9 +73,10 @@ def load_tfds(data_dir=None):
     )
 
 
-def load_directory(path, seed):
+def load_directory(path, seed, shuffle_test=False):
     """(train, validation, test) datasets of (text, label) from an aclImdb
-    folder: `train/{neg,pos}` split 80/20, `test/{neg,pos}`."""
+    folder: `train/{neg,pos}` split 80/20, `test/{neg,pos}` (in file order,
+    or shuffled with `shuffle_test`)."""
     path = pathlib.Path(path)
     for split in ("train", "test"):
         for name in CLASS_NAMES:
@@ -89,7 +90,7 @@ def load_directory(path, seed):
         path / "train", validation_split=0.2, subset="both", **options
     )
     test = keras.utils.text_dataset_from_directory(
-        path / "test", shuffle=False, **options
+        path / "test", shuffle=shuffle_test, **options
     )
     return train, validation, test
 
@@ -134,7 +135,13 @@ def build_model(args):
 def run(args):
     keras.utils.set_random_seed(args.seed)
     if args.data_dir:
-        train, validation, test = load_directory(args.data_dir, args.seed)
+        train, validation, test = load_directory(
+            args.data_dir, args.seed, shuffle_test=args.smoke
+        )
+        if args.smoke:  # a few reviews of each split, the same in every pass
+            train, validation, test = (
+                d.take(args.smoke_examples).cache() for d in (train, validation, test)
+            )
     else:
         mock = contextlib.nullcontext()
         if args.smoke:
@@ -311,14 +318,24 @@ def parse_args(argv=None):
     args = parse_with_smoke(
         parser,
         argv,
-        "seconds, offline: tiny model, one epoch, tfds mock data (random text) "
-        "unless --data-dir is given",
+        "seconds, offline: tiny model, one epoch, tfds mock data (random text), "
+        "or 256 reviews of each split of --data-dir",
+        caps=(
+            "epochs",
+            "max_tokens",
+            "embedding_dim",
+            "units",
+            "calibration",
+            "tflite_reviews",
+        ),
         epochs=1,
         max_tokens=500,
         seq_len=32,
         embedding_dim=16,
         units=8,
         batch_size=32,
+        calibration=16,
+        tflite_reviews=32,
     )
     args.smoke_examples = 256
     if args.layers is None:

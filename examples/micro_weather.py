@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from conv1d_gru_forecast import SMOKE_ROWS  # noqa: E402
 from conv1d_gru_forecast import download_jena  # noqa: E402
 from conv1d_gru_forecast import generate_csv  # noqa: E402
 from conv1d_gru_forecast import read_csv  # noqa: E402
@@ -166,7 +167,9 @@ def run(args):
             generate_csv(path, days=40, minutes=60, seed=args.seed)
         elif not path:
             path = download_jena()
-        seconds, names, values = read_csv(path, args.time_column)
+        seconds, names, values = read_csv(
+            path, args.time_column, SMOKE_ROWS if args.smoke else None
+        )
     data = windows(seconds, names, values, args)
     (x, y), _, (test_x, _) = data
     shares = np.bincount(y, minlength=len(CLASSES)) / len(y)
@@ -215,9 +218,12 @@ def parse_args(argv=None):
     return parse_with_smoke(
         parser,
         argv,
-        "a generated 40-day weather file, two layers, one epoch: seconds",
+        "seconds: a generated 40-day weather file (or the first "
+        f"{SMOKE_ROWS} rows of --csv), two layers, one epoch",
+        caps=("epochs", "units", "test", "calibration"),
         cells=["coupled", "gru"],
         epochs=1,
+        units=16,
         test=20,
         calibration=20,
         verbose=0,

@@ -31,7 +31,8 @@ Run it (offline, no download; about 2 minutes on 2 CPU cores):
 
 Options: `--distances`, `--samples`, `--epochs`, `--units`, `--layers`,
 `--seed`, `--no-chrono`, `--export-dir` (keep the files there), `--no-export`,
-`--verbose` (Keras' lines per epoch).
+`--verbose` (Keras' lines per epoch), `--smoke` (seconds: a check that it
+runs, not a result; so does `KERAS_GATES_SMOKE=1`).
 
 Measured (docs/guides/main-job.md has the tables of three seeds): at
 distance 100, SimpleRNN 0.49-0.52 and PeepholeLSTM, CoupledLSTM, MinimalGRU,
@@ -49,6 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from example_utils import chrono_layer  # noqa: E402
+from example_utils import parse_with_smoke  # noqa: E402
 
 import keras_gates  # noqa: E402
 from keras_gates import inspect  # noqa: E402
@@ -180,7 +182,6 @@ def main(argv=None):
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--units", type=int, default=16)
-    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS)
     )
@@ -191,15 +192,20 @@ def main(argv=None):
     )
     parser.add_argument("--export-dir", help="write gates.png and the exports here")
     parser.add_argument(
-        "--verbose",
-        type=int,
-        default=0,
-        help="Keras fit verbosity (2: a line per epoch)",
-    )
-    parser.add_argument(
         "--no-export", action="store_true", help="skip the export at the end"
     )
-    args = parser.parse_args(argv)
+    args = parse_with_smoke(
+        parser,
+        argv,
+        "seconds: one short distance, few sequences and epochs, a small layer "
+        "(the same tables, picture and exports)",
+        caps=("samples", "epochs", "units"),
+        default_verbose=0,
+        distances=[5],
+        samples=256,
+        epochs=2,
+        units=8,
+    )
     init = "default gate biases" if args.no_chrono else "chrono initialization"
     print(
         f"Task: the sign of a signal followed by noise on the same channel, "

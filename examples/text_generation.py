@@ -302,7 +302,10 @@ def parse_args(argv=None):
     return parse_with_smoke(
         parser,
         argv,
-        "seconds, offline: generated sentences, a small model, three epochs",
+        "seconds, offline: generated sentences (or the first 100,000 characters "
+        "of --text or --imdb-dir), a small model, three epochs",
+        caps=("max_chars", "units", "embedding_dim", "epochs", "seq_len", "length"),
+        max_chars=100_000,
         units=32,
         embedding_dim=8,
         epochs=3,

@@ -1,7 +1,9 @@
 """Shared test helpers: the layer configurations under test and their references."""
 
+import datetime
 import functools
 import os
+import pathlib
 import re
 
 import keras
@@ -436,3 +438,96 @@ def num_states(layer):
 
 def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
+
+
+# ------------------------------------------------- stand-in data of the pages
+
+# The Jena climate file's columns after "Date Time", in its order.
+JENA_COLUMNS = (
+    "p (mbar)",
+    "T (degC)",
+    "Tpot (K)",
+    "Tdew (degC)",
+    "rh (%)",
+    "VPmax (mbar)",
+    "VPact (mbar)",
+    "VPdef (mbar)",
+    "sh (g/kg)",
+    "H2OC (mmol/mol)",
+    "rho (g/m**3)",
+    "wv (m/s)",
+    "max. wv (m/s)",
+    "wd (deg)",
+)
+
+
+def write_acl_imdb(root, per_class, rng, words=12):
+    """A tiny aclImdb tree in the real archive's layout (`{train,test}/
+    {neg,pos}/ID_RATING.txt`, ratings 1-4 and 7-10, HTML line breaks, an
+    unlabelled `train/unsup` beside) whose label is readable from one word
+    per review: `words` filler words and "awful" or "wonderful"."""
+    root = pathlib.Path(root)
+    filler = "the a movie film plot actor scene story it was and".split()
+    for split in ("train", "test"):
+        for name, word, lowest in (("neg", "awful", 1), ("pos", "wonderful", 7)):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(per_class):
+                review = list(rng.choice(filler, size=words)) + [word]
+                rng.shuffle(review)
+                path = folder / f"{i}_{lowest + i % 4}.txt"
+                path.write_text(" ".join(review) + "<br /><br />")
+    # The real archive also holds unlabelled reviews, which must be ignored.
+    (root / "train" / "unsup").mkdir()
+    (root / "train" / "unsup" / "0_0.txt").write_text("wonderful awful")
+
+
+def write_jena_csv(path, rows=3000, seed=0):
+    """A stand-in for `jena_climate_2009_2016.csv`: its header (quoted) and
+    its 14 numeric columns, a row every 10 minutes from "01.01.2009 00:10:00"
+    (day.month.year), with a daily temperature cycle, a drifting anomaly and
+    the other columns following them roughly as the real ones do."""
+    rng = np.random.default_rng(seed)
+    hours = np.arange(1, rows + 1) / 6
+    anomaly = np.cumsum(rng.normal(scale=0.05, size=rows))
+    t = 2 + 5 * np.sin(2 * np.pi * (hours - 9) / 24) + anomaly
+    p = 990 - 0.8 * anomaly + rng.normal(scale=0.2, size=rows)
+    rh = np.clip(80 - 10 * np.sin(2 * np.pi * (hours - 9) / 24), 20, 100)
+    vp_max = 6.1078 * np.exp(17.27 * t / (t + 237.3))
+    vp_act = vp_max * rh / 100
+    tdew = 237.3 * np.log(vp_act / 6.1078) / (17.27 - np.log(vp_act / 6.1078))
+    wv = np.abs(rng.normal(2, 1, size=rows))
+    columns = [
+        p,
+        t,
+        (t + 273.15) * (1000 / p) ** 0.286,
+        tdew,
+        rh,
+        vp_max,
+        vp_act,
+        vp_max - vp_act,
+        622 * vp_act / (p - vp_act),
+        1000 * vp_act / p,
+        1e5 * p / (287.05 * (t + 273.15)),
+        wv,
+        wv + np.abs(rng.normal(1, 0.5, size=rows)),
+        rng.uniform(0, 360, size=rows),
+    ]
+    start = datetime.datetime(2009, 1, 1, 0, 10)
+    lines = [",".join(f'"{name}"' for name in ("Date Time", *JENA_COLUMNS))]
+    for i in range(rows):
+        when = start + datetime.timedelta(minutes=10 * i)
+        values = ",".join(f"{column[i]:.2f}" for column in columns)
+        lines.append(f"{when:%d.%m.%Y %H:%M:%S},{values}")
+    pathlib.Path(path).write_text("\n".join(lines) + "\n")
+
+
+def write_standin_data(directory):
+    """The data files that the documentation's command lines name, as tiny
+    stand-ins of the real formats, in `directory`: `aclImdb/` (the IMDB
+    archive unpacked: 12 reviews per split and class) and `jena.csv` (3000
+    rows of the Jena climate file's layout, about 21 days)."""
+    directory = pathlib.Path(directory)
+    write_acl_imdb(directory / "aclImdb", 12, np.random.default_rng(0), words=40)
+    write_jena_csv(directory / "jena.csv")
+    return directory

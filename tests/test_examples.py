@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from tests.helpers import write_acl_imdb
+
 pytestmark = pytest.mark.slow  # not in the quick tier (pytest -m "not slow")
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
@@ -65,22 +67,6 @@ def test_imdb_smoke(capsys, extra):
     assert lines[-1] == f"test accuracy: {accuracy:.4f}"
     assert lines[-2] == "seconds per epoch: " + lines[-2].split(": ")[1]
     assert lines[-2].endswith("(median of 1)")
-
-
-def write_acl_imdb(root, per_class, rng):
-    """A tiny aclImdb tree whose label is readable from one word per review."""
-    filler = "the a movie film plot actor scene story it was and".split()
-    for split in ("train", "test"):
-        for name, word in (("neg", "awful"), ("pos", "wonderful")):
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for i in range(per_class):
-                words = list(rng.choice(filler, size=12)) + [word]
-                rng.shuffle(words)
-                (folder / f"{i}_1.txt").write_text(" ".join(words) + "<br /><br />")
-    # The real archive also holds unlabelled reviews, which must be ignored.
-    (root / "train" / "unsup").mkdir()
-    (root / "train" / "unsup" / "0_0.txt").write_text("wonderful awful")
 
 
 def test_imdb_data_dir_learns_the_labels(tmp_path, capsys):
