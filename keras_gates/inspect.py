@@ -437,7 +437,7 @@ def plot_gates(gates, tokens=None, *, sequence=0, path=None, title=None):
     """Heatmaps of one sequence's gates: one panel per gate, units down,
     steps (tokens) across, 0 to 1 from dark to light; masked steps blank.
 
-    Needs matplotlib (`pip install "keras-gates[examples]"`).
+    Needs matplotlib (the `examples` extra).
 
     Args:
         gates: The dict of `gate_activations`.

@@ -15,7 +15,7 @@ from keras_gates.cells.gated_cell import declared_output_state
 from keras_gates.cells.gated_cell import project
 from keras_gates.ops import linear_scan
 from keras_gates.ops import log_linear_scan
-from keras_gates.ops.linear_scan import LOG_ZERO
+from keras_gates.ops.scans import LOG_ZERO
 
 PATHS = ("steps", "hoisted", "scan", "fused")
 
@@ -38,12 +38,13 @@ def choose_path(cell, fast_path, *, training=False, masked=False, unroll=False):
     `fast_path=True` takes the scan where the cell is linear and the hoisted
     loop otherwise, `False` the steps, and `"auto"` the fast path on a GPU
     or TPU and the steps (or, where it applies, the fused loops) on a CPU.
-    Measured on a 2-core CPU (`python -m benchmarks.run --preset quick`):
-    the hoisted loop took 0.81-1.70x the time of the steps (the projection,
-    batch × steps × 4·units, costs memory passes that outweigh the small
-    per-step product it saves) and the scan 1.4-6.1x (O(T log T) work
-    against O(T)); the fused loops trained the peephole LSTM 1.4-2.2x faster
-    than the steps (`python -m benchmarks.lstm_levers`).
+    Measured on 2-core CPUs (`python -m benchmarks.run --preset quick`,
+    the Speed guide): the hoisted loop mostly took longer than the steps
+    (the projection, batch × steps × 4·units, costs memory passes that
+    outweigh the small per-step product it saves) and the scan longer
+    still (O(T log T) work against O(T)); the fused loops trained the
+    peephole LSTM up to 2.2x faster than the steps, by how much depending
+    on the CPU (`python -m benchmarks.lstm_levers`).
     """
     if fast_path is False:
         return "steps"

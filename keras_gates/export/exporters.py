@@ -508,7 +508,7 @@ def to_onnx(model, path, *, opset=17, check=False):
     """Writes `model` as an ONNX model through tf2onnx.
 
     Inputs and outputs are named as in `to_saved_model`, with dynamic batch
-    and time dimensions. Needs `tf2onnx` (`pip install "keras-gates[onnx]"`).
+    and time dimensions. Needs `tf2onnx` (the `onnx` extra).
 
     Args:
         model: A built Keras model (TensorFlow backend), without stateful

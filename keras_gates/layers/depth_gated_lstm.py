@@ -14,12 +14,10 @@ class DepthGatedLSTM(CellLayer, cell_class=DepthGatedLSTMCell):
     depth gate. See `DepthGatedLSTMCell` for the equations, the states (an
     `h` and a `c` per layer) and the weights.
 
-    The arguments it shares with every keras-gates layer (in the signature,
-    positionally in the order of Keras' own layers), its call arguments and
-    masking are documented once: the cell's in `keras_gates.GatedCell` and
-    `keras_gates.RecurrentCell`, the recurrent layer's in
-    `keras_gates.GatedRNN`. One recurrent dropout mask serves every layer's
-    `h`; input dropout drops the inputs of the first layer.
+    It takes the arguments of every keras-gates layer (below, positionally
+    in the order of Keras' own layers) and is called like `GatedRNN`. One
+    recurrent dropout mask serves every layer's `h`; input dropout drops
+    the inputs of the first layer.
 
     Args:
         units: Positive integer, the size of the output and of the state.
