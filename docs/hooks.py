@@ -1,6 +1,7 @@
 """MkDocs hooks: the figures that the examples and benchmarks write into the
 repository (`examples/figures`, `benchmarks/figures`) join the site under
-the same paths, so the guides show them without a second copy in docs/; and
+the same paths, so the guides show them without a second copy in docs/;
+links of the pages included from outside docs/ point into the site; and
 the pages' math becomes MathML."""
 
 import html
@@ -25,6 +26,24 @@ def on_files(files, config):
                 )
             )
     return files
+
+
+# A page that includes a file from outside docs/ (`--8<-- "benchmarks/README.md"`
+# in docs/benchmarks.md, at the top of docs/) has it included here rather
+# than by pymdownx.snippets, with its links to `../docs/PAGE`, right on
+# GitHub, turned into links to PAGE of the site.
+_INCLUDE = re.compile(r'^--8<-- "(?P<path>[^"]+)"$', re.M)
+_REPOSITORY_LINK = re.compile(r"\]\(\.\./docs/")
+
+
+def on_page_markdown(markdown, page, config, files):
+    root = pathlib.Path(config.config_file_path).parent
+
+    def include(match):
+        text = (root / match.group("path")).read_text()
+        return _REPOSITORY_LINK.sub("](", text)
+
+    return _INCLUDE.sub(include, markdown)
 
 
 # Math: `$...$` and `$$...$$` in the pages (pymdownx.arithmatex, generic

@@ -23,6 +23,8 @@ import sys
 import keras
 import pytest
 
+from tests import doc_commands
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
@@ -105,17 +107,57 @@ def _page_params():
         yield pytest.param(page, id=_name(page), marks=marks)
 
 
+def _in_order(page):
+    """The page's python blocks `(reason, code, shown, tolerance)` and, for
+    the pages whose commands use what the python blocks wrote, its bash
+    blocks `(reason, commands)`, in the page's order."""
+    text = page.read_text()
+    found = [
+        (
+            m.start(),
+            "python",
+            (m.group("reason"), m.group("code")),
+            (m.group("output"), m.group("tolerance")),
+        )
+        for m in BLOCK.finditer(text)
+    ]
+    if page.name in TENSORFLOW_PAGES:
+        found += [
+            (
+                m.start(),
+                "bash",
+                m.group("reason"),
+                doc_commands.commands(m.group("code")),
+            )
+            for m in doc_commands.FENCE.finditer(text)
+            if m.group("lang") == "bash"
+        ]
+    return [item[1:] for item in sorted(found, key=lambda item: item[0])]
+
+
 @pytest.mark.parametrize("page", list(_page_params()))
 def test_code_blocks_run_as_printed(page, tmp_path, monkeypatch):
+    """The python blocks of a page run in one namespace, in order, from an
+    empty folder, and print what the page shows. On the export pages, the
+    bash blocks run between them, on the files they wrote."""
+    if page.name in TENSORFLOW_PAGES:
+        doc_commands.sandbox(tmp_path)
     monkeypatch.chdir(tmp_path)  # what the blocks write lands here
     namespace = {"__name__": "__docs__"}
     registry = keras.saving.get_custom_objects()
     registered = dict(registry)
     ran = 0
     try:
-        blocks = zip(_blocks(page), _outputs(page), strict=True)
-        for index, ((reason, code), (shown, tolerance)) in enumerate(blocks):
-            where = f"{_name(page)}, python block {index + 1}"
+        for index, (kind, first, second) in enumerate(_in_order(page)):
+            where = f"{_name(page)}, block {index + 1} ({kind})"
+            if kind == "bash":
+                for command in [] if first is not None else second:
+                    done = doc_commands.run(command, tmp_path)
+                    assert done.returncode == 0, (
+                        f"{where}: {command!r} failed:\n{done.stderr[-3000:]}"
+                    )
+                continue
+            (reason, code), (shown, tolerance) = first, second
             compiled = compile(code, where, "exec")
             if reason is not None:
                 assert len(reason.strip()) > 10, "say why the block does not run"
@@ -135,6 +177,65 @@ def test_code_blocks_run_as_printed(page, tmp_path, monkeypatch):
                 del registry[key]
         registry.update(registered)  # and what they replaced comes back
     assert ran, f"{_name(page)}: every block is marked not run"
+
+
+def _shell_commands():
+    """Each command of the pages once, with the pages that give it; the bash
+    blocks of the export pages run with their python blocks instead."""
+    found = {}
+    for page in doc_commands.PAGES:
+        for command, where in doc_commands.page_commands(
+            page, include_blocks=page.name not in TENSORFLOW_PAGES
+        ):
+            found.setdefault(command, []).append(where)
+    return found
+
+
+SHELL_COMMANDS = _shell_commands()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the pages' commands run with Keras' default backend, TensorFlow",
+)
+@pytest.mark.parametrize("command", sorted(SHELL_COMMANDS))
+def test_shell_commands_run_as_written(command, tmp_path):
+    """Every command of the pages runs, exactly as written, in smoke mode
+    (`KERAS_GATES_SMOKE=1`: seconds) on stand-in data of the real formats."""
+    doc_commands.sandbox(tmp_path)
+    done = doc_commands.run(command, tmp_path)
+    assert done.returncode == 0, (
+        f"{command!r} (from {SHELL_COMMANDS[command][0]}) exited with "
+        f"{done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    )
+
+
+def test_shell_blocks_run_or_say_why():
+    """Each bash block runs in the tests (its commands are collected) or is
+    marked `<!-- not run: reason -->`; every command parses as a shell
+    would read it; and every `pip install -e ".[EXTRA]"` names an extra
+    that the project has."""
+    known = doc_commands.known_extras()
+    for page in doc_commands.PAGES:
+        for lang, reason, code in doc_commands.fenced(page):
+            if lang != "bash":
+                continue
+            if reason is not None:
+                assert len(reason.strip()) > 10, f"{_name(page)}: say why"
+            else:
+                assert doc_commands.commands(code), (_name(page), code)
+        unknown = doc_commands.pip_extras(page) - known
+        assert not unknown, f"{_name(page)} installs unknown extras {unknown}"
+    assert len(SHELL_COMMANDS) > 20
+
+
+def test_quoted_figures_match_the_saved_results(capsys):
+    """The benchmark tables and figures quoted by the pages are what
+    `python -m benchmarks.quote` writes from the saved results."""
+    from benchmarks import quote
+
+    assert quote.main(["--check"]) == 0, capsys.readouterr().out
 
 
 def test_a_page_shows_what_its_block_prints():
@@ -274,8 +375,10 @@ MARKERS = ("{{", "}}", "{%", "%}", "::: keras_gates", "{common_args}")
 RAW_TEX = re.compile(r"\$\$|\\begin\{|\\(?:sigma|odot|tanh|tilde)\b")
 # Words about where and how the project is made, not for its users.
 INTERNAL = re.compile(
-    r"\.\./shared|shared/data|lent machine|lent to this|this project's|"
-    r"\bissues? \d+\b|/tmp/aclImdb",
+    r"\.\./shared|shared/data|shared/design|lent machine|lent to this|"
+    r"this project's|\bissues? \d+\b|the issue's|/tmp/aclImdb|this session|"
+    r"prototype layers|cells\.md requires|this machine|\bMISSED\b|"
+    r"\btargets? (?:met|missed)\b|\bhere, measured\b",
     re.I,
 )
 

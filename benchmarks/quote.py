@@ -1,0 +1,305 @@
+"""Writes the benchmark figures that the README and the documentation quote,
+from the results the benchmarks saved, so that a page cannot drift from
+what its command measured.
+
+    python -m benchmarks.quote          # rewrite every quoted figure
+    python -m benchmarks.quote --check  # list what differs, exit 1 (a test runs this)
+
+A page marks what is generated:
+
+- a block, `<!-- quoted: NAME -->` ... `<!-- end quoted -->`, for a table or
+  a printed output (NAME is one of `BLOCKS` below);
+- a value, `<!--q SOURCE LAYER PHASE BATCHxSTEPS-->0.72<!--/q-->`: the
+  layer's time as a ratio to the source's baseline (Keras' LSTM for the
+  `benchmarks.run` results, `torch.nn.LSTM` for `benchmarks.peers`), to
+  another with `... BATCHxSTEPS vs keras.GRU-->`, or in milliseconds with
+  `... BATCHxSTEPS ms-->`. A layer's spaces are written `_`.
+
+The results live in `benchmarks/saved/` (and the GPU runs in
+`benchmarks/figures/`): copy a run's `benchmark.json` or `peers.json` there
+to publish it, then run this. It also redraws the figures of `FIGURES`.
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import pathlib
+import re
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SOURCES = {
+    "cpu-quick": "benchmarks/saved/cpu_quick.json",
+    "cpu-peers": "benchmarks/saved/cpu_peers.json",
+    "cpu-sliced": "benchmarks/saved/cpu_sliced.json",
+    "gpu-jax": "benchmarks/figures/gpu_h200_jax.json",
+    "gpu-peers": "benchmarks/figures/gpu_h200_cudnn_peers.json",
+}
+BLOCK = re.compile(
+    r"(?P<open><!-- quoted: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(?P<close><!-- end quoted -->)",
+    re.S,
+)
+VALUE = re.compile(
+    r"(?P<open><!--q (?P<source>[\w-]+) (?P<layer>\S+) (?P<phase>train|infer) "
+    r"(?P<batch>\d+)x(?P<steps>\d+)(?: vs (?P<vs>\S+))?(?P<ms> ms)?-->)"
+    r"(?P<body>[^<]*)(?P<close><!--/q-->)"
+)
+# The layers of the speed guide's table, in its order: each layer's
+# defaults, then the other paths forced.
+SPEED_ROWS = (
+    "PeepholeLSTM",
+    "CoupledLSTM",
+    "MinimalGRU",
+    "SRU",
+    "SRU(v=0)",
+    "MinGRU",
+    "ClockworkRNN",
+    "DepthGatedLSTM",
+    "keras.GRU",
+    "keras.SimpleRNN",
+    "CoupledLSTM hoisted",
+    "SRU hoisted",
+    "MinGRU scan",
+)
+PHASES = ("train", "infer")
+
+
+def load(source):
+    return json.loads((ROOT / SOURCES[source]).read_text())
+
+
+def label(name):
+    from benchmarks.cases import CASES
+
+    return CASES[name].label if name in CASES else name
+
+
+def describe(result, *also):
+    from benchmarks.conditions import describe
+
+    backend = result.get("backend") or result.get("keras_backend")
+    text = describe(result["conditions"], backend)
+    for name, title in (("torch", "PyTorch"),):
+        if name in also:
+            text += f", {title} {result['conditions']['versions'][name]}"
+    return text
+
+
+def _records(result):
+    return {
+        (r["layer"], r["phase"], r["batch"], r["steps"]): r for r in result["records"]
+    }
+
+
+def _shapes(result):
+    return sorted(
+        {(r["batch"], r["steps"]) for r in result["records"]},
+        key=lambda s: (-s[0], s[1]),
+    )
+
+
+def _header(shapes, first="layer"):
+    cells = [f"{b}×{t} {p}" for b, t in shapes for p in PHASES]
+    return (
+        f"| {first} | " + " | ".join(cells) + " |\n|---|" + "---:|" * len(cells) + "\n"
+    )
+
+
+def speed_table():
+    """Each layer's time against Keras' LSTM at the two shapes of the
+    speed guide, on the CPU."""
+    result = load("cpu-quick")
+    records = _records(result)
+    shapes = [tuple(s) for s in result["target_shapes"]]
+    text = _header(shapes)
+    ms = [
+        f"{1e3 * records['keras.LSTM', p, b, t]['median_s']:.0f} ms"
+        for b, t in shapes
+        for p in PHASES
+    ]
+    text += "| `keras.layers.LSTM` | " + " | ".join(ms) + " |\n"
+    for name in SPEED_ROWS:
+        cells = [
+            f"{records[name, p, b, t]['ratio_keras.LSTM']:.2f}"
+            for b, t in shapes
+            for p in PHASES
+        ]
+        text += f"| `{label(name)}` | " + " | ".join(cells) + " |\n"
+    return text + (
+        f"\n*Time per call relative to `keras.layers.LSTM` (its row: milliseconds); lower "
+        f"is faster. 128 inputs, 256 units, medians of {result['rounds']} interleaved rounds; "
+        f"{describe(result)}.*\n"
+    )
+
+
+def run_output():
+    """What `python -m benchmarks.run --preset quick` printed."""
+    from benchmarks import run
+
+    result = load("cpu-quick")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        print(
+            f"keras {result['keras']}, backend {result['backend']}, "
+            f"{result['conditions']['cpus']} CPUs; single GEMM: {result['gemm_gflops']:.0f} GFLOP/s"
+        )
+        for batch, steps in result.get("shapes") or _shapes_in_order(result):
+            here = [
+                r
+                for r in result["records"]
+                if (r["batch"], r["steps"]) == (batch, steps)
+            ]
+            run.print_table(here, batch, steps, result["gemm_gflops"])
+    return f"```text\n{printed.getvalue().strip()}\n```\n\n*{describe(result)}.*\n"
+
+
+def _shapes_in_order(result):
+    return list(dict.fromkeys((r["batch"], r["steps"]) for r in result["records"]))
+
+
+def peers_table():
+    """Milliseconds and the ratio to `torch.nn.LSTM`, on the CPU."""
+    result = load("cpu-peers")
+    return _ms_table(result, "ratio_torch.nn.LSTM") + (
+        f"\n*Milliseconds per call (ratio to `torch.nn.LSTM`; lower is faster). 128 inputs, "
+        f"256 units, medians of {result['rounds']} rounds, each framework in a process of "
+        f"its own; {describe(result, 'torch')}.*\n"
+    )
+
+
+def _ms_table(result, ratio_key=None, names=None):
+    records = _records(result)
+    shapes = _shapes_in_order(result)
+    names = names or list(dict.fromkeys(r["layer"] for r in result["records"]))
+    text = _header(shapes)
+    for name in names:
+        cells = []
+        for b, t in shapes:
+            for p in PHASES:
+                rec = records.get((name, p, b, t))
+                if rec is None:
+                    cells.append("")
+                    continue
+                cell = f"{1e3 * rec['median_s']:.1f}"
+                if (
+                    ratio_key
+                    and ratio_key in rec
+                    and name != ratio_key[len("ratio_") :]
+                ):
+                    cell += f" ({rec[ratio_key]:.2f})"
+                cells.append(cell)
+        text += f"| `{label(name)}` | " + " | ".join(cells) + " |\n"
+    return text
+
+
+def gpu_table():
+    """Milliseconds of every layer and path on the GPU (JAX)."""
+    result = load("gpu-jax")
+    return _ms_table(result) + (
+        f"\n*Milliseconds per call; medians of {result['rounds']} interleaved rounds; "
+        f"128 inputs, 256 units; {describe(result)}.*\n"
+    )
+
+
+def gpu_peers_table():
+    """The same GPU's cuDNN LSTM and GRU (PyTorch) beside the LSTM family, in
+    a second run."""
+    result = load("gpu-peers")
+    return _ms_table(result, "ratio_torch.nn.LSTM") + (
+        f"\n*Milliseconds per call (ratio to cuDNN's `torch.nn.LSTM`); medians of "
+        f"{result['rounds']} rounds; {describe(result, 'torch')}.*\n"
+    )
+
+
+def sliced_table():
+    """The Sliced RNN against the plain layer, by sequence length."""
+    result = load("cpu-sliced")
+    return _ms_table(result) + (
+        f"\n*Milliseconds per call; batch 16, 32 inputs, 64 units; medians of "
+        f"{result['rounds']} interleaved rounds; {describe(result)}.*\n"
+    )
+
+
+BLOCKS = {
+    "cpu-speed": speed_table,
+    "cpu-run-output": run_output,
+    "cpu-peers": peers_table,
+    "gpu-speed": gpu_table,
+    "gpu-peers": gpu_peers_table,
+    "cpu-sliced": sliced_table,
+}
+
+
+def value(match):
+    result = load(match["source"])
+    name = match["layer"].replace("_", " ")
+    key = (name, match["phase"], int(match["batch"]), int(match["steps"]))
+    record = _records(result)[key]
+    if match["ms"]:
+        return f"{1e3 * record['median_s']:.0f}"
+    baseline = match["vs"] or (
+        "torch.nn.LSTM" if "keras_backend" in result else "keras.LSTM"
+    )
+    if "ratio_" + baseline in record:
+        return f"{record['ratio_' + baseline]:.2f}"
+    other = _records(result)[(baseline, *key[1:])]
+    return f"{record['median_s'] / other['median_s']:.2f}"
+
+
+# The figures drawn from saved results (`--check` does not compare them).
+FIGURES = {
+    "benchmarks/figures/sliced.png": "cpu-sliced",
+    "benchmarks/figures/gpu_h200_jax.png": "gpu-jax",
+}
+
+
+def draw_figures():
+    from benchmarks import run
+
+    for path, source in FIGURES.items():
+        result = load(source)
+        run.plot(result["records"], ROOT / path, title=run.plot_title(result))
+
+
+def pages():
+    yield ROOT / "README.md"
+    yield ROOT / "benchmarks" / "README.md"
+    yield from sorted((ROOT / "docs").rglob("*.md"))
+
+
+def quoted(text):
+    """`text` with every quoted figure written anew. A value's marker must
+    not open a line: Markdown would read it as the start of an HTML block
+    and end the paragraph there."""
+    for line in text.splitlines():
+        if line.lstrip().startswith("<!--q "):
+            raise ValueError(f"a quoted value opens a line: {line.strip()[:60]!r}")
+    text = BLOCK.sub(lambda m: m["open"] + BLOCKS[m["name"]]() + m["close"], text)
+    return VALUE.sub(lambda m: m["open"] + value(m) + m["close"], text)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 on a difference"
+    )
+    args = parser.parse_args(argv)
+    stale = []
+    for page in pages():
+        text = page.read_text()
+        new = quoted(text)
+        if new != text:
+            stale.append(page.relative_to(ROOT))
+            if not args.check:
+                page.write_text(new)
+    if not args.check:
+        draw_figures()
+    verb = "differ from the saved results" if args.check else "rewritten"
+    for page in stale:
+        print(f"{page}: {verb}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
