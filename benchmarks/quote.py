@@ -168,18 +168,27 @@ def peers_table():
     )
 
 
-def _ms_table(result, ratio_key=None, names=None):
+def _ms_table(result, ratio_key=None, names=None, combined=False):
+    """Milliseconds per layer (rows) and shape and phase (columns); with
+    `combined`, one column per shape holding "train / infer", for tables
+    of many shapes."""
     records = _records(result)
     shapes = _shapes_in_order(result)
     names = names or list(dict.fromkeys(r["layer"] for r in result["records"]))
-    text = _header(shapes)
+    if combined:
+        cells = [f"{b}×{t}" for b, t in shapes]
+        text = "| layer | " + " | ".join(cells) + " |\n|---|" + "---:|" * len(cells)
+        text += "\n"
+    else:
+        text = _header(shapes)
     for name in names:
         cells = []
         for b, t in shapes:
+            phases = []
             for p in PHASES:
                 rec = records.get((name, p, b, t))
                 if rec is None:
-                    cells.append("")
+                    phases.append("")
                     continue
                 cell = f"{1e3 * rec['median_s']:.1f}"
                 if (
@@ -188,7 +197,11 @@ def _ms_table(result, ratio_key=None, names=None):
                     and name != ratio_key[len("ratio_") :]
                 ):
                     cell += f" ({rec[ratio_key]:.2f})"
-                cells.append(cell)
+                phases.append(cell)
+            if combined:
+                cells.append(" / ".join(phases) if any(phases) else "")
+            else:
+                cells += phases
         text += f"| `{label(name)}` | " + " | ".join(cells) + " |\n"
     return text
 
@@ -196,8 +209,8 @@ def _ms_table(result, ratio_key=None, names=None):
 def gpu_table():
     """Milliseconds of every layer and path on the GPU (JAX)."""
     result = load("gpu-jax")
-    return _ms_table(result) + (
-        f"\n*Milliseconds per call; medians of {result['rounds']} interleaved rounds; "
+    return _ms_table(result, combined=True) + (
+        f"\n*Milliseconds per call, train / infer; medians of {result['rounds']} interleaved rounds; "
         f"128 inputs, 256 units; {describe(result)}.*\n"
     )
 
@@ -215,8 +228,8 @@ def gpu_peers_table():
 def sliced_table():
     """The Sliced RNN against the plain layer, by sequence length."""
     result = load("cpu-sliced")
-    return _ms_table(result) + (
-        f"\n*Milliseconds per call; batch 16, 32 inputs, 64 units; medians of "
+    return _ms_table(result, combined=True) + (
+        f"\n*Milliseconds per call, train / infer (batch × steps); batch 16, 32 inputs, 64 units; medians of "
         f"{result['rounds']} interleaved rounds; {describe(result)}.*\n"
     )
 
