@@ -70,6 +70,16 @@ def depth_gated_macs(d, u):
 
 # The layers whose step loop the `gpu` preset also times.
 STEP_CASES = ("PeepholeLSTM", "CoupledLSTM", "MinimalGRU", "SRU", "MinGRU")
+# The layers with a fast path or a scan, each with its defaults: the first
+# rows of the GPU preset and of the speed guide's table.
+FAST_PATH_DEFAULTS = (
+    "PeepholeLSTM",
+    "CoupledLSTM",
+    "MinimalGRU",
+    "SRU",
+    "SRU(v=0)",
+    "MinGRU",
+)
 
 CASES = {
     case.name: case
@@ -271,12 +281,7 @@ PRESETS = {
         "shapes": [(64, 100), (64, 1000), (64, 4096)],
         "rounds": 3,
         "layers": [
-            "PeepholeLSTM",
-            "CoupledLSTM",
-            "MinimalGRU",
-            "SRU",
-            "SRU(v=0)",
-            "MinGRU",
+            *FAST_PATH_DEFAULTS,
             *(f"{name} steps" for name in STEP_CASES),
             "Sliced PeepholeLSTM",
             "Sliced MinimalGRU",

@@ -28,10 +28,11 @@ def on_files(files, config):
     return files
 
 
-# A page that includes a file from outside docs/ (`--8<-- "benchmarks/README.md"`
-# in docs/benchmarks.md, at the top of docs/) has it included here rather
-# than by pymdownx.snippets, with its links to `../docs/PAGE`, right on
-# GitHub, turned into links to PAGE of the site.
+# Includes: a line `--8<-- "PATH"` (PATH from the repository's root) is
+# replaced by that file, here and only here (no snippets extension). A file
+# from outside docs/ (`benchmarks/README.md` in docs/benchmarks.md, at the
+# top of docs/) has its links to `../docs/PAGE`, right on GitHub, turned
+# into links to PAGE of the site.
 _INCLUDE = re.compile(r'^--8<-- "(?P<path>[^"]+)"$', re.M)
 _REPOSITORY_LINK = re.compile(r"\]\(\.\./docs/")
 
