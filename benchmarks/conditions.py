@@ -102,3 +102,8 @@ def describe(cond, backend=None):
         parts.append(f"Keras {cond['versions']['keras']}")
     parts.append(cond["date"])
     return ", ".join(parts)
+
+
+def here(backend):
+    """`describe` of this machine now, running `backend`."""
+    return describe(conditions(backend), backend)

@@ -17,7 +17,8 @@ A page marks what is generated:
 
 The results live in `benchmarks/saved/` (and the GPU runs in
 `benchmarks/figures/`): copy a run's `benchmark.json` or `peers.json` there
-to publish it, then run this. It also redraws the figures of `FIGURES`.
+to publish it, then run this. The studies' tables (`STUDIES`) are those
+their `--out` JSON holds. It also redraws the figures of `FIGURES`.
 """
 
 import argparse
@@ -233,7 +234,25 @@ def sliced_table():
     )
 
 
+# The studies' tables: each study writes its own into its `--out` JSON.
+STUDIES = {
+    "study-clockwork": "benchmarks/saved/clockwork_generation.json",
+    "study-variants": "benchmarks/saved/variant_study.json",
+    "study-depth-gated": "benchmarks/saved/depth_gated_study.json",
+}
+
+
+def study_table(name):
+    """The tables a study printed, and the conditions it ran under."""
+    result = json.loads((ROOT / STUDIES[name]).read_text())
+    minutes = result["seconds"] / 60
+    return result["markdown"] + (
+        f"\n*{result['conditions']}; {minutes:.0f} minutes of run time in all.*\n"
+    )
+
+
 BLOCKS = {
+    **{name: functools.partial(study_table, name) for name in STUDIES},
     "cpu-speed": speed_table,
     "cpu-run-output": run_output,
     "cpu-peers": peers_table,

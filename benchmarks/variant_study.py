@@ -1,30 +1,32 @@
 """Greff et al.'s LSTM variants and Jozefowicz et al.'s mutants, measured on
-real polyphonic music (JSB Chorales, from music21) and on the IMDB character
-language model.
+real polyphonic music: JSB Chorales and a second corpus (Palestrina), both
+rebuilt from music21's scores (`benchmarks/music.py`).
 
 Every model is `input -> recurrent layer -> output layer`, the recurrent
 layer one of `VARIANTS`, its units chosen so that the whole model's
 parameter count is the closest to the vanilla LSTM's at `--units` (equal
 budgets). The mutants MUT1 and MUT2 need as many input features as units:
 a bias-free `Dense(units)` projects their inputs, and it counts in their
-budget. Each model is trained with the same recipe (Adam, gradient clipping,
-the same epochs and batches; on JSB the epoch of the best validation loss is
-kept), for every seed. It prints one line per run and a table per task:
-mean, standard deviation, and Welch's t-test of each variant against the
-vanilla LSTM (two-sided p, scipy), and draws a strip plot of the seeds.
+budget.
 
-    python -m benchmarks.variant_study --quick                     # < 5 minutes
-    tar xzf ../shared/data/aclImdb_v1.tar.gz -C /tmp
-    python -m benchmarks.variant_study --imdb-dir /tmp/aclImdb     # the documented run
+Every variant is tuned and trained alike, per corpus: Adam with gradients
+clipped to norm 1, its learning rate the best of `--learning-rates` on the
+validation pieces, tried with the first seed; then the other seeds at that
+rate (the test pieces choose nothing). Every run trains to a plateau: the validation loss is measured after
+each epoch, training stops when it has not improved for `--patience`
+epochs (or at `--max-epochs`, reported as not converged), and the best
+epoch's weights are kept. It prints one line per run and a table per
+corpus (the test NLL's mean and standard deviation, and Welch's t-test of
+each variant against the vanilla LSTM, two-sided p, scipy), and draws the
+test scores of every seed and the learning curves.
+
+    python -m benchmarks.variant_study --quick      # every variant, 1 seed, tiny: minutes
+    python -m benchmarks.variant_study --out variant_study.json \\
+        --plot variant_study.png --curves variant_curves.png   # the documented run
 
 `KERAS_GATES_SMOKE=1` (`benchmarks/smoke.py`): the variants asked for, one
-seed, a tiny layer, one epoch, a few chorales (`jsb.SMOKE_CHORALES`, unless
-`--jsb-cache` is given) and a few thousand characters: seconds per variant.
-
-JSB: `benchmarks/jsb.py` (the derived data set, its split and its metric,
-the next frame's negative log-likelihood per frame in nats). IMDB: the
-training reviews read as examples/text_generation.py reads them, bits per
-character on held-out windows (generated sentences without `--imdb-dir`).
+seed, one rate, a tiny layer, two epochs and a few pieces of each corpus
+(`music.SMOKE_PIECES`): seconds per variant.
 """
 
 import argparse
@@ -39,14 +41,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-from text_generation import Vocabulary  # noqa: E402
-from text_generation import bits_per_char  # noqa: E402
-from text_generation import generated_text  # noqa: E402
-from text_generation import imdb_text  # noqa: E402
-from text_generation import windows  # noqa: E402
+from example_utils import Plateau  # noqa: E402
+from example_utils import not_converged_note  # noqa: E402
+from example_utils import plot_curves  # noqa: E402
+from example_utils import save_study  # noqa: E402
+from example_utils import steps_range  # noqa: E402
+from example_utils import tuned  # noqa: E402
 
 import keras_gates as kg  # noqa: E402
-from benchmarks import jsb  # noqa: E402
+from benchmarks import music  # noqa: E402
+from benchmarks.conditions import here  # noqa: E402
 from benchmarks.smoke import parse_args as smoke_parse_args  # noqa: E402
 
 # name: (layer factory of units, needs inputs of its own size)
@@ -90,6 +94,11 @@ VARIANTS = {
     "MUT2": (lambda u: kg.MutantGRU(u, mutant=2, return_sequences=True), True),
     "MUT3": (lambda u: kg.MutantGRU(u, mutant=3, return_sequences=True), True),
 }
+# The documented run: the variants Greff found to hurt (NFG, NOAF), two he
+# found harmless (NP, CIFG), and Jozefowicz's GRU and first mutant.
+STUDIED = ("LSTM", "NP", "CIFG", "NFG", "NOAF", "GRU", "MUT1")
+CORPORA = ("jsb", "palestrina:60")
+LEARNING_RATES = (3e-3, 1e-2, 3e-2)
 
 
 def recurrent(name, units, x):
@@ -100,16 +109,10 @@ def recurrent(name, units, x):
 
 
 def music_model(name, units):
-    frames = keras.Input((None, jsb.KEYS), name="frames")
+    frames = keras.Input((None, music.KEYS), name="frames")
     x = recurrent(name, units, frames)
-    return keras.Model(frames, keras.layers.Dense(jsb.KEYS, activation="sigmoid")(x))
-
-
-def text_model(name, units, vocabulary, embedding_dim):
-    chars = keras.Input((None,), dtype="int32", name="chars")
-    x = keras.layers.Embedding(vocabulary, embedding_dim)(chars)
-    x = recurrent(name, units, x)
-    return keras.Model(chars, keras.layers.Dense(vocabulary)(x))
+    outputs = keras.layers.Dense(music.KEYS, activation="sigmoid")(x)
+    return keras.Model(frames, outputs)
 
 
 def matched_units(build, name, budget):
@@ -132,73 +135,42 @@ def matched_units(build, name, budget):
     return best, params(best)
 
 
-def compile_model(model, loss, args):
-    model.compile(
-        optimizer=keras.optimizers.Adam(args.learning_rate, clipnorm=args.clipnorm),
-        loss=loss,
-        run_eagerly=args.run_eagerly,
-    )
-
-
-def run_music(name, units, seed, data, args):
+def run_music(name, units, seed, learning_rate, data, args):
+    """One run to a plateau: the NLL per frame on the validation and test
+    pieces, and the plateau's record (curve, steps, converged)."""
+    start = time.perf_counter()
     keras.utils.set_random_seed(seed)
     model = music_model(name, units)
-    compile_model(model, "binary_crossentropy", args)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=args.clipnorm),
+        loss="binary_crossentropy",
+        run_eagerly=args.run_eagerly,
+    )
     # Training on chunks of the pieces, the held-out scores on whole pieces.
-    train = jsb.batch(jsb.chunks(data["train"], args.chunk))
-    valid, test = (jsb.batch(data[k], args.max_frames) for k in ("valid", "test"))
+    train = music.batch(music.chunks(data["train"], args.chunk))
+    valid, test = (music.batch(data[k], args.max_frames) for k in ("valid", "test"))
+    plateau = Plateau("val_loss", patience=args.patience)
     model.fit(
         train[0],
         train[1],
         sample_weight=train[2],
         validation_data=valid,
         batch_size=args.batch_size,
-        epochs=args.music_epochs,
+        epochs=args.max_epochs,
         shuffle=True,
         verbose=args.verbose,
-        callbacks=[
-            keras.callbacks.EarlyStopping(
-                restore_best_weights=True, patience=args.patience
-            )
-        ],
+        callbacks=[plateau],
     )
     scores = {}
     for part, (x, y, w) in (("valid", valid), ("test", test)):
-        scores[part] = jsb.nll_per_frame(model.predict(x, verbose=0), y, w)
-    return scores
-
-
-def run_text(name, units, seed, text, args):
-    vocab, train, held_out = text
-    keras.utils.set_random_seed(seed)
-    model = text_model(name, units, len(vocab), args.embedding_dim)
-    compile_model(
-        model, keras.losses.SparseCategoricalCrossentropy(from_logits=True), args
-    )
-    model.fit(
-        *train,
-        batch_size=args.batch_size * 4,
-        epochs=args.text_epochs,
-        shuffle=True,
-        verbose=args.verbose,
-    )
-    return {"test": bits_per_char(model, *held_out, 256)}
-
-
-def load_text(args):
-    if args.imdb_dir:
-        text = imdb_text(args.imdb_dir, args.max_chars)[: args.max_chars]
-        source = f"IMDB training reviews from {args.imdb_dir}"
-    else:
-        text = generated_text(0)[: args.max_chars]
-        source = "generated sentences (no --imdb-dir)"
-    split = int(len(text) * 0.95)
-    vocab = Vocabulary(text[:split])
-    ids = vocab.encode(text)
-    train = windows(ids[:split], args.seq_len, args.seq_len)
-    held_out = windows(ids[split:], args.seq_len, args.seq_len)
-    print(f"text: {source}, {len(text)} characters, {len(vocab)} symbols")
-    return vocab, train, held_out
+        scores[part] = music.nll_per_frame(model.predict(x, verbose=0), y, w)
+    # In the table's unit: Keras' loss is the mean over every key of every
+    # frame, padded frames (weight 0) included; the table's, the sum over
+    # the keys averaged over the real frames.
+    weights = valid[2]
+    record = plateau.record(scale=music.KEYS * weights.size / float(weights.sum()))
+    seconds = time.perf_counter() - start
+    return {**scores, **record, "learning_rate": learning_rate, "seconds": seconds}
 
 
 def welch_p(values, reference):
@@ -212,142 +184,178 @@ def welch_p(values, reference):
     return float(stats.ttest_ind(values, reference, equal_var=False).pvalue)
 
 
-def table(task, metric, results, variants):
-    rows = [r for r in results if r["task"] == task]
+def table(corpus, results, variants, cap):
+    rows = [r for r in results if r["data"] == corpus]
     reference = [r["test"] for r in rows if r["variant"] == "LSTM"]
     lines = [
-        f"\n{task}: {metric} on the test set, lower is better",
-        "| variant | units | parameters | per seed | mean | sd | vs LSTM | Welch p |",
-        "|---|---:|---:|---|---:|---:|---:|---:|",
+        f"**{corpus}: NLL per frame (nats) on the test pieces, lower is better**",
+        "",
+        "| variant | units | parameters | rate | per seed | mean ± sd | vs LSTM | "
+        "Welch p | steps |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for name in variants:
         mine = [r for r in rows if r["variant"] == name]
         values = [r["test"] for r in mine]
-        sd = f"{statistics.stdev(values):.3f}" if len(values) > 1 else "–"
-        p = None if name == "LSTM" else welch_p(values, reference)
-        lines.append(
-            f"| {name} | {mine[0]['units']} | {mine[0]['parameters']} | "
-            f"{', '.join(f'{v:.3f}' for v in values)} | {statistics.mean(values):.3f} | "
-            f"{sd} | {statistics.mean(values) - statistics.mean(reference):+.3f} | "
-            f"{'' if p is None else f'{p:.3f}'} |"
+        sd = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
+        p = None if name == "LSTM" or not reference else welch_p(values, reference)
+        vs = (
+            f"{statistics.mean(values) - statistics.mean(reference):+.3f}"
+            if reference
+            else ""
         )
-    print("\n".join(lines), flush=True)
+        lines.append(
+            f"| {name} | {mine[0]['units']} | {mine[0]['parameters']:,} | "
+            f"{mine[0]['learning_rate']:g} | {', '.join(f'{v:.3f}' for v in values)} | "
+            f"{statistics.mean(values):.3f}{sd} | {vs} | "
+            f"{'' if p is None else f'{p:.3f}'} | "
+            f"{steps_range(mine)} |"
+        )
+    note = not_converged_note(rows, cap)
+    lines += ["", note] if note else []
+    print("\n" + "\n".join(lines), flush=True)
     return lines
 
 
-def plot(results, tasks, variants, path):
+def plot(results, corpora, variants, path, subtitle):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     # Drawn for a documentation column (about 700-900 px): one panel per
-    # task, stacked, 200 dpi, 9-10 pt text.
+    # corpus, stacked, 200 dpi, 9-10 pt text.
     fig, axes = plt.subplots(
-        len(tasks), 1, figsize=(7, 3.4 * len(tasks)), squeeze=False
+        len(corpora),
+        1,
+        figsize=(7, 0.35 * len(variants) * len(corpora) + 1.6),
+        squeeze=False,
     )
     rng = np.random.default_rng(0)
-    for ax, (task, metric) in zip(axes[:, 0], tasks, strict=True):
+    for ax, corpus in zip(axes[:, 0], corpora, strict=True):
         for k, name in enumerate(variants):
             values = [
-                r["test"] for r in results if r["task"] == task and r["variant"] == name
+                r["test"]
+                for r in results
+                if r["data"] == corpus and r["variant"] == name
             ]
             jitter = rng.uniform(-0.15, 0.15, len(values))
             ax.scatter(values, k + jitter, s=18, color="C0" if name != "LSTM" else "C3")
             ax.plot([np.mean(values)] * 2, [k - 0.3, k + 0.3], color="black", lw=1)
         reference = [
-            r["test"] for r in results if r["task"] == task and r["variant"] == "LSTM"
+            r["test"] for r in results if r["data"] == corpus and r["variant"] == "LSTM"
         ]
-        ax.axvline(np.mean(reference), color="C3", lw=0.8, ls="--")
+        if reference:
+            ax.axvline(np.mean(reference), color="C3", lw=0.8, ls="--")
         ax.set_yticks(range(len(variants)), variants)
         ax.invert_yaxis()
-        ax.set_xlabel(f"{metric} (test, lower is better)", fontsize=9)
-        ax.set_title(task, fontsize=10)
+        ax.set_xlabel("NLL per frame, nats (test, lower is better)", fontsize=9)
+        ax.set_title(corpus, fontsize=10)
         ax.tick_params(labelsize=9)
-    from benchmarks.conditions import conditions
-    from benchmarks.conditions import describe
-
-    backend = keras.backend.backend()
     fig.suptitle(
         "LSTM variants at equal parameter counts: one dot per seed, bar = mean\n"
-        + describe(conditions(backend), backend),
+        + subtitle,
         fontsize=10,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=200)
+    plt.close(fig)
     print(f"wrote {path}")
 
 
 def run(args):
-    variants = args.variants or list(VARIANTS)
-    results, tasks = [], []
-    if "jsb" in args.tasks:
-        data = jsb.load(args.jsb_cache or jsb.default_cache())
+    start = time.perf_counter()
+    variants = args.variants or list(STUDIED)
+    grid = [args.learning_rate] if args.learning_rate else args.learning_rates
+    results, labels = [], []
+    saved_seconds = 0.0
+    for path in args.from_json or ():
+        saved = json.loads(Path(path).read_text())
+        results += saved["runs"]
+        saved_seconds += saved["seconds"]  # the parts' times, added
+        labels = list(dict.fromkeys(r["data"] for r in results))
+        variants = list(dict.fromkeys(r["variant"] for r in results))
+    done = {}  # (corpus, variant): its runs, from --resume
+    if args.resume and Path(args.resume).exists():
+        saved = json.loads(Path(args.resume).read_text())
+        saved_seconds = saved["seconds"]
+        for r in saved["runs"]:
+            done.setdefault((r["data"], r["variant"]), []).append(r)
+    for corpus in () if args.from_json else args.corpus:
+        label = music.corpus_label(corpus)
+        labels.append(label)
+        data = music.load(music.default_cache(corpus, args.cache_dir), corpus)
         sizes = {k: len(v) for k, v in data.items()}
-        print(f"JSB from music21: {sizes} chorales", flush=True)
+        print(f"{label}: {sizes} pieces", flush=True)
         budget = music_model("LSTM", args.units).count_params()
-        tasks.append(("JSB Chorales", "NLL per frame (nats)"))
         for name in variants:
+            if len(done.get((label, name), ())) == len(args.seeds):
+                results += done[label, name]
+                print(f"{label} {name:<6} from {args.resume}", flush=True)
+                continue
             units, count = matched_units(music_model, name, budget)
+            rate, trials = tuned(
+                grid,
+                lambda lr, seed, n=name, u=units, d=data: run_music(
+                    n, u, seed, lr, d, args
+                ),
+                args.seeds[0],
+            )
+            if trials:
+                tried = "  ".join(
+                    f"{lr:g}: {t['valid']:.3f}" for lr, t in trials.items()
+                )
+                print(
+                    f"{label} {name:<6} tuning (valid) {tried} -> {rate:g}", flush=True
+                )
             for seed in args.seeds:
-                start = time.perf_counter()
-                scores = run_music(name, units, seed, data, args)
-                seconds = time.perf_counter() - start
+                # The first seed's run at the chosen rate is its tuning run.
+                scores = trials.get(rate) if seed == args.seeds[0] else None
+                scores = scores or run_music(name, units, seed, rate, data, args)
+                seconds = scores["seconds"]
                 results.append(
                     dict(
-                        task="JSB Chorales",
+                        data=label,
                         variant=name,
+                        model=name,
                         units=units,
                         parameters=count,
                         seed=seed,
-                        seconds=seconds,
+                        tuning={f"{lr:g}": t["valid"] for lr, t in trials.items()},
                         **scores,
                     )
                 )
                 print(
-                    f"JSB  {name:<10} units {units:>3} params {count} seed {seed}  valid {scores['valid']:.3f}  test {scores['test']:.3f}  ({seconds:.0f} s)",
+                    f"{label} {name:<6} units {units:>3} params {count} seed {seed}  "
+                    f"valid {scores['valid']:.3f}  test {scores['test']:.3f}  "
+                    f"steps {scores['steps']}"
+                    f"{'' if scores['converged'] else ' (not converged)'}  ({seconds:.0f} s)",
                     flush=True,
                 )
-    if "imdb" in args.tasks:
-        text = load_text(args)
-        vocabulary = len(text[0])
-
-        def build(name, units):
-            return text_model(name, units, vocabulary, args.embedding_dim)
-
-        budget = build("LSTM", args.text_units).count_params()
-        tasks.append(("IMDB characters", "bits per character"))
-        for name in variants:
-            units, count = matched_units(build, name, budget)
-            for seed in args.seeds[: args.text_seeds]:
-                start = time.perf_counter()
-                scores = run_text(name, units, seed, text, args)
-                seconds = time.perf_counter() - start
-                results.append(
-                    dict(
-                        task="IMDB characters",
-                        variant=name,
-                        units=units,
-                        parameters=count,
-                        seed=seed,
-                        seconds=seconds,
-                        **scores,
-                    )
-                )
-                print(
-                    f"IMDB {name:<10} units {units:>3} params {count} seed {seed}  test {scores['test']:.3f} bits/char  ({seconds:.0f} s)",
-                    flush=True,
-                )
+            if args.out:  # what has run so far, for --resume
+                elapsed = saved_seconds + time.perf_counter() - start
+                save_study(args.out, args, results, [], elapsed, "(partial)")
+    seconds = saved_seconds + (0 if args.from_json else time.perf_counter() - start)
     lines = []
-    for task, metric in tasks:
-        lines += table(task, metric, results, variants)
+    for label in labels:
+        lines += table(label, results, variants, f"{args.max_epochs} epochs") + [""]
+    unconverged = sum(not r["converged"] for r in results)
+    print(f"runs that reached --max-epochs before a plateau: {unconverged}")
+    print(f"seconds: {seconds:.0f}")
+    subtitle = here(keras.backend.backend())
     if args.plot:
-        plot(results, tasks, variants, args.plot)
-    if args.out:
-        Path(args.out).write_text(
-            json.dumps({"args": vars(args), "runs": results, "tables": lines}, indent=1)
+        plot(results, labels, variants, args.plot, subtitle)
+    if args.curves:
+        plot_curves(
+            results,
+            args.curves,
+            f"Validation NLL per frame while training (every seed)\n{subtitle}",
+            ylabel="NLL per frame (nats)",
+            zoom=1.25,
         )
-        print(f"wrote {args.out}")
+        print(f"wrote {args.curves}")
+    if args.out:
+        save_study(args.out, args, results, lines, seconds, subtitle)
     return results
 
 
@@ -355,14 +363,11 @@ def run(args):
 SMOKE = {
     "seeds": [1],
     "units": 8,
-    "music_epochs": 1,
+    "max_epochs": 2,
     "max_frames": 16,
     "chunk": 8,
-    "max_chars": 3000,
-    "text_units": 8,
-    "text_seeds": 1,
-    "text_epochs": 1,
-    "seq_len": 20,
+    "learning_rates": [1e-2],
+    "learning_rate": None,
     # Eager: compiling each model would take longer than its tiny training.
     "run_eagerly": True,
 }
@@ -371,33 +376,42 @@ SMOKE = {
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--tasks", nargs="+", default=["jsb", "imdb"], choices=["jsb", "imdb"]
+        "--corpus",
+        nargs="+",
+        default=list(CORPORA),
+        help="jsb, a music21 composer or a folder of scores; NAME:N samples N pieces",
+    )
+    parser.add_argument(
+        "--cache-dir", help="the corpora's piano rolls (default: ~/.keras/datasets/)"
     )
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--units", type=int, default=64, help="the vanilla LSTM's")
     parser.add_argument(
-        "--units", type=int, default=64, help="the vanilla LSTM's on JSB"
+        "--learning-rates", type=float, nargs="+", default=list(LEARNING_RATES)
     )
-    parser.add_argument("--music-epochs", type=int, default=100)
-    parser.add_argument("--patience", type=int, default=8)
+    parser.add_argument("--learning-rate", type=float, help="one rate, no tuning")
+    parser.add_argument("--max-epochs", type=int, default=200)
+    parser.add_argument("--patience", type=int, default=10)
     parser.add_argument(
-        "--max-frames", type=int, help="cut the chorales to this many frames"
+        "--max-frames", type=int, help="cut the held-out pieces to this many frames"
     )
     parser.add_argument(
         "--chunk", type=int, default=64, help="training frames per sequence"
     )
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-2)
     parser.add_argument("--clipnorm", type=float, default=1.0)
-    parser.add_argument("--jsb-cache", help=f"default: {jsb.CACHE}")
-    parser.add_argument("--imdb-dir", help="an unpacked aclImdb archive")
-    parser.add_argument("--max-chars", type=int, default=100_000)
-    parser.add_argument("--text-units", type=int, default=64, help="the vanilla LSTM's")
-    parser.add_argument("--text-seeds", type=int, default=2, help="the first seeds")
-    parser.add_argument("--text-epochs", type=int, default=2)
-    parser.add_argument("--embedding-dim", type=int, default=32)
-    parser.add_argument("--seq-len", type=int, default=100)
-    parser.add_argument("--plot", help="a PNG: the strip plot of every seed")
+    parser.add_argument(
+        "--from-json",
+        nargs="+",
+        help="train nothing: the tables and figures of saved runs (--out files)",
+    )
+    parser.add_argument(
+        "--resume",
+        help="a partial --out file: its finished variants are not run again",
+    )
+    parser.add_argument("--plot", help="a PNG: the test score of every seed")
+    parser.add_argument("--curves", help="a PNG: the learning curves")
     parser.add_argument("--out", help="a JSON file for every run")
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument(
@@ -405,18 +419,15 @@ def parse_args(argv=None):
     )
     parser.set_defaults(run_eagerly=False)  # not an option: see SMOKE
     if parser.parse_args(argv).quick:
-        quick = {
-            "seeds": [1],
-            "units": 16,
-            "music_epochs": 2,
-            "max_frames": 64,
-            "chunk": 32,
-            "max_chars": 20_000,
-            "text_units": 16,
-            "text_epochs": 1,
-            "seq_len": 50,
-        }
-        parser.set_defaults(**quick)
+        parser.set_defaults(
+            variants=list(VARIANTS),
+            seeds=[1],
+            units=16,
+            max_epochs=3,
+            max_frames=64,
+            chunk=32,
+            learning_rates=[1e-2],
+        )
     return smoke_parse_args(parser, argv, **SMOKE)
 
 

@@ -173,79 +173,125 @@ def test_sliced_variants_smoke(capsys):
     )
 
 
-def test_depth_gated_study_smoke(capsys):
-    """Offline: both models train at 2 layers with parameter counts within
-    5% of each other (at 16 units one unit is 4%), and the table prints."""
+def test_depth_gated_study_smoke(tmp_path, capsys):
+    """Offline: both models train at 2 layers on both texts with parameter
+    counts within 5% of each other (at 16 units one unit is 4%), every run
+    keeps its learning curve, and the table and the JSON say the same."""
     from benchmarks import depth_gated_study
 
-    runs = depth_gated_study.main(["--smoke"])
-    assert [r["model"] for r in runs] == list(depth_gated_study.MODELS)
-    stacked, gated = (r["parameters"] for r in runs)
-    assert abs(gated - stacked) <= 0.05 * stacked
-    assert all(np.isfinite(r["bits_per_char"]) for r in runs)
-    assert "| 2 | DepthGatedLSTM |" in capsys.readouterr().out
+    out = tmp_path / "dg.json"
+    runs = depth_gated_study.main(["--smoke", "--out", str(out)])
+    assert [(r["data"].split()[0], r["model"]) for r in runs] == [
+        (text, model)
+        for text in depth_gated_study.CORPORA
+        for model in depth_gated_study.MODELS
+    ]
+    for text in ("imdb", "python"):
+        stacked, gated = (r["parameters"] for r in runs if r["data"].startswith(text))
+        assert abs(gated - stacked) <= 0.05 * stacked
+    for r in runs:
+        # two epochs (the smoke size), fewer than the patience: not converged
+        assert np.isfinite(r["test"]) and len(r["curve"]) == 2
+        assert not r["converged"] and r["steps"] == r["curve"][-1][0]
+        assert r["best"] == min(v for _, v in r["curve"])
+    saved = json.loads(out.read_text())
+    assert "| python | DepthGatedLSTM |" in saved["markdown"]
+    assert saved["markdown"] in capsys.readouterr().out
 
 
-def test_jsb_from_music21_and_its_metric(tmp_path):
+def test_python_text_is_the_standard_library():
+    from benchmarks import depth_gated_study
+
+    text, source = depth_gated_study.python_text(20_000)
+    assert len(text) == 20_000 and "def " in text and "import " in text
+    assert "standard library" in source
+
+
+def test_music_corpora_and_the_metric(tmp_path):
     """Four chorales of music21's corpus as a piano roll: 88 keys, one frame
     per quarter note, four voices or fewer per frame, a split of the files;
-    and the metric: 88 ln 2 nats per frame for a coin toss on every key (the
-    random baseline of Boulanger-Lewandowski et al., 61.0)."""
+    a composer's corpus in the same form, sampled with a seed; and the
+    metric: 88 ln 2 nats per frame for a coin toss on every key (the random
+    baseline of Boulanger-Lewandowski et al., 61.0)."""
     from music21 import converter
 
-    from benchmarks import jsb
+    from benchmarks import music
 
     cache = tmp_path / "jsb.npz"
-    jsb.build(str(cache), verbose=False, limit=4)
-    data = jsb.load(str(cache))
+    music.build(str(cache), verbose=False, limit=4)
+    data = music.load(str(cache))
     assert [len(data[k]) for k in ("train", "valid", "test")] == [2, 1, 1]
     pieces = data["train"] + data["valid"] + data["test"]
-    first = jsb.chorale_paths()[0]
+    first = music.chorale_paths()[0]
     quarters = converter.parse(first).highestTime
     assert np.load(cache)["names"][0] == first.rsplit("/", 1)[-1]
-    assert len(jsb.piano_roll(first)) == math.ceil(quarters)
+    assert len(music.piano_roll(first)) == math.ceil(quarters)
     for p in pieces:
         assert p.shape[1] == 88 and set(np.unique(p)) <= {0.0, 1.0}
         assert 1 <= p.sum(-1).max() <= 4
     assert all(p.dtype == np.float32 for p in pieces)
-    x, y, w = jsb.batch(pieces)
+    x, y, w = music.batch(pieces)
     both = w[:, 1:] > 0  # frame t + 1 is the input after target t
     np.testing.assert_array_equal(x[:, 1:][both], y[:, :-1][both])
     assert w.sum() == sum(len(p) - 1 for p in pieces)
-    coin = jsb.nll_per_frame(np.full_like(y, 0.5), y, w)
+    coin = music.nll_per_frame(np.full_like(y, 0.5), y, w)
     assert abs(coin - 88 * math.log(2)) < 1e-9 and round(coin, 1) == 61.0
-    chunks = jsb.chunks(pieces, 16)
+    chunks = music.chunks(pieces, 16)
     assert sum(len(c) - 1 for c in chunks) == sum(len(p) - 1 for p in pieces)
+    sample = music.corpus_paths("palestrina:12")
+    assert len(sample) == 12 and sample == music.corpus_paths("palestrina:12")
+    assert all("palestrina" in p for p in sample)
+    assert len(music.corpus_paths("palestrina")) > 1000
+    assert music.corpus_label("palestrina:12") == "palestrina (12 pieces)"
+    # a folder of scores is a corpus too
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    for path in sample[:2]:
+        (folder / path.rsplit("/", 1)[-1]).write_bytes(open(path, "rb").read())
+    assert len(music.corpus_paths(str(folder))) == 2
+    assert music.piano_roll(music.corpus_paths(str(folder))[0]).shape[1] == 88
 
 
 def test_variant_study_smoke(tmp_path, capsys):
-    """Offline, three chorales: a Greff variant, CIFG and a projected mutant
-    train on both tasks at equal budgets (within 5%), and the tables print."""
-    from benchmarks import jsb
+    """Offline, five chorales: a Greff variant and a projected mutant are
+    tuned (two rates) and trained at equal budgets (within 5%), every run
+    keeps its learning curve, and the tables print."""
+    from benchmarks import music
     from benchmarks import variant_study
 
-    cache = tmp_path / "jsb.npz"
-    jsb.build(str(cache), verbose=False, limit=5)
+    music.build(str(tmp_path / "jsb_music21.npz"), verbose=False, limit=5)
     runs = variant_study.main(
         [
             "--quick",
-            "--jsb-cache",
-            str(cache),
+            "--corpus",
+            "jsb",
+            "--cache-dir",
+            str(tmp_path),
             "--variants",
             "LSTM",
             "FGR",
             "MUT1",
-            "--max-chars",
-            "4000",
+            "--learning-rates",
+            "1e-2",
+            "1e-3",
+            "--max-epochs",
+            "2",
             "--plot",
             str(tmp_path / "study.png"),
+            "--curves",
+            str(tmp_path / "curves.png"),
         ]
     )
-    assert [(r["task"], r["variant"]) for r in runs] == [
-        (task, name)
-        for task in ("JSB Chorales", "IMDB characters")
-        for name in ("LSTM", "FGR", "MUT1")
-    ]
+    assert [r["variant"] for r in runs] == ["LSTM", "FGR", "MUT1"]
+    for r in runs:
+        assert set(r["tuning"]) == {"0.01", "0.001"}
+        assert r["learning_rate"] == (
+            1e-2 if r["tuning"]["0.01"] < r["tuning"]["0.001"] else 1e-3
+        )
+        assert len(r["curve"]) == 2 and np.isfinite(r["test"])
+        # the curve is in the table's unit: its best epoch's value is the
+        # validation NLL of the weights kept
+        assert abs(r["best"] - r["valid"]) < 1e-3 * r["valid"]
     # Equal budgets: each variant's units give the count closest to the
     # LSTM's (at 16 units, one unit of FGR is 7% of the budget).
     budget = variant_study.music_model("LSTM", 16).count_params()
@@ -256,11 +302,11 @@ def test_variant_study_smoke(tmp_path, capsys):
         for other in (units - 1, units + 1):
             other_count = variant_study.music_model(name, other).count_params()
             assert abs(count - budget) <= abs(other_count - budget)
-        jsb_run = next(r for r in runs if r["variant"] == name)
-        assert (jsb_run["units"], jsb_run["parameters"]) == (units, count)
-    assert all(np.isfinite(r["test"]) for r in runs)
+        run = next(r for r in runs if r["variant"] == name)
+        assert (run["units"], run["parameters"]) == (units, count)
     out = capsys.readouterr().out
     assert "| MUT1 |" in out and (tmp_path / "study.png").exists()
+    assert (tmp_path / "curves.png").exists()
 
 
 @pytest.mark.skipif(

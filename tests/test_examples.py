@@ -336,27 +336,57 @@ def test_text_generation_reads_imdb_reviews(tmp_path):
     assert "wonderful" in text and "awful" in text
 
 
-def test_clockwork_generation_smoke(capsys):
-    """Two epochs of the smallest size on the real recording that music21
-    ships (a test dependency): the table prints, every model has about 250
-    parameters that can learn, and the target is the scaled recording."""
+def test_clockwork_generation_smoke(capsys, tmp_path):
+    """A few steps of the smallest size on the two real recordings (music21
+    ships one, Python's test package the other): the table prints, every
+    model has about 250 parameters that can learn, and the JSON holds the
+    runs and the table."""
+    import json
+
     clockwork = load("clockwork_generation")
-    results = clockwork.main(["--smoke"])
-    assert {name for _, name in results} == set(clockwork.MODELS)
-    for params, median, mses in results.values():
-        assert 200 <= params <= 300
-        assert np.isfinite(median) and len(mses) == 1
-    out = capsys.readouterr().out
-    assert "audioSearch/test_audio.wav at 44100 Hz" in out
-    assert "| 250 | clockwork | 18 | 217 |" in out
+    out = tmp_path / "cw.json"
+    runs = clockwork.main(["--smoke", "--out", str(out)])
+    assert [(r["data"], r["model"]) for r in runs] == [
+        (data, model) for data in ("voice", "pluck") for model in clockwork.MODELS
+    ]
+    for r in runs:
+        assert 200 <= r["parameters"] <= 300 and np.isfinite(r["valid"])
+        assert len(r["curve"]) == 2 and r["learning_rate"] == 1e-2
+    printed = capsys.readouterr().out
+    assert "audioSearch/test_audio.wav at 44100 Hz" in printed
+    assert "pluck-pcm16.wav at 11025 Hz" in printed
+    saved = json.loads(out.read_text())
+    assert "| voice | 84480 |" in saved["markdown"] and len(saved["runs"]) == 6
 
 
-def test_clockwork_generation_target():
+def test_clockwork_generation_clips(tmp_path):
+    """The clips: 320 samples, scaled to [-1, 1], the first offset a tuning
+    clip apart from the reported ones; a WAV of one's own at --offsets."""
+    from scipy.io import wavfile
+
     clockwork = load("clockwork_generation")
-    args = clockwork.parse_args([])
-    wave, description = clockwork.target_waveform(args)
-    assert wave.shape == (320,) and wave.min() == -1.0 and wave.max() == 1.0
-    assert "test_audio.wav" in description
+    found = clockwork.recordings(clockwork.parse_args([]))
+    assert [name for name, *_ in found] == ["voice", "pluck"]
+    for name, _, tuning, reported in found:
+        assert list(reported) == list(clockwork.OFFSETS[name][1:])
+        for wave in (tuning, *reported.values()):
+            assert wave.shape == (320,) and wave.min() == -1.0 and wave.max() == 1.0
+    rate = 8000
+    t = np.arange(4000) / rate
+    wavfile.write(tmp_path / "tone.wav", rate, np.sin(2 * np.pi * 50 * t))
+    args = clockwork.parse_args(
+        ["--wav", str(tmp_path / "tone.wav"), "--offsets", "0", "40", "80"]
+    )
+    ((name, description, tuning, reported),) = clockwork.recordings(args)
+    assert name == "tone" and "8000 Hz" in description and list(reported) == [40, 80]
+    expected = np.sin(2 * np.pi * 50 * t[40:360])
+    low, high = expected.min(), expected.max()
+    np.testing.assert_allclose(reported[40], 2 * (expected - low) / (high - low) - 1)
+    args = clockwork.parse_args(
+        ["--wav", str(tmp_path / "tone.wav"), "--offsets", "3900", "0"]
+    )
+    with pytest.raises(ValueError, match="no 320 from offset 3900"):
+        clockwork.recordings(args)
     args = clockwork.parse_args(["--synthetic"])
-    wave, description = clockwork.target_waveform(args)
-    assert "synthetic" in description and wave.shape == (320,)
+    ((name, _, tuning, reported),) = clockwork.recordings(args)
+    assert name == "synthetic" and len(reported) == 3

@@ -173,17 +173,21 @@ def test_studies_take_their_smoke_sizes(smoke_env):
         depth_gated_study.SMOKE
     )
     args = variant_study.parse_args(
-        ["--imdb-dir", "aclImdb", "--variants", "LSTM", "GRU", "--units", "64"]
+        ["--corpus", "palestrina:40", "--variants", "LSTM", "GRU", "--units", "64"]
     )
-    assert args.variants == ["LSTM", "GRU"] and args.imdb_dir == "aclImdb"
+    assert args.variants == ["LSTM", "GRU"] and args.corpus == ["palestrina:40"]
     assert {k: getattr(args, k) for k in variant_study.SMOKE} == variant_study.SMOKE
-    assert args.jsb_cache is None  # a few chorales in a temporary folder
+    assert args.cache_dir is None  # a few pieces in a temporary folder
 
 
-def test_jsb_smoke_cache(smoke_env, monkeypatch):
-    from benchmarks import jsb
+def test_music_smoke_cache(smoke_env, monkeypatch, tmp_path):
+    from benchmarks import music
 
-    monkeypatch.setattr(jsb, "smoke_cache", lambda: "small.npz")
-    assert jsb.default_cache() == "small.npz"
+    monkeypatch.setattr(music, "smoke_cache", lambda corpus: f"small {corpus}")
+    assert music.default_cache("palestrina:40") == "small palestrina:40"
+    assert music.default_cache("jsb", str(tmp_path)) == str(
+        tmp_path / "jsb_music21.npz"
+    )
     monkeypatch.delenv("KERAS_GATES_SMOKE")
-    assert jsb.default_cache() == jsb.CACHE
+    assert music.default_cache("palestrina:40") == music.cache_path("palestrina:40")
+    assert music.cache_path("palestrina:40").endswith("palestrina_40_music21.npz")
