@@ -225,7 +225,11 @@ def plot_curves(runs, path, title, ylabel="validation loss", log=False, zoom=Non
     # Drawn for a documentation column (about 700-900 px): stacked panels,
     # 200 dpi, 9-10 pt text, the legend beside the panels.
     fig, axes = plt.subplots(
-        len(datasets), 1, figsize=(8, 3.2 * len(datasets)), squeeze=False
+        len(datasets),
+        1,
+        figsize=(8, 3.2 * len(datasets) + 0.6),
+        squeeze=False,
+        layout="constrained",  # keeps the two-line title off the first panel
     )
     for ax, data in zip(axes[:, 0], datasets, strict=True):
         seen = set()
@@ -247,7 +251,6 @@ def plot_curves(runs, path, title, ylabel="validation loss", log=False, zoom=Non
         ax.tick_params(labelsize=9)
         ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     fig.savefig(path, dpi=200)
     plt.close(fig)
 
