@@ -33,7 +33,6 @@ half for validation, the second for the test.
 """
 
 import argparse
-import json
 import math
 import pathlib
 import sys
@@ -46,6 +45,7 @@ import keras
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 from example_utils import Plateau  # noqa: E402
+from example_utils import load_studies  # noqa: E402
 from example_utils import mean_sd  # noqa: E402
 from example_utils import not_converged_note  # noqa: E402
 from example_utils import plot_curves  # noqa: E402
@@ -197,13 +197,8 @@ def markdown(results, labels, seeds, cap):
 def run(args):
     start = time.perf_counter()
     grid = [args.learning_rate] if args.learning_rate else args.learning_rates
-    results, labels = [], []
-    saved_seconds = 0.0
-    for path in args.from_json or ():
-        saved = json.loads(Path(path).read_text())
-        results += saved["runs"]
-        saved_seconds += saved["seconds"]  # the parts' times, added
-        labels = list(dict.fromkeys(r["data"] for r in results))
+    results, saved_seconds = load_studies(args.from_json)
+    labels = list(dict.fromkeys(r["data"] for r in results))
     for corpus in () if args.from_json else args.corpus:
         text, source = corpus_text(corpus, args)
         vocab, data = splits(text, args.seq_len)

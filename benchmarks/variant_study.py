@@ -42,6 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 from example_utils import Plateau  # noqa: E402
+from example_utils import load_studies  # noqa: E402
 from example_utils import not_converged_note  # noqa: E402
 from example_utils import plot_curves  # noqa: E402
 from example_utils import save_study  # noqa: E402
@@ -267,13 +268,9 @@ def run(args):
     start = time.perf_counter()
     variants = args.variants or list(STUDIED)
     grid = [args.learning_rate] if args.learning_rate else args.learning_rates
-    results, labels = [], []
-    saved_seconds = 0.0
-    for path in args.from_json or ():
-        saved = json.loads(Path(path).read_text())
-        results += saved["runs"]
-        saved_seconds += saved["seconds"]  # the parts' times, added
-        labels = list(dict.fromkeys(r["data"] for r in results))
+    results, saved_seconds = load_studies(args.from_json)
+    labels = list(dict.fromkeys(r["data"] for r in results))
+    if args.from_json:
         variants = list(dict.fromkeys(r["variant"] for r in results))
     done = {}  # (corpus, variant): its runs, from --resume
     if args.resume and Path(args.resume).exists():

@@ -297,3 +297,17 @@ def not_converged_note(runs, cap):
         "improving: their scores are the best they reached by then, not a "
         "plateau's."
     )
+
+
+def load_studies(paths):
+    """The runs of saved `--out` files (a study run in parts) and their
+    times added: `(runs, seconds)`."""
+    import json
+    import pathlib
+
+    runs, seconds = [], 0.0
+    for path in paths or ():
+        saved = json.loads(pathlib.Path(path).read_text())
+        runs += saved["runs"]
+        seconds += saved["seconds"]
+    return runs, seconds
