@@ -57,6 +57,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from example_utils import Plateau  # noqa: E402
+from example_utils import load_studies  # noqa: E402
 from example_utils import not_converged_note  # noqa: E402
 from example_utils import parse_with_smoke  # noqa: E402
 from example_utils import plot_curves  # noqa: E402
@@ -153,8 +154,9 @@ def recordings(args):
         named = [(pathlib.Path(p).stem, p, args.offsets) for p in args.wav]
     else:
         named = []
-        for name, find in (("voice", music21_recording), ("pluck", python_recording)):
-            path = find()
+        finders = {"voice": music21_recording, "pluck": python_recording}
+        for name in args.recordings:
+            path = finders[name]()
             if path is None:
                 print(f"{name}: recording not found, left out", flush=True)
                 continue
@@ -240,7 +242,7 @@ def train(name, units, target, args, seed, learning_rate):
     }
 
 
-def plot(shown, path):
+def plot(shown, path, subtitle):
     """The target and each model's waveform (the median seed), one panel
     per clip in `shown`: `{title: (target, {model: (wave, nmse)})}`."""
     import matplotlib
@@ -251,7 +253,11 @@ def plot(shown, path):
     # Drawn for a documentation column (about 700-900 px): 200 dpi, 9-10 pt
     # text, each panel's legend beside it, off the curves.
     fig, axes = plt.subplots(
-        len(shown), 1, figsize=(9, 2.8 * len(shown)), squeeze=False
+        len(shown),
+        1,
+        figsize=(9, 2.8 * len(shown)),
+        squeeze=False,
+        layout="constrained",
     )
     for ax, (title, (target, waves)) in zip(axes[:, 0], shown.items(), strict=True):
         ax.plot(target, color="black", linewidth=2, label="target")
@@ -262,7 +268,9 @@ def plot(shown, path):
         ax.set_ylabel("amplitude", fontsize=9)
         ax.tick_params(labelsize=9)
         ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1))
-    fig.tight_layout()
+    fig.suptitle(
+        f"Generated waveforms, the median of the seeds\n{subtitle}", fontsize=10
+    )
     fig.savefig(path, dpi=200)
     plt.close(fig)
 
@@ -377,9 +385,12 @@ def train_all(args):
 def run(args):
     start = time.perf_counter()
     if args.from_json:
-        saved = json.loads(pathlib.Path(args.from_json).read_text())
-        runs, shown = saved["runs"], None
-        tuning = {tuple(k.split()): v for k, v in saved["tuning"].items()}
+        runs, saved_seconds = load_studies(args.from_json)
+        shown, tuning = {}, {}
+        for path in args.from_json:
+            saved = json.loads(pathlib.Path(path).read_text())
+            tuning.update({tuple(k.split()): v for k, v in saved["tuning"].items()})
+            shown.update(saved.get("waveforms", {}))
         seen = list(dict.fromkeys(r["data"] for r in runs))
         seeds = list(dict.fromkeys(r["seed"] for r in runs))
     else:
@@ -404,10 +415,10 @@ def run(args):
         )
     unconverged = sum(not r["converged"] for r in runs)
     print(f"runs that reached --max-steps before a plateau: {unconverged}")
-    seconds = saved["seconds"] if args.from_json else time.perf_counter() - start
+    seconds = saved_seconds if args.from_json else time.perf_counter() - start
     print(f"seconds: {seconds:.0f}")
-    if args.plot and shown:  # the waveforms are not saved
-        plot(shown, args.plot)
+    if args.plot and shown:
+        plot(shown, args.plot, conditions_line())
         print(f"plot: {args.plot}")
     title = (
         f"Clockwork generation, about {args.size} parameters: normalized MSE while "
@@ -429,8 +440,22 @@ def run(args):
             conditions_line(),
             tuning=tuned_rates,
             ratios=ratios,
+            waveforms=rounded(shown),
         )
     return runs
+
+
+def rounded(shown, digits=5):
+    """The waveforms of `plot`, small enough to save: `--from-json` draws
+    them again."""
+
+    def short(values):
+        return [round(float(v), digits) for v in values]
+
+    return {
+        title: [short(target), {m: [short(w), n] for m, (w, n) in waves.items()}]
+        for title, (target, waves) in (shown or {}).items()
+    }
 
 
 def parse_args(argv=None):
@@ -441,6 +466,13 @@ def parse_args(argv=None):
         type=int,
         nargs="+",
         help="first sample of each clip, the tuning clip first",
+    )
+    parser.add_argument(
+        "--recordings",
+        nargs="+",
+        choices=("voice", "pluck"),
+        default=["voice", "pluck"],
+        help="which of the two default recordings (without --wav)",
     )
     parser.add_argument("--clips", type=int, default=3, help="reported per recording")
     parser.add_argument("--synthetic", action="store_true", help="stand-in clips")
@@ -460,7 +492,9 @@ def parse_args(argv=None):
     parser.add_argument("--out", help="a JSON file of every run")
     parser.add_argument(
         "--from-json",
-        help="train nothing: the table and learning curves of saved runs (--out)",
+        nargs="+",
+        help="train nothing: the table and learning curves of saved runs "
+        "(--out files; several for a study run in parts)",
     )
     return parse_with_smoke(
         parser,
