@@ -2,7 +2,7 @@
 CPU with TensorFlow: each lever as a plain TensorFlow train step and forward
 pass of the peephole LSTM (`PeepholeLSTMCell`'s equations, 128 inputs, 256
 units), timed against `torch.nn.LSTM` and the Keras layers in one run
-(`benchmarks.peers`' alternating worker processes, medians).
+(`benchmarks.workers`' alternating worker processes, medians).
 
 Levers (each checked against the step loop before it is timed: outputs and
 gradients of every weight and of the inputs, printed as `max |error|`):
@@ -44,7 +44,7 @@ import time
 
 import numpy as np
 
-from benchmarks import peers
+from benchmarks import workers
 from benchmarks.cases import FEATURES
 from benchmarks.cases import TARGET_SHAPES
 from benchmarks.cases import UNITS
@@ -408,7 +408,7 @@ def _register_block_cell_gradient(tf):
     _REGISTERED.append(True)
 
 
-def lever_cases(names, batch, steps, features, units):
+def lever_cases(names, batch, steps, features, units, device=None):
     """`{name: (train, infer)}`: a train step (forward, MSE on the last h,
     gradients, SGD) and a forward pass, each a `tf.function`; and checks each
     lever's outputs and gradients against `tf loop`'s first."""
@@ -533,20 +533,20 @@ def main(argv=None):
     features = preset.get("features", FEATURES)
     units = preset.get("units", UNITS)
     groups = [
-        ("levers", args.levers),
-        ("keras", args.layers),
-        ("torch", ["torch.nn.LSTM"]),
+        ("benchmarks.lstm_levers:lever_cases", args.levers),
+        ("benchmarks.peers:keras_cases", args.layers),
+        ("benchmarks.peers:torch_cases", ["torch.nn.LSTM"]),
     ]
     records, errors = [], {}
     for batch, steps in preset["shapes"]:
         print(f"Timing batch {batch} x {steps} steps x {features} -> {units}")
-        times, shape_errors = peers.time_groups(
+        times, shape_errors = workers.time_groups(
             groups, (batch, steps), features, units, rounds
         )
         errors[f"{batch}x{steps}"] = shape_errors
-        records.extend(peers.summarize(times, batch, steps))
+        records.extend(workers.summarize(times, batch, steps))
     print()
-    peers.print_table(records, preset["shapes"])
+    workers.print_table(records, preset["shapes"])
     print("\nmax |error| of outputs and gradients against `tf loop`:")
     for shape, shape_errors in errors.items():
         print(
@@ -559,7 +559,7 @@ def main(argv=None):
         "errors": errors,
         "records": records,
     }
-    return peers.write_json(result, args.out, "lstm_levers.json")
+    return workers.write_json(result, args.out, "lstm_levers.json")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 PyTorch: `torch.nn.LSTM` and `torch.nn.GRU` (their fused CPU kernels), the
 official `sru.SRU` and mingru-pytorch's `minGRU`, side by side in one run.
 
-Each framework runs in a worker process of its own (TensorFlow's and
-PyTorch's thread pools never compete), and the two take turns: round r
-times every Keras case, then every PyTorch case (the order alternating
-from round to round), after one untimed warm-up round. A train step is a
+Each framework runs in a worker process of its own and the two take turns
+(`benchmarks.workers`): round r times every Keras case, then every PyTorch
+case, the order alternating from round to round, after one untimed warm-up
+round. A train step is a
 forward pass, an MSE loss on the last output, the backward pass and an SGD
 update (`train_on_batch` with `model.compile()` as is, on the Keras side);
 inference is a forward pass (`predict_on_batch`; `torch.no_grad()`).
@@ -20,11 +20,7 @@ Writes `peers.json` (every timing) into `--out`.
 """
 
 import argparse
-import json
 import os
-import subprocess
-import sys
-import time
 
 import numpy as np
 
@@ -33,11 +29,11 @@ from benchmarks.cases import TARGET_SHAPES
 from benchmarks.cases import UNITS
 from benchmarks.conditions import conditions
 from benchmarks.smoke import smoke
+from benchmarks.workers import print_table
+from benchmarks.workers import summarize
+from benchmarks.workers import time_groups
+from benchmarks.workers import write_json
 
-PHASES = ("train", "infer")
-# Seconds between one worker's turn and the next: the threads of the worker
-# that just ran (OpenMP's, Eigen's) spin for a while before they sleep.
-HANDOVER_PAUSE_S = 0.5
 KERAS_LAYERS = [
     "keras.LSTM",
     "keras.GRU",
@@ -67,14 +63,21 @@ PRESETS = {
 # --------------------------------------------------------------- the workers
 
 
-def _keras_worker(layers, batch, steps, features, units):
+# Builders of `benchmarks.workers`' worker processes.
+KERAS = "benchmarks.peers:keras_cases"
+TORCH = "benchmarks.peers:torch_cases"
+
+
+def keras_cases(layers, batch, steps, features, units, device=None):
+    """`({name: (train, infer)}, {})` of the Keras layers `layers`."""
     from benchmarks.run import warm_models
 
     x, y, models = warm_models(layers, batch, steps, features, units)
-    return {
+    cases = {
         name: (lambda m=m: m.train_on_batch(x, y), lambda m=m: m.predict_on_batch(x))
         for name, m in models.items()
     }
+    return cases, {}
 
 
 def _torch_module(name, features, units):
@@ -97,7 +100,8 @@ def _torch_module(name, features, units):
     raise ValueError(f"Unknown PyTorch layer {name!r}")
 
 
-def _torch_worker(layers, batch, steps, features, units, device="cpu"):
+def torch_cases(layers, batch, steps, features, units, device="cpu"):
+    """`({name: (train, infer)}, {})` of the PyTorch modules `layers`."""
     import torch
 
     rng = np.random.default_rng(0)
@@ -134,159 +138,7 @@ def _torch_worker(layers, batch, steps, features, units, device="cpu"):
         train()
         infer()
         steps_fns[name] = (train, infer)
-    return steps_fns
-
-
-def worker(framework, layers, batch, steps, features, units, torch_device):
-    """Builds the cases, then times one round per line read from stdin and
-    writes its timings as one JSON line."""
-    errors = {}
-    if framework == "keras":
-        cases = _keras_worker(layers, batch, steps, features, units)
-    elif framework == "levers":  # benchmarks.lstm_levers
-        from benchmarks.lstm_levers import lever_cases
-
-        cases, errors = lever_cases(layers, batch, steps, features, units)
-    else:
-        cases = _torch_worker(layers, batch, steps, features, units, torch_device)
-    print(json.dumps({"ready": True, "errors": errors}), flush=True)
-    for _ in sys.stdin:
-        times = {}
-        for name, (train, infer) in cases.items():
-            for phase, fn in zip(PHASES, (train, infer), strict=True):
-                start = time.perf_counter()
-                fn()
-                times[f"{name}|{phase}"] = time.perf_counter() - start
-        print(json.dumps(times), flush=True)
-
-
-# ---------------------------------------------------------------- the driver
-
-
-def _start(framework, layers, shape, features, units, options):
-    batch, steps = shape
-    keras_backend, torch_device = options
-    command = [
-        sys.executable,
-        "-m",
-        "benchmarks.peers",
-        "--worker",
-        framework,
-        "--shape",
-        str(batch),
-        str(steps),
-        "--features",
-        str(features),
-        "--units",
-        str(units),
-        "--torch-device",
-        torch_device,
-        "--layers",
-        *layers,
-    ]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND=keras_backend)
-    process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-    )
-    return process, _read(process)["errors"]
-
-
-def _read(process):
-    while True:
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"worker {process.args[4]} stopped")
-        if line.startswith("{"):
-            return json.loads(line)
-
-
-def time_groups(groups, shape, features, units, rounds, options=("tensorflow", "cpu")):
-    """Times `groups`, `[(framework, its cases)]`, one worker process each,
-    taking turns: `({"case|phase": [seconds]}, {case: check error})`."""
-    started = [
-        _start(framework, layers, shape, features, units, options)
-        for framework, layers in groups
-        if layers
-    ]
-    workers = [process for process, _ in started]
-    errors = {k: v for _, errs in started for k, v in errs.items()}
-    times = {}
-    try:
-        for r in range(-1, rounds):
-            order = workers if r % 2 == 0 else workers[::-1]
-            for process in order:
-                time.sleep(HANDOVER_PAUSE_S)
-                process.stdin.write("go\n")
-                process.stdin.flush()
-                for key, value in _read(process).items():
-                    if r >= 0:
-                        times.setdefault(key, []).append(value)
-    finally:
-        for process in workers:
-            process.stdin.close()
-            process.wait()
-    return times, errors
-
-
-def summarize(times, batch, steps):
-    medians = {key: float(np.median(value)) for key, value in times.items()}
-    records = []
-    for key, median in medians.items():
-        name, phase = key.split("|")
-        record = {
-            "layer": name,
-            "phase": phase,
-            "batch": batch,
-            "steps": steps,
-            "median_s": median,
-            "times_s": times[key],
-        }
-        for base in ("torch.nn.LSTM", PEER.get(name)):
-            if base and f"{base}|{phase}" in medians:
-                record[f"ratio_{base}"] = median / medians[f"{base}|{phase}"]
-        records.append(record)
-    return records
-
-
-def print_table(records, shapes):
-    """Rows: layers; columns: ms (ratio to torch.nn.LSTM) per shape and
-    phase; last, the ratio to the layer's own peer where it has one."""
-    columns = [(b, t, p) for b, t in shapes for p in PHASES]
-    cell = {(r["layer"], r["batch"], r["steps"], r["phase"]): r for r in records}
-    names = list(dict.fromkeys(r["layer"] for r in records))
-    width = max(len(n) for n in names) + 2
-    header = f"{'layer':<{width}}" + "".join(
-        f"{f'{b}x{t} {p} ms':>22}" for b, t, p in columns
-    )
-    print(header + "   own peer")
-    for name in names:
-        row = f"{name:<{width}}"
-        peer_ratios = []
-        for b, t, p in columns:
-            rec = cell.get((name, b, t, p))
-            if rec is None:
-                row += f"{'-':>22}"
-                continue
-            ratio = rec.get("ratio_torch.nn.LSTM")
-            text = f"{1e3 * rec['median_s']:.1f}"
-            if ratio is not None and name != "torch.nn.LSTM":
-                text += f" ({ratio:.2f}x)"
-            row += f"{text:>22}"
-            if PEER.get(name) and f"ratio_{PEER[name]}" in rec:
-                peer_ratios.append(rec[f"ratio_{PEER[name]}"])
-        if peer_ratios:
-            row += f"   {min(peer_ratios):.2f}-{max(peer_ratios):.2f}x {PEER[name]}"
-        print(row)
-
-
-def write_json(result, folder, name):
-    """Writes `result` to `folder/name` and returns it."""
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, name)
-    with open(path, "w") as f:
-        json.dump(result, f, indent=1)
-    print(f"\nWrote {path}")
-    return result
+    return steps_fns, {}
 
 
 def main(argv=None):
@@ -307,22 +159,7 @@ def main(argv=None):
         "--torch-device", default="cpu", help="cpu, or cuda for cuDNN's kernels"
     )
     parser.add_argument("--out", default="benchmarks/results")
-    parser.add_argument(
-        "--worker", choices=("keras", "torch", "levers"), help=argparse.SUPPRESS
-    )
-    parser.add_argument("--shape", nargs=2, type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--features", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--units", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.worker:
-        return worker(
-            args.worker,
-            args.layers,
-            *args.shape,
-            args.features,
-            args.units,
-            args.torch_device,
-        )
     if smoke():  # KERAS_GATES_SMOKE=1: the tiny form
         args.preset, args.rounds = "smoke", None
 
@@ -344,11 +181,11 @@ def main(argv=None):
         print(f"Timing batch {batch} x {steps} steps x {features} -> {units}")
         options = (args.keras_backend, args.torch_device)
         shape = (batch, steps)
-        groups = [("keras", keras_layers), ("torch", torch_layers)]
+        groups = [(KERAS, keras_layers), (TORCH, torch_layers)]
         times, _ = time_groups(groups, shape, features, units, rounds, options)
-        records.extend(summarize(times, batch, steps))
+        records.extend(summarize(times, batch, steps, PEER))
     print()
-    print_table(records, preset["shapes"])
+    print_table(records, preset["shapes"], PEER)
     result = {
         "preset": args.preset,
         "rounds": rounds,

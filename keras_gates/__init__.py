@@ -22,7 +22,6 @@ the official SRU and mingru-pytorch. Importing the package registers every class
 truncated or damaged file.
 """
 
-from keras_gates import convert  # the former name of `importers`
 from keras_gates import importers
 from keras_gates import initializers
 from keras_gates import inspect
@@ -72,7 +71,6 @@ __all__ = [
     "SRUCell",
     "SlicedRNN",
     "__version__",
-    "convert",
     "importers",
     "initializers",
     "inspect",

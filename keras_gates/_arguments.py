@@ -1,12 +1,15 @@
-"""Constructor arguments handled once, for every cell and layer.
+"""Constructor arguments declared once, in the signature of the class that
+takes them.
 
-A cell's or a layer's public `__init__` writes its signature out (what IDE
-help and the API reference show) and hands everything on with
-`super().__init__(**arguments(locals()))`. `keras_gates.GatedCell` then
-checks each argument by its name (`check`), keeps it as an attribute of that
-name and saves it in its config (`serialize`); `CellLayer` splits a layer's
-arguments between its cell and the recurrent layer (`option_defaults`).
-Not public.
+A cell writes its `__init__` out, as `keras.layers.LSTMCell` does, and
+annotates each argument with what it is: `cell_clip: Clip = None`. The
+annotation is the argument's check and its form in the config; the name
+and the default are the signature's. `GatedCell.__init__` reads the
+declarations of every class of the cell (`declared`), checks each argument
+by its kind, keeps it as an attribute of its name and saves it in the
+config. An argument without an annotation (in your own cell) is checked by
+its default: a bool default takes booleans, a float default numbers; any
+other is kept as given. Not public.
 """
 
 import functools
@@ -19,11 +22,70 @@ from keras import regularizers
 
 from keras_gates import _validation as v
 
-# Activations whose None means "the cell's `activation`", not the identity.
-OPTIONAL_ACTIVATIONS = ("input_activation", "output_activation")
-
 # Names in a signature that are not arguments of their own.
 _NOT_OPTIONS = ("self", "args", "kwargs", "__class__")
+
+
+class Kind:
+    """What an argument is: how a given value is checked (and
+    deserialized), and how the config holds it."""
+
+    def __init__(self, name, check, serialize=None):
+        self.name = name
+        self._check = check
+        self._serialize = serialize
+
+    def __repr__(self):  # as `help()` and the API pages show the annotation
+        return self.name
+
+    def check(self, value, argument):
+        return self._check(value, argument)
+
+    def serialize(self, value):
+        if self._serialize is None or value is None:
+            return list(value) if isinstance(value, tuple) else value
+        return self._serialize(value)
+
+
+def _optional(check):
+    return lambda value, name: None if value is None else check(value, name)
+
+
+def _epsilon(value, name):
+    if value is None:
+        raise ValueError(f"Argument `{name}` must be a positive number.")
+    return v.check_cell_clip(value, name)
+
+
+Units = Kind("Units", v.check_units)
+OptionalUnits = Kind("OptionalUnits", v.check_optional_units)
+Activation = Kind("Activation", v.get_activation, activations.serialize)
+# None means the cell's `activation`, not the identity.
+OptionalActivation = Kind(
+    "OptionalActivation", _optional(v.get_activation), activations.serialize
+)
+Initializer = Kind("Initializer", v.get_initializer, initializers.serialize)
+Regularizer = Kind("Regularizer", v.get_regularizer, regularizers.serialize)
+Constraint = Kind("Constraint", v.get_constraint, constraints.serialize)
+Rate = Kind("Rate", v.check_rate)
+Clip = Kind("Clip", v.check_cell_clip)
+Epsilon = Kind("Epsilon", _epsilon)
+Seed = Kind("Seed", lambda value, name: v.check_seed(value))
+Timescale = Kind("Timescale", lambda value, name: v.check_chrono_init(value))
+Flag = Kind("Flag", v.check_bool)
+Number = Kind("Number", v.check_number)
+# Checked by the cell that takes it (a choice among names, a tuple of gates).
+Plain = Kind("Plain", lambda value, name: value)
+
+
+def _kind_of(parameter):
+    if isinstance(parameter.annotation, Kind):
+        return parameter.annotation
+    if isinstance(parameter.default, bool):
+        return Flag
+    if isinstance(parameter.default, float):
+        return Number
+    return Plain
 
 
 def arguments(frame_locals):
@@ -34,11 +96,11 @@ def arguments(frame_locals):
 
 
 @functools.cache
-def option_defaults(cls, base):
-    """`{name: default}` of the named parameters of `__init__` of `cls` and of
-    its bases down to `base`, the most derived first: the arguments that
-    instances of `cls` keep."""
-    defaults = {}
+def declared(cls, base):
+    """`{name: (kind, default)}` of the named parameters of `__init__` of
+    `cls` and of its bases down to `base`, the most derived first: the
+    arguments that instances of `cls` keep, and how each is checked."""
+    found = {}
     for klass in cls.__mro__:
         if not (isinstance(klass, type) and issubclass(klass, base)):
             continue
@@ -51,110 +113,5 @@ def option_defaults(cls, base):
                 parameter.VAR_KEYWORD,
             ):
                 continue
-            defaults.setdefault(name, parameter.default)
-    bound = getattr(cls, "layer_arguments", None)
-    if bound is not None:  # a cell whose arguments its layer declares
-        for name, default in bound[1].items():
-            defaults.setdefault(name, default)
-    return defaults
-
-
-def bind(cell_class, layer_class, layer_only):
-    """Declares the arguments of `cell_class` to be those of `layer_class`'s
-    signature but `layer_only`, in the same positional order: one home for
-    each argument, the layer's written-out signature and docstring. The
-    cell's `__init__(units, *args, **kwargs)` reads them back with
-    `cell_arguments`; `inspect.signature(cell_class)` shows them."""
-    signature = inspect.signature(layer_class.__init__)
-    parameters = [
-        p
-        for name, p in signature.parameters.items()
-        if name not in layer_only and name not in ("self", "kwargs")
-    ]
-    positional = [p.name for p in parameters if p.kind == p.POSITIONAL_OR_KEYWORD]
-    defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
-    cell_class.layer_arguments = (positional, defaults)
-    variadic = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
-    cell_class.__signature__ = inspect.Signature([*parameters, variadic])
-    if "__init__" in vars(cell_class):  # what the API pages read
-        self_parameter = next(iter(signature.parameters.values()))
-        cell_class.__init__.__signature__ = inspect.Signature(
-            [self_parameter, *parameters, variadic]
-        )
-    option_defaults.cache_clear()
-
-
-def _bound(cell_class):
-    """`cell_class.layer_arguments`, importing the layers (whose classes
-    bind their cells as they are defined) if no layer module was imported
-    yet: a cell module imported alone works too."""
-    if not hasattr(cell_class, "layer_arguments"):
-        import keras_gates.layers  # noqa: F401
-
-        option_defaults.cache_clear()
-    return cell_class.layer_arguments
-
-
-def cell_arguments(cell_class, units, args, kwargs):
-    """The arguments of a cell bound to its layer (`bind`): the defaults of
-    the layer's signature, then `units`, `args` by position and `kwargs`."""
-    positional, defaults = _bound(cell_class)
-    name = cell_class.__name__
-    if len(args) > len(positional) - 1:
-        raise TypeError(
-            f"{name}() takes at most {len(positional)} positional arguments "
-            f"({len(args) + 1} given)"
-        )
-    given = dict(zip(positional[1:], args, strict=False))
-    for key in given:
-        if key in kwargs:
-            raise TypeError(f"{name}() got multiple values for argument '{key}'")
-    return {**defaults, "units": units, **given, **kwargs}
-
-
-def check(name, value, default):
-    """`value` checked (and deserialized) by what its name says it is."""
-    kinds = (
-        ("activation", v.get_activation),
-        ("_initializer", v.get_initializer),
-        ("_regularizer", v.get_regularizer),
-        ("_constraint", v.get_constraint),
-        ("dropout", v.check_rate),
-        ("_clip", v.check_cell_clip),
-        ("_units", v.check_optional_units),
-    )
-    if name == "units":
-        return v.check_units(value)
-    if name in OPTIONAL_ACTIVATIONS and value is None:
-        return None  # the cell's `activation`
-    if name == "seed":
-        return v.check_seed(value)
-    if name == "chrono_init":
-        return v.check_chrono_init(value)
-    if name == "norm_epsilon":
-        if value is None:
-            raise ValueError("Argument `norm_epsilon` must be a positive number.")
-        return v.check_cell_clip(value, name)
-    for suffix, checker in kinds:
-        if name.endswith(suffix):
-            return checker(value, name)
-    if isinstance(default, bool):
-        return v.check_bool(value, name)
-    if isinstance(default, float):
-        return v.check_number(value, name)
-    return value
-
-
-def serialize(name, value):
-    """`value` as a config holds it."""
-    if name in OPTIONAL_ACTIVATIONS and value is None:
-        return None
-    for suffix, module in (
-        ("activation", activations),
-        ("_initializer", initializers),
-        ("_regularizer", regularizers),
-        ("_constraint", constraints),
-    ):
-        if name.endswith(suffix):
-            return module.serialize(value)
-    return list(value) if isinstance(value, tuple) else value
+            found.setdefault(name, (_kind_of(parameter), parameter.default))
+    return found

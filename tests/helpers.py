@@ -8,6 +8,7 @@ import re
 
 import keras
 import numpy as np
+import pytest
 
 import keras_gates as kg
 from tests import reference as ref
@@ -531,3 +532,46 @@ def write_standin_data(directory):
     write_acl_imdb(directory / "aclImdb", 12, np.random.default_rng(0), words=40)
     write_jena_csv(directory / "jena.csv")
     return directory
+
+
+def tensorflow_only(test):
+    """An export test: TensorFlow only, and not in the quick tier."""
+    needs_tensorflow = pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow",
+        reason="export writes TensorFlow graphs",
+    )
+    return pytest.mark.slow(needs_tensorflow(test))
+
+
+def run_litert(content, inputs):
+    """The outputs of a TFLite sequence model, by `keras_gates.export.litert`."""
+    from keras_gates.export import litert
+
+    return litert.run_sequence_model(content, inputs)
+
+
+def padded_token_rows(batch, steps, seed=0):
+    """Token ids 1..19 with right, left and inner padding (0) in turn."""
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(1, 20, (batch, steps)).astype("int32")
+    for row in range(batch):
+        kind = row % 3
+        if kind == 0:
+            tokens[row, steps - steps // 3 :] = 0
+        elif kind == 1:
+            tokens[row, : steps // 3] = 0
+        else:
+            tokens[row, steps // 3 : steps // 3 + 2] = 0
+    return tokens
+
+
+def encoder_decoder(units, make_layer):
+    """Tokens (masked) into `make_layer()`, called with `initial_state` from
+    two more inputs of the model: `[tokens, h0, c0]`."""
+    tokens = keras.Input((None,), dtype="int32")
+    h0, c0 = keras.Input((units,)), keras.Input((units,))
+    embedded = keras.layers.Embedding(20, 3, mask_zero=True)(tokens)
+    outputs = make_layer()(embedded, initial_state=[h0, c0])
+    model = keras.Model([tokens, h0, c0], outputs)
+    randomize(model)
+    return model

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 
 import keras
 import numpy as np
@@ -274,3 +275,87 @@ def test_micro_writes_the_model_its_c_array_and_checks_it(
     monkeypatch.setattr(parity, "MICRO_TOLERANCE", -1.0)
     assert cli.main([*args, "--overwrite"]) == 1
     assert "FAILED" in capsys.readouterr().out
+
+
+# The CLI: --import and --unsafe ---------------------------------------------
+
+
+def test_cli_parity_pads_for_a_masking_layer_of_value_zero(tmp_path, capsys):
+    from keras_gates import cli
+
+    inputs = keras.Input((None, 3))
+    model = keras.Model(inputs, kg.PeepholeLSTM(4)(keras.layers.Masking()(inputs)))
+    model.save(tmp_path / "masking.keras")
+    path = str(tmp_path / "masking.keras")
+    assert cli.main(["export", path, "--tflite", str(tmp_path / "m.tflite")]) == 0
+    assert capsys.readouterr().out.count("padded") == 3
+
+
+def test_cli_imports_modules_and_loads_unsafe_files_on_request(
+    tmp_path, capsys, monkeypatch
+):
+    import importlib.util
+    import subprocess
+
+    from keras_gates import cli
+    from tests.test_cli import ERROR
+    from tests.test_cli import run_all
+
+    (tmp_path / "mylayers.py").write_text(
+        textwrap.dedent(
+            """
+            import keras
+
+            @keras.saving.register_keras_serializable(package="my_layers")
+            class Halving(keras.layers.Layer):
+                def call(self, x):
+                    return 0.5 * x
+            """
+        )
+    )
+    spec = importlib.util.spec_from_file_location("mylayers", tmp_path / "mylayers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    own = keras.Sequential([keras.Input((None, 3)), module.Halving(), kg.SRU(4)])
+    own.save(tmp_path / "own.keras")
+    keras.saving.get_custom_objects().pop("my_layers>Halving")
+    lam = keras.Sequential(
+        [keras.Input((None, 3)), keras.layers.Lambda(lambda x: 2.0 * x), kg.SRU(4)]
+    )
+    lam.save(tmp_path / "lambda.keras")
+
+    # The refusals in this process (they import nothing; each process
+    # spends seconds importing TensorFlow), the imports and the unsafe
+    # load in processes of their own, whose imports cannot leak.
+    monkeypatch.chdir(tmp_path)
+    refusals = []
+    for args in (
+        ["own.keras", "--tflite", "m.tflite"],
+        ["lambda.keras", "--tflite", "m.tflite"],
+    ):
+        status = cli.main(["export", *args])
+        refusals.append(
+            subprocess.CompletedProcess(args, status, "", capsys.readouterr().err)
+        )
+    refused, unsafe_refused = refusals
+    imported, by_path, unsafe = run_all(
+        [
+            ["own.keras", "--import", "mylayers", "--tflite", "a.tflite"],
+            [
+                "own.keras",
+                "--import",
+                os.fspath(tmp_path / "mylayers.py"),
+                "--tflite",
+                "b.tflite",
+            ],
+            ["lambda.keras", "--unsafe", "--tflite", "c.tflite"],
+        ],
+        tmp_path,
+    )
+    for done, words in ((refused, "--import mylayers"), (unsafe_refused, "--unsafe")):
+        errors = [line for line in done.stderr.splitlines() if line.startswith(ERROR)]
+        assert done.returncode == 2 and len(errors) == 1, done.stderr[-2000:]
+        assert words in errors[0], errors[0]
+    for done in (imported, by_path, unsafe):
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "FAILED" not in done.stdout

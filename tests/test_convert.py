@@ -212,3 +212,71 @@ def test_mingru_pytorch_layout(to_out):
         np.testing.assert_allclose(to_numpy(got), np.stack(want, 1), atol=ATOL)
     with pytest.raises(ValueError, match="to_hidden_and_gate"):
         convert.from_mingru_pytorch(state, prefix="layers.0.")
+
+
+# Importers: options that change the math, malformed state dicts -------------
+
+
+def test_importers_refuse_options_that_change_the_math():
+    from keras_gates import importers as convert
+
+    kernel, bias = np.zeros((3 + 4, 16), "float32"), np.zeros(16, "float32")
+    for option in ({"layer_norm": True}, {"use_bias": False}, {"peepholes": None}):
+        with pytest.raises(ValueError, match=f"`{next(iter(option))}`"):
+            convert.from_tf1_lstm_cell(kernel, bias, **option)
+    mingru = {"to_hidden_and_gate.weight": np.zeros((8, 3), "float32")}
+    with pytest.raises(ValueError, match="`log_space`"):
+        convert.from_mingru_pytorch(mingru, log_space=False)
+    sru = {"weight": np.zeros((4, 12), "float32"), "weight_c": np.zeros(8)}
+    sru["bias"] = np.zeros(8)
+    with pytest.raises(ValueError, match="`activation`"):
+        convert.from_sru(sru, activation="tanh")
+    # What changes how the layer runs is taken.
+    layer = convert.from_tf1_lstm_cell(kernel, bias, return_sequences=True, name="x")
+    assert layer.return_sequences and layer.name == "x"
+    assert convert.from_mingru_pytorch(mingru, return_sequences=False).units == 4
+
+
+def sru_state_dict(layers=3, size=4, units=4):
+    rng = np.random.default_rng(0)
+    state = {}
+    for i in range(layers):
+        rows = size if i == 0 else units
+        state[f"rnn_lst.{i}.weight"] = rng.normal(size=(rows, 3 * units))
+        state[f"rnn_lst.{i}.weight_c"] = rng.normal(size=2 * units)
+        state[f"rnn_lst.{i}.bias"] = rng.normal(size=2 * units)
+        state[f"rnn_lst.{i}.scale_x"] = np.ones(1)
+    return state
+
+
+def test_malformed_state_dicts_raise_naming_the_key():
+    from keras_gates import importers as convert
+
+    assert len(convert.from_sru(sru_state_dict()).layers) == 3
+    gap = {k: v for k, v in sru_state_dict().items() if not k.startswith("rnn_lst.1")}
+    with pytest.raises(ValueError, match=r"layers \[0, 2\] but not \[1\]"):
+        convert.from_sru(gap)
+    missing = {k: v for k, v in sru_state_dict().items() if k != "rnn_lst.1.bias"}
+    with pytest.raises(ValueError, match="rnn_lst.1.bias"):
+        convert.from_sru(missing)
+    extra = {**sru_state_dict(), "rnn_lst.0.weight_extra": np.zeros(3)}
+    with pytest.raises(ValueError, match="weight_extra"):
+        convert.from_sru(extra)
+    wrong = {**sru_state_dict(), "rnn_lst.2.weight_c": np.zeros(5)}
+    with pytest.raises(ValueError, match="rnn_lst.2.weight_c"):
+        convert.from_sru(wrong)
+    mingru = {
+        "to_hidden_and_gate.weight": np.zeros((8, 3)),
+        "to_out.weight": np.zeros((3, 5)),
+    }
+    with pytest.raises(ValueError, match="to_out.weight"):
+        convert.from_mingru_pytorch(mingru)
+    with pytest.raises(ValueError, match="to_hidden_and_gate.weight"):
+        convert.from_mingru_pytorch({"to_hidden_and_gate.weight": np.zeros((7, 3))})
+    with pytest.raises(ValueError, match="to_hidden_and_gate.bias"):
+        convert.from_mingru_pytorch(
+            {
+                "to_hidden_and_gate.weight": np.zeros((8, 3)),
+                "to_hidden_and_gate.bias": np.ones(8),
+            }
+        )

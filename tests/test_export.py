@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 import keras_gates as kg
+from tests.helpers import run_litert
+from tests.helpers import to_numpy
 
 pytestmark = [
     pytest.mark.slow,
@@ -1139,3 +1141,58 @@ def test_keras_model_export_runs_every_layer(fmt, steps, tmp_path):
         options["input_signature"] = [keras.InputSpec(shape=(3, steps), dtype="int32")]
     model.export(path, format=fmt, verbose=False, **options)
     np.testing.assert_allclose(run_keras_export(path, fmt, tokens), want, atol=ATOL)
+
+
+# A TFLite batch other than the exported one ---------------------------------
+
+
+def test_tflite_runner_refuses_a_batch_other_than_the_exported_one():
+    from keras_gates import export
+
+    model = keras.Sequential([keras.Input((None, 3), name="x"), kg.SRU(4)])
+    content = export.to_tflite(model, batch_size=3)
+    with pytest.raises(ValueError, match="exported for batches of 3"):
+        run_litert(content, {"x": np.zeros((1, 5, 3), "float32")})
+    # NumPy's default dtypes are taken for the signature's narrower ones.
+    tokens = keras.Sequential(
+        [keras.Input((None,), dtype="int32", name="t"), keras.layers.Embedding(9, 3)]
+    )
+    ids = np.array([[1, 2, 8]])  # int64
+    got = run_litert(export.to_tflite(tokens), {"t": ids})["embedding"]
+    np.testing.assert_allclose(got, to_numpy(tokens(ids)), atol=1e-6)
+    assert run_litert(content, {"x": np.zeros((3, 5, 3), "float32")})["sru"].shape == (
+        3,
+        4,
+    )
+
+
+# unroll=True with a declared number of steps --------------------------------
+
+
+def test_export_of_an_unrolled_layer_keeps_the_declared_steps(tmp_path):
+    from keras_gates import cli
+    from keras_gates import export
+
+    for make in (
+        lambda: kg.SRU(4, unroll=True),
+        lambda: keras.layers.LSTM(4, unroll=True),
+    ):
+        model = keras.Sequential([keras.Input((9, 3), name="x"), make()])
+        randomize(model)
+        x = np.random.default_rng(0).normal(size=(1, 9, 3)).astype("float32")
+        content = export.to_tflite(model)
+        got = run_litert(content, {"x": x})[model.layers[-1].name]
+        np.testing.assert_allclose(got, to_numpy(model(x)), atol=1e-5)
+        export.to_saved_model(model, tmp_path / model.layers[-1].name)
+    model.save(tmp_path / "unrolled.keras")
+    assert (
+        cli.main(
+            [
+                "export",
+                str(tmp_path / "unrolled.keras"),
+                "--tflite",
+                str(tmp_path / "u.tflite"),
+            ]
+        )
+        == 0
+    )

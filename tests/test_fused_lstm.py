@@ -9,6 +9,11 @@ import numpy as np
 import pytest
 
 import keras_gates as kg
+from tests.helpers import encoder_decoder
+from tests.helpers import padded_token_rows
+from tests.helpers import randomize
+from tests.helpers import run_litert
+from tests.helpers import to_numpy
 
 pytestmark = [
     pytest.mark.slow,
@@ -457,3 +462,151 @@ def test_dynamic_int8_quantizes_an_op_with_narrow_inputs():
     runner = interpreter.get_signature_runner()
     x = rng.normal(size=(1, 20, 2)).astype("float32")
     np.testing.assert_allclose(runner(signal=x)["p"], np.asarray(model(x)), atol=0.05)
+
+
+# TFLite honours zero_output_for_mask ----------------------------------------
+
+
+def masked_text_model(make_recurrent):
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(20, 6, mask_zero=True)(tokens)
+    x = make_recurrent()(x)
+    scores = keras.layers.Dense(2, name="scores")(x)
+    model = keras.Model(tokens, scores)
+    randomize(model)
+    return model
+
+
+@pytest.mark.parametrize(
+    "make_recurrent",
+    [
+        # Bidirectional switches zero_output_for_mask on when it returns
+        # sequences, merge_mode=None included.
+        lambda: keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True)),
+        lambda: keras.layers.Bidirectional(
+            kg.PeepholeLSTM(4, return_sequences=True), merge_mode="sum"
+        ),
+        lambda: kg.CoupledLSTM(
+            4, return_sequences=True, zero_output_for_mask=True, go_backwards=True
+        ),
+        # The last output too is zero when the last step is padding.
+        lambda: kg.PeepholeLSTM(4, zero_output_for_mask=True),
+    ],
+    ids=["bidirectional_keras_lstm", "bidirectional_peephole_sum", "coupled", "last"],
+)
+def test_fused_tflite_outputs_zeros_at_padding_as_keras(make_recurrent):
+    from keras_gates import export
+
+    model = masked_text_model(make_recurrent)
+    content = export.to_tflite(model, batch_size=3)  # fused="auto"
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in export.op_names(content)
+    tokens = padded_token_rows(3, 9)
+    want = to_numpy(model(tokens))
+    got = run_litert(content, {"tokens": tokens})["scores"]
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_cli_parity_feeds_padding_and_catches_a_masking_mistake(
+    tmp_path, monkeypatch, capsys
+):
+    """The CLI's parity inputs hold padding when the model masks, so an
+    export that gets padded steps wrong fails its check (exit 1)."""
+    from keras_gates import cli
+    from keras_gates.export import fused_lstm
+
+    model = masked_text_model(
+        lambda: keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True))
+    )
+    model.save(tmp_path / "text.keras")
+    command = ["export", str(tmp_path / "text.keras"), "--tflite"]
+    assert cli.main([*command, str(tmp_path / "a.tflite")]) == 0
+    out = capsys.readouterr().out
+    for padding in ("right", "left", "inner"):  # batch 1: each in turn
+        assert f"padded ({padding})" in out, out
+
+    # The mistake of item 1, put back: padded steps repeat the last output.
+    run_fused = fused_lstm._run_fused
+
+    def ignoring_zero_output(layer, *args, **kwargs):
+        kept, layer.zero_output_for_mask = layer.zero_output_for_mask, False
+        try:
+            return run_fused(layer, *args, **kwargs)
+        finally:
+            layer.zero_output_for_mask = kept
+
+    monkeypatch.setattr(fused_lstm, "_run_fused", ignoring_zero_output)
+    assert cli.main([*command, str(tmp_path / "b.tflite")]) == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+# fused="auto" with initial_state; fused=True never loops --------------------
+
+
+def test_tflite_of_an_lstm_called_with_initial_state(caplog):
+    from keras_gates import export
+
+    units = 4
+    model = encoder_decoder(units, lambda: kg.PeepholeLSTM(units, name="decoder"))
+    rng = np.random.default_rng(2)
+    tokens = padded_token_rows(1, 7)
+    h0, c0 = (rng.normal(size=(1, units)).astype("float32") for _ in range(2))
+    with caplog.at_level("INFO", logger="keras_gates.export"):
+        content = export.to_tflite(model)
+    assert "initial_state" in caplog.text
+    names = export.exporters.input_names(model)
+    got = run_litert(content, dict(zip(names, [tokens, h0, c0], strict=True)))
+    np.testing.assert_allclose(
+        got["decoder"], to_numpy(model([tokens, h0, c0])), atol=1e-5
+    )
+    with pytest.raises(ValueError, match="initial_state"):
+        export.to_tflite(model, fused=True)
+
+
+def test_fused_true_raises_for_a_model_that_keeps_a_loop():
+    from keras_gates import export
+
+    model = keras.Sequential(
+        [
+            keras.Input((None, 3)),
+            kg.PeepholeLSTM(4, return_sequences=True),
+            kg.MinGRU(4, name="min_gru", return_sequences=True),
+            kg.MinimalGRU(4, name="minimal_gru"),
+        ]
+    )
+    with pytest.raises(ValueError, match="'min_gru', 'minimal_gru'"):
+        export.to_tflite(model, fused=True)
+    assert "WHILE" in export.op_names(export.to_tflite(model))  # "auto" loops
+
+
+# Whole-sequence int8 with a Masking layer -----------------------------------
+
+
+def test_whole_sequence_int8_with_a_masking_layer_loads_and_matches():
+    from keras_gates import export
+
+    model = keras.Sequential(
+        [
+            keras.Input((None, 3), name="x"),
+            keras.layers.Masking(0.0),
+            kg.PeepholeLSTM(8),
+            keras.layers.Dense(1, name="score"),
+        ]
+    )
+    randomize(model)
+    rng = np.random.default_rng(0)
+
+    def sample(seed_row):
+        x = rng.normal(size=(1, 10, 3)).astype("float32")
+        x[:, 10 - seed_row % 4 :] = 0.0  # 0 to 3 padded steps
+        return x
+
+    content = export.to_tflite(
+        model,
+        quantization="int8",
+        representative_data=[sample(i) for i in range(300)],
+    )
+    errors = []
+    for i in range(40):
+        x = sample(i)
+        errors.append(abs(run_litert(content, {"x": x})["score"] - to_numpy(model(x))))
+    assert np.max(errors) < 0.1, np.max(errors)

@@ -103,3 +103,32 @@ def test_refusals():
         keras.initializers.serialize(Chrono(10, "gru", seed=4))
     )
     assert isinstance(restored, Chrono) and restored.get_config()["layout"] == "gru"
+
+
+# Chrono on a Keras LSTM -----------------------------------------------------
+
+
+@pytest.mark.numerics
+def test_chrono_refuses_keras_lstm_unit_forget_bias_and_works_without_it():
+    layer = keras.layers.LSTM(64, bias_initializer=Chrono(100, "lstm"))
+    with pytest.raises(ValueError, match="unit_forget_bias=False"):
+        layer.build((None, 10, 3))
+    layer = keras.layers.LSTM(
+        64, unit_forget_bias=False, bias_initializer=Chrono(100, "lstm", seed=0)
+    )
+    layer.build((None, 10, 3))
+    memory = timescales(layer.cell.bias, "lstm")
+    assert min(memory) >= 2.0 - 1e-4 and max(memory) > 50, (min(memory), max(memory))
+    assert Chrono(np.int64(50), "gru").max_timescale == 50  # NumPy integers too
+
+
+# The SRU's highway bias under chrono_init -----------------------------------
+
+
+@pytest.mark.numerics
+def test_sru_keeps_its_highway_bias_under_chrono_init():
+    layer = kg.SRU(8, highway_bias=-2.0, chrono_init=50)
+    layer.build((None, 5, 8))
+    bias = to_numpy(layer.cell.bias)
+    np.testing.assert_array_equal(bias[8:], -2.0)  # the reset gate's
+    assert max(timescales(bias, "sru")) > 10  # the forget gate's, chrono

@@ -15,6 +15,7 @@ from tests.helpers import CASES
 from tests.helpers import UNITS
 from tests.helpers import built_layer
 from tests.helpers import cell_weights
+from tests.helpers import encoder_decoder
 from tests.helpers import randomize
 from tests.helpers import reference_step
 from tests.helpers import to_numpy
@@ -236,3 +237,105 @@ def test_table_and_picture(tmp_path):
     figure = inspect.plot_gates(gates, words, sequence=2, path=path, title="CIFG")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(figure.axes) == 2 * 3  # a panel and a colour bar per gate
+
+
+# inspect reads the initial_state a model feeds ------------------------------
+
+
+@pytest.mark.numerics
+@pytest.mark.parametrize("steps", [4, 6], ids=["units_equal_steps", "other_steps"])
+def test_gates_of_a_layer_fed_initial_state_by_the_model(steps):
+    units = 4
+    model = encoder_decoder(
+        units, lambda: kg.PeepholeLSTM(units, return_sequences=True, name="decoder")
+    )
+    rng = np.random.default_rng(1)
+    tokens = rng.integers(1, 20, (2, steps)).astype("int32")
+    h0, c0 = (rng.normal(size=(2, units)).astype("float32") for _ in range(2))
+    got = inspect.gate_activations("decoder", [tokens, h0, c0], model=model)
+
+    layer = model.get_layer("decoder")
+    embedded = model.layers[1](tokens)
+    want = inspect.gate_activations(layer, embedded, initial_state=[h0, c0])
+    zero_start = inspect.gate_activations(layer, embedded)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], atol=1e-6)
+        assert np.abs(got[name] - zero_start[name]).max() > 1e-3
+
+
+@pytest.mark.numerics
+def test_keras_drops_the_propagated_mask_of_a_layer_called_with_initial_state():
+    """Keras' own behaviour, shown with Keras alone: a layer called with a
+    tensor besides its inputs (here `initial_state`) gets no propagated
+    mask, so padding runs through it as real steps. `inspect` shows what
+    the model computes, so its gates have no NaN there."""
+    units, tokens = 4, np.array([[3, 5, 7, 0, 0]], "int32")
+    model = encoder_decoder(
+        units, lambda: keras.layers.LSTM(units, return_sequences=True, name="lstm")
+    )
+    zeros = np.zeros((1, units), "float32")
+    embedded = model.layers[1](tokens)
+    lstm = model.get_layer("lstm")
+    in_model = to_numpy(model([tokens, zeros, zeros]))
+    unmasked = to_numpy(lstm(embedded, initial_state=[zeros, zeros]))
+    masked = to_numpy(lstm(embedded, initial_state=[zeros, zeros], mask=tokens != 0))
+    np.testing.assert_allclose(in_model, unmasked, atol=1e-6)
+    assert np.abs(in_model - masked).max() > 1e-3
+    gates = inspect.gate_activations("lstm", [tokens, zeros, zeros], model=model)
+    assert not np.isnan(gates["forget"]).any()
+
+
+# inspect: mixed precision, bad shapes, tables -------------------------------
+
+
+@pytest.mark.numerics
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_gates_of_mixed_precision_layers(policy):
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    for make in (lambda: kg.PeepholeLSTM(4), lambda: keras.layers.LSTM(4)):
+        keras.config.set_dtype_policy("float32")
+        reference = make()
+        reference.build(x.shape)
+        randomize(reference)
+        keras.config.set_dtype_policy(policy)
+        layer = make()
+        layer.build(x.shape)
+        layer.set_weights(reference.get_weights())
+        got = inspect.gate_activations(layer, x)
+        want = inspect.gate_activations(reference, x)
+        for name in want:
+            assert got[name].dtype == np.float32
+            np.testing.assert_allclose(got[name], want[name], atol=3e-2)
+
+
+@pytest.mark.numerics
+def test_gate_activations_bad_shapes_say_what_was_expected():
+    layer = kg.PeepholeLSTM(4, name="peep")
+    layer.build((None, 5, 3))
+    keras_lstm = keras.layers.LSTM(4, name="klstm")
+    keras_lstm.build((None, 5, 3))
+    x = np.zeros((2, 5, 3), "float32")
+    for target in (layer, keras_lstm):
+        with pytest.raises(ValueError, match="built for inputs with 3 features"):
+            inspect.gate_activations(target, np.zeros((2, 5, 7), "float32"))
+        with pytest.raises(ValueError, match="mask of shape"):
+            inspect.gate_activations(target, x, mask=np.ones((2, 4), bool))
+        with pytest.raises(ValueError, match="list of 2 tensors"):
+            inspect.gate_activations(target, x, initial_state=[np.zeros((2, 4))])
+    bidirectional = keras.layers.Bidirectional(kg.SRU(4))
+    bidirectional.build((None, 5, 3))
+    with pytest.raises(ValueError, match="list of 2 tensors"):
+        inspect.gate_activations(bidirectional, x, initial_state=[np.zeros((2, 4))])
+
+
+def test_gate_table_refuses_what_it_cannot_show():
+    gates = {"forget": np.full((2, 3, 4), 0.5, np.float32)}
+    assert "0.50" in inspect.gate_table(gates, ["a", "b", "c"])
+    with pytest.raises(ValueError, match="one label per step: 3"):
+        inspect.gate_table(gates, ["a", "b"])
+    with pytest.raises(ValueError, match="non-empty dict"):
+        inspect.gate_table({})
+    with pytest.raises(ValueError, match="batch of 2"):
+        inspect.gate_table(gates, sequence=2)
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        inspect.gate_table(gates, steps=[0, 5])

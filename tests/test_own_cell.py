@@ -187,3 +187,68 @@ def test_exports(tmp_path):
     np.testing.assert_allclose(got, want, atol=ATOL)
     step = export.to_tflite(model, streaming=True, batch_size=BATCH)
     np.testing.assert_allclose(litert.run_step_model(step, x)[:, -1], want, atol=ATOL)
+
+
+# Own cells: mistakes named before the loop ----------------------------------
+
+
+class _OneState(kg.RecurrentCell):
+    GATES = ()
+
+    def __init__(self, units, declared=None, bare=False, **kwargs):
+        super().__init__(units, **kwargs)
+        self.state_size = [declared or units]
+        self.output_size = units
+        self.bare = bare
+
+    def build(self, input_shape):
+        self.kernel = self.add_kernel(input_shape[-1], 1)
+        self.recurrent_kernel = self.add_recurrent_kernel((self.units, self.units))
+
+    def input_side(self, inputs, constants=(), dropout_mask=None):
+        return keras.ops.matmul(inputs, self.kernel)
+
+    def recurrent_step(self, projected, states, constants=(), recurrent_mask=None):
+        h = keras.ops.tanh(
+            projected + keras.ops.matmul(states[0], self.recurrent_kernel)
+        )
+        return h, (h if self.bare else [h]), {}
+
+
+class _NoStep(_OneState):
+    recurrent_step = kg.RecurrentCell.recurrent_step
+
+
+@pytest.mark.numerics
+def test_own_cell_mistakes_are_named():
+    x = np.zeros((2, 3, 5), "float32")
+    assert tuple(kg.GatedRNN(_OneState(4))(x).shape) == (2, 4)
+    with pytest.raises(
+        NotImplementedError, match="_NoStep does not implement `recurrent_step"
+    ):
+        kg.GatedRNN(_NoStep(4))(x)
+    with pytest.raises(ValueError, match=r"declared state_size \[6\]"):
+        kg.GatedRNN(_OneState(4, declared=6))(x)
+    with pytest.raises(ValueError, match="new states as a list"):
+        kg.GatedRNN(_OneState(4, bare=True))(x)
+
+
+def test_a_subclass_that_replaces_the_step_is_checked_again():
+    """A built-in cell's declaration that its protocol is tested holds for
+    its own step: a subclass that writes another step (here one that
+    returns the new state list with a state missing) is checked when its
+    layer builds, as any own cell."""
+
+    class Broken(kg.MinimalGRUCell):
+        def recurrent_step(self, z_x, states, constants=(), recurrent_mask=None):
+            output, _, gates = super().recurrent_step(
+                z_x, states, constants, recurrent_mask
+            )
+            return output, [], gates
+
+    class Unchanged(kg.MinimalGRUCell):
+        pass
+
+    keras.Sequential([keras.Input((4, 3)), kg.GatedRNN(Unchanged(2))])
+    with pytest.raises(ValueError, match="returned 0 states"):
+        keras.Sequential([keras.Input((4, 3)), kg.GatedRNN(Broken(2))])

@@ -145,15 +145,19 @@ def test_at_most_three_keras_gates_classes_in_any_public_mro():
         assert len(ours) <= 3, (name, [c.__name__ for c in ours])
 
 
-def test_the_former_import_paths_still_work():
-    from keras_gates import convert
-    from keras_gates import importers
-    from keras_gates.cells.base_cell import GatedCell
-    from keras_gates.cells.base_cell import RecurrentCell
-    from keras_gates.layers import engine as old_engine
-    from keras_gates.layers.base_rnn import GatedRNN
+def test_no_module_only_re_exports_a_former_path():
+    """The package was never published under other paths: no module of it
+    exists only to re-export names that live elsewhere."""
+    import importlib
+    import pkgutil
 
-    assert GatedCell is kg.GatedCell and RecurrentCell is kg.RecurrentCell
-    assert GatedRNN is kg.GatedRNN
-    assert old_engine.choose_path is kg.engine.choose_path
-    assert convert.from_sru is importers.from_sru
+    for info in pkgutil.walk_packages(kg.__path__, "keras_gates."):
+        if info.name.endswith("__init__") or info.ispkg:
+            continue
+        module = importlib.import_module(info.name)
+        own = [
+            value
+            for value in vars(module).values()
+            if getattr(value, "__module__", None) == info.name
+        ]
+        assert own or not hasattr(module, "__all__"), info.name

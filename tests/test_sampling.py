@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from keras_gates import sampling
+from tests.helpers import to_numpy
 
 pytestmark = pytest.mark.numerics  # also run on JAX by .ci/run
 
@@ -74,3 +75,38 @@ def test_one_row_and_bad_temperatures():
     for bad in (-0.5, "hot", None, True):
         with pytest.raises(ValueError, match="temperature"):
             sampling.sample(LOGITS, bad)
+
+
+# Sampling -------------------------------------------------------------------
+
+
+@pytest.mark.numerics
+def test_sampling_refuses_what_has_no_distribution():
+    from keras_gates.sampling import sample
+
+    logits = np.array([[100.0, 99.9, 50.0]], "float32")
+    for temperature in (float("nan"), float("inf"), -1.0, True, "1"):
+        with pytest.raises(ValueError, match="temperature"):
+            sample(logits, temperature)
+    # A tiny temperature is the argmax, never an arbitrary class, also one
+    # that float32 holds as a subnormal or not at all.
+    for temperature in (1e-30, 1e-37, 1e-38, 1e-45, 1e-50):
+        for seed in range(3):
+            drawn = int(to_numpy(sample(logits, temperature, seed=seed))[0])
+            assert drawn == 0, (temperature, seed, drawn)
+    assert int(to_numpy(sample(logits, 1.0, seed=np.int64(3)))[0]) in (0, 1, 2)
+    for empty in (np.zeros((2, 0), "float32"), np.zeros((0, 3), "float32")):
+        with pytest.raises(ValueError, match="at least one row of at least one"):
+            sample(empty, 1.0)
+    assert int(to_numpy(sample(logits, np.float32(1e-3), seed=0))[0]) == 0
+    assert int(to_numpy(sample(logits, np.float64(0.0)))[0]) == 0
+    for bad, words in (
+        ([[1.0, np.inf, 0.0]], r"\+inf"),
+        ([[-np.inf, -np.inf], [0.0, 1.0]], "no finite score"),
+        ([[np.nan, 1.0]], "NaN"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            sample(np.array(bad, "float32"), 1.0)
+    # -inf marks a class never to draw.
+    drawn = to_numpy(sample(np.array([[-np.inf, 0.0, -np.inf]] * 50), 1.0, seed=1))
+    assert (drawn == 1).all()

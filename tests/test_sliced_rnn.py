@@ -13,8 +13,11 @@ import pytest
 import keras_gates as kg
 from tests import reference as ref
 from tests.helpers import cell_weights
+from tests.helpers import padded_token_rows
 from tests.helpers import randomize
 from tests.helpers import reference_step
+from tests.helpers import run_litert
+from tests.helpers import tensorflow_only
 from tests.helpers import to_numpy
 
 pytestmark = pytest.mark.numerics  # also run on JAX by .ci/run
@@ -332,3 +335,64 @@ def test_exports_to_saved_model_and_tflite(tmp_path):
     serve = tf.saved_model.load(path).signatures["serving_default"]
     got = serve(tokens=tf.constant(rows))["scores"].numpy()
     np.testing.assert_allclose(got, want, atol=ATOL)
+
+
+# SlicedRNN ------------------------------------------------------------------
+
+
+@pytest.mark.numerics
+@pytest.mark.parametrize("pad", [False, True])
+def test_sliced_rnn_returning_sequences_behind_a_mask_of_unknown_length(pad):
+    tokens = keras.Input((None,), dtype="int32")
+    embedding = keras.layers.Embedding(20, 4, mask_zero=True)
+    sliced = kg.SlicedRNN(kg.SRU(3), (2, 2), return_sequences=True, pad=pad)
+    top = kg.SRU(3, name="top")
+    model = keras.Model(tokens, top(sliced(embedding(tokens))))
+    randomize(model)
+    steps = 7 if pad else 8
+    batch = padded_token_rows(3, steps)
+    batch[1, :6] = 0  # the first top-level group all padding
+    got = to_numpy(model(batch))
+    x = embedding(batch)
+    summaries = sliced(x, mask=batch != 0)
+    want = to_numpy(top(summaries, mask=sliced.compute_mask(x, batch != 0)))
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    groups = to_numpy(sliced.compute_mask(x, batch != 0))
+    length = -(-steps // 4) * 2  # padded steps per top-level group
+    padded = np.pad(batch != 0, [(0, 0), (0, 2 * length - steps)])
+    np.testing.assert_array_equal(groups, padded.reshape(3, 2, length).any(-1))
+
+
+@tensorflow_only
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda h: keras.layers.GRU(4)(
+            kg.SlicedRNN(kg.SRU(4), (2,), return_sequences=True)(h)
+        ),
+        lambda h: kg.SlicedRNN(keras.layers.GRU(4), (2, 2), pad=True)(h),
+    ],
+    ids=["sliced_sequences_then_keras_gru", "keras_gru_in_slices"],
+)
+def test_tflite_of_a_sliced_rnn_with_keras_loops(make):
+    """Keras' own loop needs a static step shape in TFLite: the SlicedRNN's
+    levels keep the exported batch (it was -1 there, a ConverterError)."""
+    from keras_gates import export
+
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    model = keras.Model(
+        tokens, make(keras.layers.Embedding(20, 3, mask_zero=True)(tokens))
+    )
+    randomize(model)
+    content = export.to_tflite(model, batch_size=3)
+    batch = padded_token_rows(3, 8)
+    (got,) = run_litert(content, {"tokens": batch}).values()
+    np.testing.assert_allclose(got, to_numpy(model(batch)), atol=1e-5)
+
+
+@pytest.mark.numerics
+def test_sliced_rnn_argument_checks():
+    assert kg.SlicedRNN(kg.SRU(3), np.int64(2)).slices == (2,)
+    assert kg.SlicedRNN(kg.SRU(3), [np.int32(2), 2]).slices == (2, 2)
+    with pytest.raises(ValueError, match="merge_mode=None"):
+        kg.SlicedRNN(keras.layers.Bidirectional(kg.SRU(3), merge_mode=None), 2)

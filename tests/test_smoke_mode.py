@@ -150,13 +150,13 @@ def test_run_takes_the_smoke_preset(smoke_env, monkeypatch, argv, preset):
 
 def test_lstm_levers_take_the_smoke_sizes(smoke_env, monkeypatch):
     from benchmarks import lstm_levers
-    from benchmarks import peers
+    from benchmarks import workers
 
     monkeypatch.setattr(lstm_levers, "variable_lengths", stop)
     with pytest.raises(Stop) as stopped:
         lstm_levers.main(["--lengths"])
     assert stopped.value.args[1] == lstm_levers.SMOKE_LENGTHS
-    monkeypatch.setattr(peers, "time_groups", stop)
+    monkeypatch.setattr(workers, "time_groups", stop)
     with pytest.raises(Stop) as stopped:
         lstm_levers.main(["--preset", "quick", "--rounds", "9"])
     groups, shape, features, units, rounds = stopped.value.args[0]

@@ -3,6 +3,7 @@
 initial states and masks of the wrong shape (saying what was expected and
 what was received), never an error from deep inside the backend."""
 
+import inspect
 import re
 
 import keras
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 
 import keras_gates as kg
+from keras_gates._arguments import Clip
+from keras_gates._arguments import arguments
 
 RECURRENT = [
     kg.PeepholeLSTMCell,
@@ -468,3 +471,59 @@ def test_a_cell_must_return_the_gates_it_declares():
     cell.build((None, 3))
     with pytest.raises(ValueError, match=r"returned the gates \['update'\]"):
         cell.step_with_gates(np.zeros((1, 3), "float32"), [np.zeros((1, 2))])
+
+
+CELL_LAYERS = [
+    kg.PeepholeLSTM,
+    kg.CoupledLSTM,
+    kg.DepthGatedLSTM,
+    kg.MinimalGRU,
+    kg.MutantGRU,
+    kg.SRU,
+    kg.MinGRU,
+    kg.ClockworkRNN,
+]
+
+
+@pytest.mark.parametrize("layer_class", CELL_LAYERS, ids=lambda c: c.__name__)
+def test_a_layer_writes_out_its_cells_signature(layer_class):
+    """Each layer's signature is its cell's (the cell declares its
+    arguments), in the same order and with the same defaults and kinds of
+    parameter, plus the recurrent layer's own arguments."""
+    layer_only = set(inspect.signature(kg.GatedRNN.__init__).parameters)
+    layer_only |= {"activity_regularizer"}
+    cell_class = layer_class.cell_class
+    layer = [
+        (p.name, p.kind, p.default)
+        for p in inspect.signature(layer_class.__init__).parameters.values()
+        if p.name not in layer_only
+    ]
+    cell = [
+        (p.name, p.kind, p.default)
+        for p in inspect.signature(cell_class.__init__).parameters.values()
+        if p.name not in ("self", "kwargs")
+    ]
+    assert layer == cell
+    # and each argument the cell declares is read back from the layer
+    made = layer_class(8)
+    for name, _, default in cell:
+        if name != "units" and isinstance(default, (bool, int)):
+            assert getattr(made, name) == getattr(made.cell, name), name
+    assert {name for name, *_ in cell} <= set(dir(made))
+
+
+def test_arguments_are_checked_by_their_kind_not_their_name():
+    """An own cell's argument named like a clip is not checked as one; an
+    annotated one is checked by its kind, whatever its name."""
+
+    class OwnCell(kg.GatedCell):
+        def __init__(self, units, time_clip="any", limit: Clip = None, **kwargs):
+            super().__init__(**arguments(locals()))
+            self.state_size = [units]
+            self.output_size = units
+
+    assert OwnCell(2, time_clip="not a number").time_clip == "not a number"
+    assert OwnCell(2, limit=3).limit == 3.0
+    with pytest.raises(ValueError, match="limit"):
+        OwnCell(2, limit=-1.0)
+    assert OwnCell(2, limit=2).get_config()["limit"] == 2.0

@@ -4,7 +4,15 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_gates._arguments import cell_arguments
+from keras_gates._arguments import Activation
+from keras_gates._arguments import Constraint
+from keras_gates._arguments import Flag
+from keras_gates._arguments import Initializer
+from keras_gates._arguments import Rate
+from keras_gates._arguments import Regularizer
+from keras_gates._arguments import Seed
+from keras_gates._arguments import Units
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.gated_cell import masked
 from keras_gates.cells.recurrent_cell import RecurrentCell
@@ -84,21 +92,15 @@ class ClockworkRNNCell(RecurrentCell):
     `keras.ops.cond`): on the exponential clock of 8 modules a step
     multiplies by 2 of the 8 block columns of R on average
     (1 + 1/2 + 1/4 + ...), a quarter of the dense step's recurrent
-    product. The default, False, computes
-    every module and then keeps the inactive ones. Both give the same
-    numbers. Measured on a 2-core CPU (`python -m benchmarks.run --preset
-    clockwork [--units 64]`, 8 modules, batch 16, 256 steps, medians of 5
-    interleaved rounds): at 512 units skipping took 0.59x the dense step's
-    time in training and 0.60x in inference on TensorFlow (0.64x and 0.62x
-    a `keras.layers.SimpleRNN` of 512 units), and 0.77x in inference on JAX,
-    whose gradient through the branches made training 6.6x slower; at 64
-    units skipping took 2.0x to 2.6x the dense step's time (1.2x in JAX
-    inference): the branches cost more than the small products they save.
-    TensorFlow's XLA (`jit_compile=True`) cannot differentiate the
-    branches: on TensorFlow a skipping cell sets `supports_jit = False`, so
-    that `compile()` leaves XLA off, by default (Keras turns it on for a
-    GPU) and when asked for with `jit_compile=True` (Keras then warns). The guide "The cells and
-    their options" has the table.
+    product. The default, False, computes every module and then keeps the
+    inactive ones. Both give the same numbers. Skipping pays at large sizes
+    and costs at small ones, where the branches cost more than the products
+    they save: the guide "Clockwork RNN and Depth-Gated LSTM" has the
+    measured times. TensorFlow's XLA (`jit_compile=True`) cannot
+    differentiate the branches: on TensorFlow a skipping cell sets
+    `supports_jit = False`, so that `compile()` leaves XLA off, by default
+    (Keras turns it on for a GPU) and when asked for with
+    `jit_compile=True` (Keras then warns).
 
     Args:
         units: Positive integer, the size of the output and of the state.
@@ -149,11 +151,33 @@ class ClockworkRNNCell(RecurrentCell):
     """
 
     GATES = ("active",)
+    protocol_tested = True
     state_names = ("h", "clock")
     output_state = 0
 
-    def __init__(self, units, *args, **kwargs):
-        super().__init__(**cell_arguments(type(self), units, args, kwargs))
+    def __init__(
+        self,
+        units: Units,
+        activation: Activation = "tanh",
+        use_bias: Flag = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = "orthogonal",
+        bias_initializer: Initializer = "zeros",
+        kernel_regularizer: Regularizer = None,
+        recurrent_regularizer: Regularizer = None,
+        bias_regularizer: Regularizer = None,
+        kernel_constraint: Constraint = None,
+        recurrent_constraint: Constraint = None,
+        bias_constraint: Constraint = None,
+        dropout: Rate = 0.0,
+        recurrent_dropout: Rate = 0.0,
+        seed: Seed = None,
+        *,
+        periods=(1, 2, 4, 8),
+        skip_inactive: Flag = False,
+        **kwargs,
+    ):
+        super().__init__(**arguments(locals()))
         self.periods = check_periods(self.periods)
         modules = len(self.periods)
         if self.units % modules:

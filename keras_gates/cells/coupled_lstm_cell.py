@@ -1,6 +1,18 @@
 from keras import ops
 
-from keras_gates._arguments import cell_arguments
+from keras_gates._arguments import Activation
+from keras_gates._arguments import Clip
+from keras_gates._arguments import Constraint
+from keras_gates._arguments import Epsilon
+from keras_gates._arguments import Flag
+from keras_gates._arguments import Initializer
+from keras_gates._arguments import OptionalUnits
+from keras_gates._arguments import Rate
+from keras_gates._arguments import Regularizer
+from keras_gates._arguments import Seed
+from keras_gates._arguments import Timescale
+from keras_gates._arguments import Units
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells import lstm_family
 from keras_gates.cells.recurrent_cell import RecurrentCell
@@ -125,9 +137,48 @@ class CoupledLSTMCell(RecurrentCell):
     state_names = ("h", "c")
     output_state = 0
     CHRONO_LAYOUT = "coupled_lstm"
+    protocol_tested = True  # by tests/test_numerics.py, against NumPy
+    coupled = True
+    blocks = ("input", "cell", "output")
 
-    def __init__(self, units, *args, **kwargs):
-        super().__init__(**cell_arguments(type(self), units, args, kwargs))
+    def __init__(
+        self,
+        units: Units,
+        activation: Activation = "tanh",
+        recurrent_activation: Activation = "sigmoid",
+        use_bias: Flag = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = "orthogonal",
+        bias_initializer: Initializer = "zeros",
+        unit_forget_bias: Flag = True,
+        kernel_regularizer: Regularizer = None,
+        recurrent_regularizer: Regularizer = None,
+        bias_regularizer: Regularizer = None,
+        kernel_constraint: Constraint = None,
+        recurrent_constraint: Constraint = None,
+        bias_constraint: Constraint = None,
+        dropout: Rate = 0.0,
+        recurrent_dropout: Rate = 0.0,
+        seed: Seed = None,
+        *,
+        peepholes=None,
+        chrono_init: Timescale = None,
+        peephole_initializer: Initializer = "zeros",
+        peephole_regularizer: Regularizer = None,
+        peephole_constraint: Constraint = None,
+        cell_clip: Clip = None,
+        projection_units: OptionalUnits = None,
+        projection_clip: Clip = None,
+        projection_initializer: Initializer = "glorot_uniform",
+        projection_regularizer: Regularizer = None,
+        projection_constraint: Constraint = None,
+        layer_norm: Flag = False,
+        norm_gamma_initializer: Initializer = "ones",
+        norm_beta_initializer: Initializer = "zeros",
+        norm_epsilon: Epsilon = 0.001,
+        **kwargs,
+    ):
+        super().__init__(**arguments(locals()))
         lstm_family.setup(self, PEEPHOLE_GATES, ABSENT_GATES)
 
     def build(self, input_shape):
@@ -149,3 +200,8 @@ class CoupledLSTMCell(RecurrentCell):
 
     def derived_gates(self, gates):
         return {**gates, "forget": 1.0 - gates["input"]}
+
+    def lstm_form(self):
+        """What the cell computes, for the runners that take an LSTM (see
+        `keras_gates.cells.lstm_family.LSTMForm`)."""
+        return lstm_family.form(self)

@@ -2,7 +2,15 @@ import numpy as np
 from keras import ops
 
 from keras_gates import _validation as v
-from keras_gates._arguments import cell_arguments
+from keras_gates._arguments import Activation
+from keras_gates._arguments import Constraint
+from keras_gates._arguments import Flag
+from keras_gates._arguments import Initializer
+from keras_gates._arguments import Rate
+from keras_gates._arguments import Regularizer
+from keras_gates._arguments import Seed
+from keras_gates._arguments import Units
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.gated_cell import masked
 from keras_gates.cells.lstm_family import peep
@@ -109,10 +117,38 @@ class DepthGatedLSTMCell(RecurrentCell):
     """
 
     state_names = ("h", "c")  # per layer; see `state_name`
+    protocol_tested = True
     CHRONO_LAYOUT = None
 
-    def __init__(self, units, *args, **kwargs):
-        super().__init__(**cell_arguments(type(self), units, args, kwargs))
+    def __init__(
+        self,
+        units: Units,
+        activation: Activation = "tanh",
+        recurrent_activation: Activation = "sigmoid",
+        use_bias: Flag = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = "orthogonal",
+        bias_initializer: Initializer = "zeros",
+        unit_forget_bias: Flag = True,
+        kernel_regularizer: Regularizer = None,
+        recurrent_regularizer: Regularizer = None,
+        bias_regularizer: Regularizer = None,
+        kernel_constraint: Constraint = None,
+        recurrent_constraint: Constraint = None,
+        bias_constraint: Constraint = None,
+        dropout: Rate = 0.0,
+        recurrent_dropout: Rate = 0.0,
+        seed: Seed = None,
+        *,
+        num_layers=2,
+        peepholes="auto",
+        coupled: Flag = False,
+        peephole_initializer: Initializer = "zeros",
+        peephole_regularizer: Regularizer = None,
+        peephole_constraint: Constraint = None,
+        **kwargs,
+    ):
+        super().__init__(**arguments(locals()))
         layers = self.num_layers
         integer = isinstance(layers, (int, np.integer)) and not isinstance(layers, bool)
         if not integer or layers < 1:

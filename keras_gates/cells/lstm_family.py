@@ -1,8 +1,10 @@
 """What the two LSTM variants share, as plain functions: their `[h, c]`
 state, their weights (fused kernels, peephole vectors, the LSTMP projection,
-layer normalization) and the parts of their step around the gates (the
-fused products, the cell state's normalization and clip, the output gate and
-the projection). Each cell's step is written in its own file. Not public.
+layer normalization), the parts of their step around the gates (the fused
+products, the cell state's normalization and clip, the output gate and the
+projection), and their description, `LSTMForm`, which the engine's
+compiled loops and the fused TFLite export read (`describe`). Each cell's
+step is written in its own file. Not public.
 
 ```
 z   = LN_k(x_t @ kernel) + LN_r(h_{t-1} @ recurrent_kernel) + bias
@@ -12,11 +14,17 @@ h_t = clip((o_t ⊙ tanh(c_t)) @ projection_kernel, projection_clip)
 ```
 """
 
+import dataclasses
+
+import keras
+from keras import activations
 from keras import ops
+from keras.backend import standardize_dtype
 
 from keras_gates import _validation as v
 from keras_gates.cells.normalization import add_norm
 from keras_gates.cells.normalization import normalize
+from keras_gates.cells.vouching import vouched_for
 
 
 def setup(cell, peephole_gates, absent_gates=None):
@@ -115,3 +123,113 @@ def output(cell, z_o, c):
         if cell.projection_clip is not None:
             h = ops.clip(h, -cell.projection_clip, cell.projection_clip)
     return o, h
+
+
+# ------------------------------------------------------------ the description
+
+
+@dataclasses.dataclass(frozen=True)
+class LSTMForm:
+    """What an LSTM cell computes, in the terms of the code that runs it
+    another way (the engine's compiled training loops, TFLite's fused LSTM
+    op): the one home of these facts, which each such runner reads to say
+    whether it computes the same function.
+
+    `blocks` is the order of the gate blocks in `kernel`, `recurrent_kernel`
+    and `bias`, from `"input"`, `"forget"`, `"cell"` and `"output"`;
+    `coupled` says that the forget gate is `1 - input` (CIFG), with no block
+    of its own; `peepholes` maps each gate that peeps to its vector.
+    Activations are their serialized names; the weights are None until the
+    cell is built.
+    """
+
+    blocks: tuple
+    coupled: bool
+    peepholes: dict
+    gate_activation: str
+    input_activation: str
+    output_activation: str
+    kernel: object
+    recurrent_kernel: object
+    bias: object  # None without a bias
+    units: int
+    dtype: str
+    projection_units: int = None  # of the LSTMP projection, if any
+    projection: object = None  # its kernel
+    projection_clip: float = None
+    cell_clip: float = None
+    layer_norm: bool = False
+    full_gate_recurrence: bool = False
+    recurrent_dropout: float = 0.0
+
+    @property
+    def gates(self):
+        """The gates with a block of their own."""
+        return tuple(b for b in self.blocks if b != "cell")
+
+    def absent_gates(self):
+        """The gates held at 1 (no block, and not derived by coupling)."""
+        derived = ("forget",) if self.coupled else ()
+        return [
+            g for g in ("input", "forget", "output") if g not in (*self.gates, *derived)
+        ]
+
+
+def form(cell):
+    """The `LSTMForm` of a peephole LSTM or CIFG cell of this package."""
+    name = activations.serialize
+    return LSTMForm(
+        blocks=cell.blocks,
+        coupled=cell.coupled,
+        peepholes={gate: getattr(cell, f"{gate}_peephole") for gate in cell.peepholes},
+        gate_activation=name(cell.recurrent_activation),
+        input_activation=name(cell.input_squash),
+        output_activation=name(cell.output_squash),
+        # None until the cell is built.
+        kernel=getattr(cell, "kernel", None),
+        recurrent_kernel=getattr(cell, "recurrent_kernel", None),
+        bias=getattr(cell, "bias", None) if cell.use_bias else None,
+        units=cell.units,
+        dtype=standardize_dtype(cell.compute_dtype),
+        projection_units=cell.projection_units,
+        projection=cell.projection_kernel,
+        projection_clip=cell.projection_clip,
+        cell_clip=cell.cell_clip,
+        layer_norm=cell.layer_norm,
+        full_gate_recurrence=getattr(cell, "full_gate_recurrence", False),
+        recurrent_dropout=cell.recurrent_dropout,
+    )
+
+
+def _keras_form(cell):
+    """The `LSTMForm` of `keras.layers.LSTMCell`: blocks i, f, c, o, no
+    peepholes, its `activation` on both the block input and the output."""
+    name = activations.serialize
+    return LSTMForm(
+        blocks=("input", "forget", "cell", "output"),
+        coupled=False,
+        peepholes={},
+        gate_activation=name(cell.recurrent_activation),
+        input_activation=name(cell.activation),
+        output_activation=name(cell.activation),
+        kernel=getattr(cell, "kernel", None),
+        recurrent_kernel=getattr(cell, "recurrent_kernel", None),
+        bias=getattr(cell, "bias", None) if cell.use_bias else None,
+        units=cell.units,
+        dtype=standardize_dtype(cell.compute_dtype),
+        recurrent_dropout=cell.recurrent_dropout,
+    )
+
+
+def describe(cell):
+    """The `LSTMForm` of `cell`, or None when it is not an LSTM that the
+    other runners may take for one: a cell whose `lstm_form()` was written
+    for its own step (a subclass that changes the step but not its
+    description is not taken at its word), or Keras' own `LSTMCell`."""
+    if type(cell) is keras.layers.LSTMCell:
+        return _keras_form(cell)
+    if getattr(cell, "lstm_form", None) is None:
+        return None
+    if not vouched_for(cell, "lstm_form"):
+        return None
+    return cell.lstm_form()

@@ -1,7 +1,17 @@
 from keras import activations
 from keras import ops
 
-from keras_gates._arguments import cell_arguments
+from keras_gates._arguments import Activation
+from keras_gates._arguments import Constraint
+from keras_gates._arguments import Flag
+from keras_gates._arguments import Initializer
+from keras_gates._arguments import OptionalUnits
+from keras_gates._arguments import Rate
+from keras_gates._arguments import Regularizer
+from keras_gates._arguments import Seed
+from keras_gates._arguments import Timescale
+from keras_gates._arguments import Units
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.gated_cell import GatedCell
 
@@ -80,8 +90,27 @@ class MinGRUCell(GatedCell):
         "Were RNNs All We Needed?", 2024 (arXiv:2410.01201).
     """
 
-    def __init__(self, units, *args, **kwargs):
-        super().__init__(**cell_arguments(type(self), units, args, kwargs))
+    def __init__(
+        self,
+        units: Units,
+        *,
+        recurrent_activation: Activation = "sigmoid",
+        use_bias: Flag = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        bias_initializer: Initializer = "zeros",
+        chrono_init: Timescale = None,
+        kernel_regularizer: Regularizer = None,
+        bias_regularizer: Regularizer = None,
+        kernel_constraint: Constraint = None,
+        bias_constraint: Constraint = None,
+        dropout: Rate = 0.0,
+        seed: Seed = None,
+        log_space: Flag = False,
+        projection_units: OptionalUnits = None,
+        projection_initializer: Initializer = "glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**arguments(locals()))
         if self.log_space and self.recurrent_activation is not activations.sigmoid:
             raise ValueError(
                 "MinGRUCell with `log_space=True` computes log(1 - z) and log(z) "
@@ -106,6 +135,7 @@ class MinGRUCell(GatedCell):
             )
 
     GATES = ("update",)
+    protocol_tested = True
     CHRONO_LAYOUT = "min_gru"
     is_linear = True
 

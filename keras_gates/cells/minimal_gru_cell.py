@@ -1,6 +1,15 @@
 from keras import ops
 
-from keras_gates._arguments import cell_arguments
+from keras_gates._arguments import Activation
+from keras_gates._arguments import Constraint
+from keras_gates._arguments import Flag
+from keras_gates._arguments import Initializer
+from keras_gates._arguments import Rate
+from keras_gates._arguments import Regularizer
+from keras_gates._arguments import Seed
+from keras_gates._arguments import Timescale
+from keras_gates._arguments import Units
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.gated_cell import masked
 from keras_gates.cells.recurrent_cell import RecurrentCell
@@ -77,12 +86,35 @@ class MinimalGRUCell(RecurrentCell):
         for Recurrent Neural Networks", IJAC 2016 (arXiv:1603.09420).
     """
 
-    def __init__(self, units, *args, **kwargs):
-        super().__init__(**cell_arguments(type(self), units, args, kwargs))
+    def __init__(
+        self,
+        units: Units,
+        activation: Activation = "tanh",
+        recurrent_activation: Activation = "sigmoid",
+        use_bias: Flag = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = "orthogonal",
+        bias_initializer: Initializer = "zeros",
+        kernel_regularizer: Regularizer = None,
+        recurrent_regularizer: Regularizer = None,
+        bias_regularizer: Regularizer = None,
+        kernel_constraint: Constraint = None,
+        recurrent_constraint: Constraint = None,
+        bias_constraint: Constraint = None,
+        dropout: Rate = 0.0,
+        recurrent_dropout: Rate = 0.0,
+        seed: Seed = None,
+        *,
+        reset: Flag = True,
+        chrono_init: Timescale = None,
+        **kwargs,
+    ):
+        super().__init__(**arguments(locals()))
         self.state_size = [self.units]
         self.output_size = self.units
 
     GATES = ("forget",)
+    protocol_tested = True
     output_state = 0
     CHRONO_LAYOUT = "minimal_gru"
 

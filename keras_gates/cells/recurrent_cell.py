@@ -1,5 +1,11 @@
 """`RecurrentCell`: a `GatedCell` whose state feeds back through weights."""
 
+from keras_gates._arguments import Activation
+from keras_gates._arguments import Constraint
+from keras_gates._arguments import Initializer
+from keras_gates._arguments import Rate
+from keras_gates._arguments import Regularizer
+from keras_gates._arguments import Units
 from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.gated_cell import GatedCell
@@ -33,13 +39,13 @@ class RecurrentCell(GatedCell):
 
     def __init__(
         self,
-        units,
+        units: Units,
         *,
-        activation="tanh",
-        recurrent_initializer="orthogonal",
-        recurrent_regularizer=None,
-        recurrent_constraint=None,
-        recurrent_dropout=0.0,
+        activation: Activation = "tanh",
+        recurrent_initializer: Initializer = "orthogonal",
+        recurrent_regularizer: Regularizer = None,
+        recurrent_constraint: Constraint = None,
+        recurrent_dropout: Rate = 0.0,
         **kwargs,
     ):
         super().__init__(**arguments(locals()))

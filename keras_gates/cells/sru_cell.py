@@ -3,7 +3,19 @@ import math
 from keras import initializers
 from keras import ops
 
-from keras_gates._arguments import cell_arguments
+from keras_gates._arguments import Activation
+from keras_gates._arguments import Constraint
+from keras_gates._arguments import Epsilon
+from keras_gates._arguments import Flag
+from keras_gates._arguments import Initializer
+from keras_gates._arguments import Number
+from keras_gates._arguments import OptionalUnits
+from keras_gates._arguments import Rate
+from keras_gates._arguments import Regularizer
+from keras_gates._arguments import Seed
+from keras_gates._arguments import Timescale
+from keras_gates._arguments import Units
+from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.gated_cell import masked
 from keras_gates.cells.normalization import add_norm
@@ -136,8 +148,40 @@ class SRUCell(RecurrentCell):
         (arXiv:1709.02755).
     """
 
-    def __init__(self, units, *args, **kwargs):
-        given = cell_arguments(type(self), units, args, kwargs)
+    def __init__(
+        self,
+        units: Units,
+        activation: Activation = "linear",
+        recurrent_activation: Activation = "sigmoid",
+        use_bias: Flag = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = None,
+        bias_initializer: Initializer = "zeros",
+        kernel_regularizer: Regularizer = None,
+        recurrent_regularizer: Regularizer = None,
+        bias_regularizer: Regularizer = None,
+        kernel_constraint: Constraint = None,
+        recurrent_constraint: Constraint = None,
+        bias_constraint: Constraint = None,
+        dropout: Rate = 0.0,
+        recurrent_dropout: Rate = 0.0,
+        seed: Seed = None,
+        *,
+        recurrent_gates: Flag = True,
+        chrono_init: Timescale = None,
+        skip_term: Flag = True,
+        highway="auto",
+        rescale: Flag = False,
+        highway_bias: Number = 0.0,
+        layer_norm: Flag = False,
+        normalize_after: Flag = False,
+        norm_gamma_initializer: Initializer = "ones",
+        norm_beta_initializer: Initializer = "zeros",
+        norm_epsilon: Epsilon = 1e-05,
+        input_projection_units: OptionalUnits = None,
+        **kwargs,
+    ):
+        given = arguments(locals())
         if given["highway"] not in HIGHWAYS:
             raise ValueError(
                 f"Argument `highway` must be one of {HIGHWAYS}. "
@@ -245,6 +289,7 @@ class SRUCell(RecurrentCell):
     recurrent_dropout_state = 0  # c, as the gates see it
     state_names = ("c",)
     GATES = ("forget", "reset")
+    protocol_tested = True
     CHRONO_LAYOUT = "sru"
 
     @property

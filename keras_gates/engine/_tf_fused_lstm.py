@@ -30,41 +30,36 @@ o   = σ(z_o + p_o ⊙ c_t);   h_t = o ⊙ tanh(c_t)
 
 import functools
 
-import keras
 import tensorflow as tf
 
+from keras_gates.cells import lstm_family
+
 MIN_BUCKET = 16
+# The gate blocks of the weights that the loops read.
+_BLOCKS = ("input", "forget", "cell", "output")
+_COUPLED_BLOCKS = ("input", "cell", "output")
 
 
 def supports(cell):
-    """Whether the fused loops compute exactly what `cell` computes: one of
-    the two cells as defined above, float32, sigmoid and tanh, without the
-    options that change the step (projection, layer normalization, a cell
-    clip, a missing gate, the full gate recurrence, recurrent dropout)."""
-    from keras_gates.cells.coupled_lstm_cell import CoupledLSTMCell
-    from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
-
-    kind = type(cell)
-    if kind is PeepholeLSTMCell:
-        if cell.blocks != ("input", "forget", "cell", "output"):
-            return False
-        if cell.full_gate_recurrence:
-            return False
-    elif kind is not CoupledLSTMCell:
+    """Whether the fused loops compute exactly what `cell` computes: an LSTM
+    that describes itself (`keras_gates.cells.lstm_family.describe`) with
+    the steps above, every gate (or the CIFG's coupling), float32, sigmoid
+    and tanh, and none of the options that change the step (projection,
+    layer normalization, a cell clip, the full gate recurrence, recurrent
+    dropout)."""
+    form = lstm_family.describe(cell)
+    if form is None or form.absent_gates():
         return False
-    activations = (
-        cell.recurrent_activation is keras.activations.sigmoid
-        and cell.activation is keras.activations.tanh
-        and cell.input_squash is keras.activations.tanh
-        and cell.output_squash is keras.activations.tanh
-    )
     return (
-        activations
-        and cell.compute_dtype == "float32"
-        and cell.projection_units is None
-        and not cell.layer_norm
-        and cell.cell_clip is None
-        and not cell.recurrent_dropout
+        form.blocks == (_COUPLED_BLOCKS if form.coupled else _BLOCKS)
+        and (form.gate_activation, form.input_activation, form.output_activation)
+        == ("sigmoid", "tanh", "tanh")
+        and form.dtype == "float32"
+        and form.projection_units is None
+        and not form.layer_norm
+        and form.cell_clip is None
+        and not form.full_gate_recurrence
+        and not form.recurrent_dropout
     )
 
 
@@ -165,25 +160,17 @@ def run(cell, inputs, h0, c0):
     """`(outputs, h, c)` of `cell` over the time-major `inputs` (batch and
     features known), from `h0, c0`: every step's h, time-major, and the
     final states."""
-    coupled = type(cell).__name__ == "CoupledLSTMCell"
-    peepholes = [
-        cell.input_peephole,
-        None if coupled else cell.forget_peephole,
-        cell.output_peephole,
-    ]
-    weights = [
-        cell.kernel,
-        cell.recurrent_kernel,
-        cell.bias if cell.use_bias else None,
-        *peepholes,
-    ]
+    form = lstm_family.describe(cell)
+    coupled = form.coupled
+    peepholes = [form.peepholes.get(g) for g in ("input", "forget", "output")]
+    weights = [form.kernel, form.recurrent_kernel, form.bias, *peepholes]
     present = [w is not None for w in weights]
     steps = tf.shape(inputs)[0]
     size = bucket(steps)
     padded = tf.pad(inputs, [[0, size - steps], [0, 0], [0, 0]])
     zeros = {
-        2: tf.zeros((cell.recurrent_kernel.shape[-1],), inputs.dtype),
-        **{k: tf.zeros((cell.units,), inputs.dtype) for k in (3, 4, 5)},
+        2: tf.zeros((form.recurrent_kernel.shape[-1],), inputs.dtype),
+        **{k: tf.zeros((form.units,), inputs.dtype) for k in (3, 4, 5)},
     }
 
     def all_weights(given):

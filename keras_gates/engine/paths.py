@@ -38,13 +38,8 @@ def choose_path(cell, fast_path, *, training=False, masked=False, unroll=False):
     `fast_path=True` takes the scan where the cell is linear and the hoisted
     loop otherwise, `False` the steps, and `"auto"` the fast path on a GPU
     or TPU and the steps (or, where it applies, the fused loops) on a CPU.
-    Measured on 2-core CPUs (`python -m benchmarks.run --preset quick`,
-    the Speed guide): the hoisted loop mostly took longer than the steps
-    (the projection, batch × steps × 4·units, costs memory passes that
-    outweigh the small per-step product it saves) and the scan longer
-    still (O(T log T) work against O(T)); the fused loops trained the
-    peephole LSTM up to 2.2x faster than the steps, by how much depending
-    on the CPU (`python -m benchmarks.lstm_levers`).
+    The Speed guide ("Which path runs") says why the step loop is the
+    CPU's default and has the measured times.
     """
     if fast_path is False:
         return "steps"

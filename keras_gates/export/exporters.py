@@ -358,7 +358,35 @@ def to_tflite(
     Returns:
         The .tflite model, as bytes.
     """
-    tf = tensorflow()
+    _check_tflite_arguments(
+        model, batch_size, streaming, quantization, representative_data, fused
+    )
+    checking, check_data = _check_argument(check)
+    whole_int8 = quantization == "int8" and not streaming
+    traced = _trace_for_tflite(
+        model, batch_size, streaming, quantization, representative_data, fused
+    )
+    content = _convert(traced, quantization, fused, whole_int8)
+    content = _complete_fused_ops(traced, content, quantization, fused, whole_int8)
+    if whole_int8:
+        from keras_gates.export import lstm_op
+
+        content = lstm_op.quantize_int8(content, lambda: iter(traced.samples))
+    if checking:
+        results = parity.check_tflite(
+            model,
+            content,
+            streaming=streaming,
+            quantization=quantization,
+            data=check_data,
+        )
+        parity.raise_on_failure(results, "The TFLite model")
+    return content
+
+
+def _check_tflite_arguments(
+    model, batch_size, streaming, quantization, representative_data, fused
+):
     _check_model(model)
     if not streaming:
         _check_stateless(model, "a whole-sequence TFLite model")
@@ -374,7 +402,6 @@ def to_tflite(
             f"only then. Received: quantization={quantization!r}, "
             f"representative_data={'given' if representative_data is not None else None}"
         )
-
     if fused not in FUSED:
         raise ValueError(
             f"Argument `fused` must be one of {FUSED}. Received: fused={fused!r}"
@@ -384,92 +411,126 @@ def to_tflite(
             "fused=True applies to whole-sequence models: a streaming model "
             "runs one step at a time. Received: streaming=True."
         )
-    checking, check_data = _check_argument(check)
-    original = model  # `model` may become a clone prepared for the fused op
-    plans = fallbacks = samples = None
-    whole_int8 = quantization == "int8" and not streaming
+
+
+class _Traced:
+    """What `to_tflite` converts: the model (a clone prepared for the fused
+    op, if any), its function, endpoint and argument specs, the fused
+    layers' plans and the layers left to loops (with why), and the
+    calibration samples."""
+
+    def __init__(self, model, function, endpoint, specs):
+        self.model, self.function, self.endpoint, self.specs = (
+            model,
+            function,
+            endpoint,
+            specs,
+        )
+        self.plans = self.fallbacks = self.samples = None
+
+
+def _trace_for_tflite(
+    model, batch_size, streaming, quantization, representative_data, fused
+):
     if streaming:
         function, specs = step_function(model, batch_size)
-        endpoint = "step"
+        traced = _Traced(model, function, "step", specs)
         if quantization == "int8":
-            samples = _calibration(model, representative_data, specs, True)
-    else:
-        check_float32(model, "convert to TFLite")
-        _check_time_distributed(model)
-        signature = Signature(model)
-        specs = _sequence_specs(model, signature, batch_size)
-        if whole_int8 and (fused is False or not fused_lstm.has_lstm_family(model)):
-            raise ValueError(_WHOLE_INT8)
-        if whole_int8:
-            require_tested("Whole-sequence int8 quantization")
-            samples = _calibration(model, representative_data, specs, False)
-        fusing = fused and fused_lstm.has_lstm_family(model)
-        untested = fusing and untested_reason("TFLite's fused LSTM op")
-        if untested and fused is True:
-            require_tested("TFLite's fused LSTM op")
-        if untested:
-            fused_lstm.log.info("Not fused (WHILE loops instead): %s.", untested)
-        elif fusing:
-            model, plans, fallbacks = fused_lstm.fusable_clone(model)
-        function = _serving_function(model, signature)
-        endpoint = "serving_default"
+            traced.samples = _calibration(model, representative_data, specs, True)
+        return traced
+    check_float32(model, "convert to TFLite")
+    _check_time_distributed(model)
+    signature = Signature(model)
+    specs = _sequence_specs(model, signature, batch_size)
+    whole_int8 = quantization == "int8"
+    if whole_int8 and (fused is False or not fused_lstm.has_lstm_family(model)):
+        raise ValueError(_WHOLE_INT8)
+    samples = None
+    if whole_int8:
+        require_tested("Whole-sequence int8 quantization")
+        samples = _calibration(model, representative_data, specs, False)
+    fusing = fused and fused_lstm.has_lstm_family(model)
+    untested = fusing and untested_reason("TFLite's fused LSTM op")
+    if untested and fused is True:
+        require_tested("TFLite's fused LSTM op")
+    plans = fallbacks = None
+    if untested:
+        fused_lstm.log.info("Not fused (WHILE loops instead): %s.", untested)
+    elif fusing:
+        model, plans, fallbacks = fused_lstm.fusable_clone(model)
+    traced = _Traced(
+        model, _serving_function(model, signature), "serving_default", specs
+    )
+    traced.plans, traced.fallbacks, traced.samples = plans, fallbacks, samples
+    return traced
+
+
+def _check_fallbacks(traced, fused, whole_int8):
+    """Logs the layers left to loops, which tracing recorded (a call with
+    `initial_state` is known only then), or refuses them where the fused op
+    is required."""
+    if not traced.fallbacks:
+        return
+    reasons = "; ".join(f"{k}: {v}" for k, v in sorted(traced.fallbacks.items()))
+    if fused is True:
+        raise ValueError(
+            f"fused=True, but these layers cannot run on TFLite's fused "
+            f"LSTM op: {reasons}. Use fused='auto' to loop them instead."
+        )
+    fused_lstm.log.info("Not fused (WHILE loop instead): %s", reasons)
+    if whole_int8:
+        raise ValueError(f"{_WHOLE_INT8} Not fused: {reasons}.")
+
+
+def _convert(traced, quantization, fused, whole_int8):
+    """The converter's bytes, builtin ops only, quantized as asked (a
+    whole-sequence int8 model later, by `lstm_op.quantize_int8`)."""
+    tf = tensorflow()
     with tempfile.TemporaryDirectory() as export_dir:
         # From a SavedModel, not a concrete function: the latter can leave
         # weights as resource variables that fail at invoke.
-        _write(model, export_dir, endpoint, function, specs)
-        if fallbacks:
-            reasons = "; ".join(f"{k}: {v}" for k, v in sorted(fallbacks.items()))
-            if fused is True:
-                raise ValueError(
-                    f"fused=True, but these layers cannot run on TFLite's fused "
-                    f"LSTM op: {reasons}. Use fused='auto' to loop them instead."
-                )
-            fused_lstm.log.info("Not fused (WHILE loop instead): %s", reasons)
-        if whole_int8 and fallbacks:
-            raise ValueError(f"{_WHOLE_INT8} Not fused: {reasons}.")
+        _write(traced.model, export_dir, traced.endpoint, traced.function, traced.specs)
+        _check_fallbacks(traced, fused, whole_int8)
         converter = tf.lite.TFLiteConverter.from_saved_model(
-            export_dir, signature_keys=[endpoint]
+            export_dir, signature_keys=[traced.endpoint]
         )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if not whole_int8:  # a whole-sequence int8 model is quantized below
-            _quantize(converter, quantization, samples, specs)
-        content = converter.convert()
-    if plans:
-        content, count = fused_lstm.complete(
+        if not whole_int8:
+            _quantize(converter, quantization, traced.samples, traced.specs)
+        return converter.convert()
+
+
+def _complete_fused_ops(traced, content, quantization, fused, whole_int8):
+    """The fused ops completed with their layers' plans; refuses a file that
+    keeps loops where `fused=True` or whole-sequence int8 needs none."""
+    if traced.plans:
+        from keras_gates.export import lstm_op
+
+        content, count = lstm_op.complete(
             content,
-            plans,
+            traced.plans,
             for_calibration=whole_int8,
             dynamic_int8=quantization == "dynamic_int8",
         )
-        if count != len(plans):
+        if count != len(traced.plans):
             raise RuntimeError(
-                f"{len(plans)} LSTM layers were prepared for the fused op, but "
-                f"the converter fused {count}."
+                f"{len(traced.plans)} LSTM layers were prepared for the fused op, "
+                f"but the converter fused {count}."
             )
-    if fused is True and "WHILE" in op_names(content):
-        looping = fused_lstm.looping_layers(model) or ["(not identified)"]
+    loops = (fused is True or whole_int8) and "WHILE" in op_names(content)
+    if fused is True and loops:
+        looping = fused_lstm.looping_layers(traced.model) or ["(not identified)"]
         raise ValueError(
             "fused=True, but the model keeps recurrent loops (WHILE) that "
             f"TFLite's fused LSTM op cannot replace: layers {looping}. Only "
             "PeepholeLSTM, CoupledLSTM and keras LSTM fuse. Use fused='auto' "
             "to keep the loops."
         )
-    if whole_int8:
-        if "WHILE" in op_names(content):
-            raise ValueError(
-                f"{_WHOLE_INT8} This model also has a recurrent loop (WHILE) of "
-                "another layer."
-            )
-        content = fused_lstm.quantize_int8(content, lambda: iter(samples))
-    if checking:
-        results = parity.check_tflite(
-            original,
-            content,
-            streaming=streaming,
-            quantization=quantization,
-            data=check_data,
+    if whole_int8 and loops:
+        raise ValueError(
+            f"{_WHOLE_INT8} This model also has a recurrent loop (WHILE) of "
+            "another layer."
         )
-        parity.raise_on_failure(results, "The TFLite model")
     return content
 
 
@@ -487,21 +548,9 @@ def op_names(content):
     codes), sorted: e.g. whether an export has `UNIDIRECTIONAL_SEQUENCE_LSTM`
     and no `WHILE`."""
     require_tested("keras_gates.export.op_names")
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
+    from keras_gates.export.flatbuffer import Flatbuffer
 
-    model = flatbuffer_utils.read_model_from_bytearray(content)
-    names = {
-        value: name
-        for name, value in vars(schema.BuiltinOperator).items()
-        if not name.startswith("_")
-    }
-    return sorted(
-        {
-            names.get(max(c.builtinCode, c.deprecatedBuiltinCode), "?")
-            for c in model.operatorCodes
-        }
-    )
+    return Flatbuffer(content).op_names()
 
 
 def to_onnx(model, path, *, opset=17, check=False):

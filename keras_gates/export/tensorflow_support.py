@@ -18,9 +18,9 @@ import importlib.util
 import keras
 
 # The oldest and newest TensorFlow minor releases on which the export tests
-# (tests/test_export.py, test_fused_lstm.py, test_cli.py,
-# test_user_reports.py) were measured to pass: 2.18.1, 2.19.1, 2.20.0 and
-# 2.21.0. The `tensorflow` extra of pyproject.toml asks for this range.
+# (tests/test_export.py, test_fused_lstm.py, test_cli.py) were measured to
+# pass: 2.18.1, 2.19.1, 2.20.0 and 2.21.0. The `tensorflow` extra of
+# pyproject.toml asks for this range.
 TESTED = ((2, 18), (2, 21))
 
 

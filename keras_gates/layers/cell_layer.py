@@ -1,11 +1,9 @@
 """`CellLayer`: a `GatedRNN` over a cell of one class, with the cell's
 arguments among the layer's own, as `keras.layers.LSTM` has. Not public."""
 
-import inspect
 import re
 
-from keras_gates._arguments import bind
-from keras_gates._arguments import option_defaults
+from keras_gates._arguments import declared
 from keras_gates.cells.gated_cell import GatedCell
 from keras_gates.layers.gated_rnn import GatedRNN
 
@@ -13,38 +11,24 @@ from keras_gates.layers.gated_rnn import GatedRNN
 _SHARED = ("dtype", "trainable")
 
 
-def _cell_property(name):
-    """A read-only property of a layer that forwards to `layer.cell.<name>`."""
-    return property(
-        lambda self: getattr(self.cell, name),
-        doc=f"The cell's `{name}` (read-only).",
-    )
+def cell_options(cell_class):
+    """The names of the arguments that a cell of `cell_class` keeps."""
+    return tuple(declared(cell_class, GatedCell))
 
 
 class CellLayer(GatedRNN):
-    """The base of the eight layers of one cell each: `class PeepholeLSTM(CellLayer,
-    cell_class=PeepholeLSTMCell)`, whose written-out `__init__` hands its
-    arguments on with `super().__init__(**arguments(locals()))`. The cell
-    takes those of the cell class's signatures, and each becomes a read-only
-    property of the layer; the recurrent layer takes the rest. The config is
-    flat (the cell's arguments next to the RNN's), so `from_config` is
-    `cls(**config)`. Not public."""
+    """The base of the eight layers of one cell each: `class PeepholeLSTM(CellLayer)`
+    with `cell_class = PeepholeLSTMCell`, whose written-out `__init__` hands
+    its arguments on with `super().__init__(**arguments(locals()))`. The cell
+    takes those that its class declares (`cell_options`), and each reads
+    back as an attribute of the layer; the recurrent layer takes the rest.
+    The config is flat (the cell's arguments next to the RNN's), so
+    `from_config` is `cls(**config)`. Not public."""
 
     cell_class = None
 
-    def __init_subclass__(cls, cell_class=None, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cell_class is None:
-            return
-        cls.cell_class = cell_class
-        layer_only = inspect.signature(GatedRNN.__init__).parameters
-        bind(cell_class, cls, layer_only)
-        for name in option_defaults(cell_class, GatedCell):
-            if not hasattr(cls, name):
-                setattr(cls, name, _cell_property(name))
-
     def __init__(self, **arguments):
-        names = option_defaults(self.cell_class, GatedCell)
+        names = cell_options(self.cell_class)
         cell_arguments = {k: arguments.pop(k) for k in list(arguments) if k in names}
         shared = {k: arguments[k] for k in _SHARED if arguments.get(k) is not None}
         # The cell's name: PeepholeLSTMCell -> peephole_lstm_cell.
@@ -52,6 +36,19 @@ class CellLayer(GatedRNN):
         name = re.sub(words, "_", self.cell_class.__name__).lower()
         cell = self.cell_class(**cell_arguments, **shared, name=name)
         super().__init__(cell, **arguments)
+
+    def __getattr__(self, name):
+        # Only for what normal lookup does not find: the cell's arguments,
+        # read from the cell (`layer.units`, `layer.cell_clip`).
+        cell = self.__dict__.get("cell")
+        if cell is not None and name in cell_options(type(self).cell_class):
+            return getattr(cell, name)
+        raise AttributeError(
+            f"'{type(self).__name__}' object has no attribute '{name}'"
+        )
+
+    def __dir__(self):
+        return sorted({*super().__dir__(), *cell_options(type(self).cell_class)})
 
     def get_config(self):
         config = super().get_config()

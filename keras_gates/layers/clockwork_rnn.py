@@ -5,7 +5,7 @@ from keras_gates.layers.cell_layer import CellLayer
 
 
 @keras_gates_export
-class ClockworkRNN(CellLayer, cell_class=ClockworkRNNCell):
+class ClockworkRNN(CellLayer):
     """Clockwork RNN layer (Koutník, Greff, Gomez and Schmidhuber, 2014).
 
     A `keras.layers.RNN` over a `ClockworkRNNCell`, used like
@@ -106,6 +106,8 @@ class ClockworkRNN(CellLayer, cell_class=ClockworkRNNCell):
         >>> model.layers[0].count_params()
         304
     """
+
+    cell_class = ClockworkRNNCell
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ from keras_gates.layers.cell_layer import CellLayer
 
 
 @keras_gates_export
-class CoupledLSTM(CellLayer, cell_class=CoupledLSTMCell):
+class CoupledLSTM(CellLayer):
     """Coupled input-forget gate LSTM layer, CIFG (Greff et al., 2015).
 
     A `keras.layers.RNN` over a `CoupledLSTMCell`, used like
@@ -137,6 +137,8 @@ class CoupledLSTM(CellLayer, cell_class=CoupledLSTMCell):
         >>> model.layers[0].count_params()  # 3 blocks: 3 * (8 * 16 + 16 * 16 + 16)
         1200
     """
+
+    cell_class = CoupledLSTMCell
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ from keras_gates.layers.cell_layer import CellLayer
 
 
 @keras_gates_export
-class DepthGatedLSTM(CellLayer, cell_class=DepthGatedLSTMCell):
+class DepthGatedLSTM(CellLayer):
     """Depth-Gated LSTM layer (Yao, Cohn, Vylomova, Duh and Dyer, 2015).
 
     A stack of `num_layers` LSTM layers as one layer, used like
@@ -112,6 +112,8 @@ class DepthGatedLSTM(CellLayer, cell_class=DepthGatedLSTMCell):
         >>> tuple(output.shape), len(states)  # an h and a c per layer
         ((4, 16), 6)
     """
+
+    cell_class = DepthGatedLSTMCell
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ from keras_gates.layers.cell_layer import CellLayer
 
 
 @keras_gates_export
-class MinGRU(CellLayer, cell_class=MinGRUCell):
+class MinGRU(CellLayer):
     """Minimal GRU layer, parallel in time (Feng et al., 2024).
 
     The gate and candidate of a `MinGRUCell` see the input only, so the
@@ -108,6 +108,8 @@ class MinGRU(CellLayer, cell_class=MinGRUCell):
         >>> model.layers[0].count_params()  # 2 blocks: 2 * (8 * 16 + 16)
         288
     """
+
+    cell_class = MinGRUCell
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ from keras_gates.layers.cell_layer import CellLayer
 
 
 @keras_gates_export
-class MinimalGRU(CellLayer, cell_class=MinimalGRUCell):
+class MinimalGRU(CellLayer):
     """Minimal gated unit layer, a GRU with one gate (Zhou et al., 2016).
 
     A `keras.layers.RNN` over a `MinimalGRUCell`, used like
@@ -105,6 +105,8 @@ class MinimalGRU(CellLayer, cell_class=MinimalGRUCell):
         >>> model.layers[0].count_params()  # 2 blocks: 2 * (8 * 16 + 16 * 16 + 16)
         800
     """
+
+    cell_class = MinimalGRUCell
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ from keras_gates.layers.cell_layer import CellLayer
 
 
 @keras_gates_export
-class MutantGRU(CellLayer, cell_class=MutantGRUCell):
+class MutantGRU(CellLayer):
     """Jozefowicz et al.'s MUT1, MUT2 and MUT3 (ICML 2015), the GRU mutants
     their architecture search found best.
 
@@ -102,6 +102,8 @@ class MutantGRU(CellLayer, cell_class=MutantGRUCell):
         >>> model.layers[1].count_params()  # 2 input blocks, 3 recurrent, 3 biases
         1328
     """
+
+    cell_class = MutantGRUCell
 
     def __init__(
         self,

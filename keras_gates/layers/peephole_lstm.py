@@ -21,7 +21,7 @@ VARIANT_OPTIONS = {
 
 
 @keras_gates_export
-class PeepholeLSTM(CellLayer, cell_class=PeepholeLSTMCell):
+class PeepholeLSTM(CellLayer):
     """LSTM layer with peephole connections (Gers & Schmidhuber, 2000).
 
     A `keras.layers.RNN` over a `PeepholeLSTMCell`, used like
@@ -170,6 +170,8 @@ class PeepholeLSTM(CellLayer, cell_class=PeepholeLSTMCell):
         >>> tuple(outputs.shape), tuple(h.shape), tuple(c.shape)
         ((4, 10, 16), (4, 16), (4, 16))
     """
+
+    cell_class = PeepholeLSTMCell
 
     def __init__(
         self,

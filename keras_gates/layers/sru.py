@@ -7,7 +7,7 @@ LAYER_HIGHWAYS = ("auto", "projection", "split")
 
 
 @keras_gates_export
-class SRU(CellLayer, cell_class=SRUCell):
+class SRU(CellLayer):
     """Simple Recurrent Unit layer (Lei et al., 2018).
 
     A `keras.layers.RNN` over an `SRUCell`, used like `keras.layers.LSTM`:
@@ -136,6 +136,8 @@ class SRU(CellLayer, cell_class=SRUCell):
         >>> tuple(model(np.zeros((4, 10, 16), "float32")).shape)
         (4, 1)
     """
+
+    cell_class = SRUCell
 
     def __init__(
         self,

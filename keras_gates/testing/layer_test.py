@@ -51,7 +51,8 @@ def _construct(layer_cls, init_kwargs, dtype=None):
 
 
 def check_config_round_trip(layer):
-    """`from_config(get_config())` and Keras serialization give the same config.
+    """`from_config(get_config())` and Keras serialization give the same config
+    and the same attributes (`dir()`, as Keras' own layer tests compare).
 
     Also checks that the class is registered for serialization, so that a
     saved model deserializes without `custom_objects`.
@@ -59,12 +60,14 @@ def check_config_round_trip(layer):
     cls = type(layer)
     config = layer.get_config()
     config_json = json.dumps(config, sort_keys=True, default=str)
+    attributes = set(dir(layer)) - {"__annotations__"}
     revived = cls.from_config(config)
     revived_json = json.dumps(revived.get_config(), sort_keys=True, default=str)
     assert revived_json == config_json, (
         f"{cls.__name__}.from_config(get_config()) changed the config:\n"
         f"before: {config_json}\nafter:  {revived_json}"
     )
+    _check_same_attributes(cls, attributes, revived, "from_config(get_config())")
     registered = keras.saving.get_registered_name(cls)
     builtin = cls.__module__.split(".")[0] == "keras"
     assert builtin or registered != cls.__name__, (
@@ -79,6 +82,16 @@ def check_config_round_trip(layer):
     assert revived_json == config_json, (
         f"Keras serialization of {cls.__name__} changed the config:\n"
         f"before: {config_json}\nafter:  {revived_json}"
+    )
+    _check_same_attributes(cls, attributes, revived, "Keras serialization")
+
+
+def _check_same_attributes(cls, attributes, revived, how):
+    revived_attributes = set(dir(revived)) - {"__annotations__"}
+    assert revived_attributes == attributes, (
+        f"{how} of {cls.__name__} gave an object with other attributes: "
+        f"missing {sorted(attributes - revived_attributes)}, new "
+        f"{sorted(revived_attributes - attributes)}"
     )
 
 
