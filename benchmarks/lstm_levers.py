@@ -14,7 +14,7 @@ gradients of every weight and of the inputs, printed as `max |error|`):
   loop alone, the model left as compiled). Autodiff cannot cross into an
   XLA cluster from a loop (`TensorList crossing the XLA/TF boundary`), so it
   trains with the hand-written backward pass below, compiled by XLA too.
-  XLA compiles once per sequence length here; the engine's `"fused"` path,
+  XLA compiles once per sequence length here; the engine's `"compiled"` path,
   which keeps this lever for training calls, pads to a bucket instead.
 - `XLA chunks`: the loop cut into chunks of 20 steps, each one XLA
   cluster (unrolled), so that one compilation serves every length that 20

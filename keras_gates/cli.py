@@ -40,7 +40,6 @@ def _micro(model, args):
     `args.micro` and compares TFLM's outputs with Keras' on the calibration
     sequences (random ones for float32 without them)."""
     from keras_gates.export import micro
-    from keras_gates.export import parity
 
     sequences = None
     if args.calibration:
@@ -71,7 +70,7 @@ def _micro(model, args):
         f"({len(content)} bytes, one step, {args.micro_quantization}; tensor "
         f"arena {arena} bytes on this host)"
     )
-    return _print(parity.check_micro(model, content, sequences, quantization))
+    return _print(micro.check_micro(model, content, sequences, quantization))
 
 
 def _check_micro_dir(path, overwrite):

@@ -37,7 +37,7 @@ from keras import ops
 
 from keras_gates import _validation as v
 from keras_gates.cells.gated_cell import GatedCell
-from keras_gates.cells.gated_cell import run_under_policy
+from keras_gates.cells.protocol import run_under_policy
 
 __all__ = ["gate_activations", "gate_table", "plot_gates"]
 

@@ -13,6 +13,7 @@ import pytest
 import keras_gates as kg
 from keras_gates._arguments import Clip
 from keras_gates._arguments import arguments
+from keras_gates.layers.cell_layer import CellLayer
 
 RECURRENT = [
     kg.PeepholeLSTMCell,
@@ -473,16 +474,16 @@ def test_a_cell_must_return_the_gates_it_declares():
         cell.step_with_gates(np.zeros((1, 3), "float32"), [np.zeros((1, 2))])
 
 
-CELL_LAYERS = [
-    kg.PeepholeLSTM,
-    kg.CoupledLSTM,
-    kg.DepthGatedLSTM,
-    kg.MinimalGRU,
-    kg.MutantGRU,
-    kg.SRU,
-    kg.MinGRU,
-    kg.ClockworkRNN,
-]
+# Every public layer of one cell class, found rather than listed: a new
+# one is checked without being named here.
+CELL_LAYERS = sorted(
+    (
+        c
+        for c in vars(kg).values()
+        if isinstance(c, type) and issubclass(c, CellLayer) and c is not CellLayer
+    ),
+    key=lambda c: c.__name__,
+)
 
 
 @pytest.mark.parametrize("layer_class", CELL_LAYERS, ids=lambda c: c.__name__)

@@ -10,7 +10,7 @@ from keras_gates._arguments import Seed
 from keras_gates._arguments import Units
 from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
-from keras_gates.cells.gated_cell import masked
+from keras_gates.cells.protocol import masked
 from keras_gates.cells.recurrent_cell import RecurrentCell
 
 MUTANTS = (1, 2, 3)

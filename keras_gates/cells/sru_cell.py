@@ -17,9 +17,9 @@ from keras_gates._arguments import Timescale
 from keras_gates._arguments import Units
 from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
-from keras_gates.cells.gated_cell import masked
 from keras_gates.cells.normalization import add_norm
 from keras_gates.cells.normalization import normalize
+from keras_gates.cells.protocol import masked
 from keras_gates.cells.recurrent_cell import RecurrentCell
 
 # Zero mean, variance 1/2: the reference implementation's initialization of

@@ -1,11 +1,13 @@
 """The engine: how a keras-gates layer runs its cell over a sequence.
 
-`choose_path` decides how (step by step, hoisted, or with a parallel scan)
-and `run` runs the cell through its protocol (`keras_gates.GatedCell`).
+`choose_path` decides how (step by step, hoisted, with a parallel scan, or
+on TensorFlow's compiled LSTM loops) and `run` runs the cell through its
+protocol (`keras_gates.GatedCell`) as a `RunOptions` record says.
 """
 
 from keras_gates.engine.paths import PATHS
+from keras_gates.engine.paths import RunOptions
 from keras_gates.engine.paths import choose_path
 from keras_gates.engine.paths import run
 
-__all__ = ["PATHS", "choose_path", "run"]
+__all__ = ["PATHS", "RunOptions", "choose_path", "run"]

@@ -6,18 +6,20 @@ with a parallel scan. `run` then runs the cell through its protocol
 and states, the same on every backend. Not public.
 """
 
+import dataclasses
+
 import keras
 from keras import ops
 from keras import tree
 
 from keras_gates._device import accelerator_available
-from keras_gates.cells.gated_cell import declared_output_state
-from keras_gates.cells.gated_cell import project
+from keras_gates.cells.protocol import declared_output_state
+from keras_gates.cells.protocol import project
 from keras_gates.ops import linear_scan
 from keras_gates.ops import log_linear_scan
 from keras_gates.ops.scans import LOG_ZERO
 
-PATHS = ("steps", "hoisted", "scan", "fused")
+PATHS = ("steps", "hoisted", "scan", "compiled")
 
 
 def choose_path(cell, fast_path, *, training=False, masked=False, unroll=False):
@@ -29,33 +31,33 @@ def choose_path(cell, fast_path, *, training=False, masked=False, unroll=False):
       GEMM over batch × steps rows), then a loop of `recurrent_step` alone.
     - `"scan"`: for a cell linear in its state (`is_linear`), the whole
       recurrence as a parallel scan, ceil(log2 T) element-wise rounds.
-    - `"fused"`: a training call (`training=True`) of the peephole LSTM or
+    - `"compiled"`: a training call (`training=True`) of the peephole LSTM or
       the CIFG without a mask, on TensorFlow without an accelerator: the
       loop and a hand-written backward pass, each compiled by XLA
-      (`keras_gates/engine/_tf_fused_lstm.py`, which says which options it
+      (`keras_gates/engine/_tf_compiled_lstm.py`, which says which options it
       covers; the others take the steps).
 
     `fast_path=True` takes the scan where the cell is linear and the hoisted
     loop otherwise, `False` the steps, and `"auto"` the fast path on a GPU
-    or TPU and the steps (or, where it applies, the fused loops) on a CPU.
+    or TPU and the steps (or, where it applies, the compiled loops) on a CPU.
     The Speed guide ("Which path runs") says why the step loop is the
     CPU's default and has the measured times.
     """
     if fast_path is False:
         return "steps"
     if fast_path == "auto" and not accelerator_available():
-        fused = training is True and not (masked or unroll)
-        return "fused" if fused and _fused_loops_compute(cell) else "steps"
+        compiled = training is True and not (masked or unroll)
+        return "compiled" if compiled and _compiled_loops_compute(cell) else "steps"
     return "scan" if cell.is_linear else "hoisted"
 
 
-def _fused_loops_compute(cell):
-    """Whether the fused loops, TensorFlow's, compute what `cell` does."""
+def _compiled_loops_compute(cell):
+    """Whether the compiled loops, TensorFlow's, compute what `cell` does."""
     if keras.backend.backend() != "tensorflow":
         return False
-    from keras_gates.engine import _tf_fused_lstm
+    from keras_gates.engine import _tf_compiled_lstm
 
-    return _tf_fused_lstm.supports(cell)
+    return _tf_compiled_lstm.supports(cell)
 
 
 def _last(time_major, before_first):
@@ -95,22 +97,41 @@ def _time_loop(step, xs, carry, *, unroll, return_all):
     return carry, (ys if return_all else None)
 
 
-def run(
-    cell,
-    sequences,
-    initial_state,
-    mask,
-    training,
-    *,
-    path,
-    previous_output,
-    go_backwards=False,
-    unroll=False,
-    zero_output_for_mask=False,
-    return_sequences=True,
-    stateful=False,
-):
-    """Runs `cell` over `sequences` `(batch, steps, features)`.
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How `run` runs a cell: the path (`choose_path`) and the layer's
+    options that change the loop."""
+
+    path: str
+    go_backwards: bool = False
+    unroll: bool = False
+    zero_output_for_mask: bool = False
+    return_sequences: bool = True
+    stateful: bool = False
+
+    @classmethod
+    def of(cls, layer, training, masked):
+        """The options of a `keras_gates.GatedRNN` for one call."""
+        path = choose_path(
+            layer.cell,
+            layer.fast_path,
+            training=training,
+            masked=masked,
+            unroll=layer.unroll,
+        )
+        return cls(
+            path,
+            go_backwards=layer.go_backwards,
+            unroll=layer.unroll,
+            zero_output_for_mask=layer.zero_output_for_mask,
+            return_sequences=layer.return_sequences,
+            stateful=layer.stateful,
+        )
+
+
+def run(cell, sequences, initial_state, mask, training, previous_output, options):
+    """Runs `cell` over `sequences` `(batch, steps, features)` as `options`
+    (a `RunOptions`) say.
 
     A masked step keeps the states, and outputs zeros with
     `zero_output_for_mask` or else repeats the previous output, which starts
@@ -122,6 +143,10 @@ def run(
         `inner_loop`: outputs `(batch, steps, units)` in processing order
         (None when not `return_sequences`, unless the path has them anyway).
     """
+    path = options.path
+    go_backwards, unroll = options.go_backwards, options.unroll
+    zero_output_for_mask = options.zero_output_for_mask
+    return_sequences, stateful = options.return_sequences, options.stateful
     if tree.is_nested(mask):
         mask = mask[0]
     if mask is not None:
@@ -144,10 +169,10 @@ def run(
         masking = (mask, previous_output, zero_output_for_mask)
         return _scan(cell, inputs, initial_state, input_mask, masking)
 
-    if path == "fused" and inputs.shape[0] != 0:
-        from keras_gates.engine import _tf_fused_lstm
+    if path == "compiled" and inputs.shape[0] != 0:
+        from keras_gates.engine import _tf_compiled_lstm
 
-        outputs, h, c = _tf_fused_lstm.run(cell, inputs, *initial_state)
+        outputs, h, c = _tf_compiled_lstm.run(cell, inputs, *initial_state)
         # An empty sequence (known when it runs) repeats the previous output.
         last_output = ops.where(ops.shape(inputs)[0] > 0, h, previous_output)
         if return_sequences:

@@ -15,6 +15,7 @@ from keras_gates.export.graph import Signature
 from keras_gates.export.graph import check_float32
 from keras_gates.export.graph import check_model as _check_model
 from keras_gates.export.graph import walk
+from keras_gates.export.graph import write_archive
 from keras_gates.export.streaming import step_function
 from keras_gates.export.tensorflow_support import require_tested
 from keras_gates.export.tensorflow_support import tensorflow
@@ -134,13 +135,6 @@ def _serving_function(model, signature):
     return serve
 
 
-def _write(model, export_dir, endpoint, function, specs):
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(endpoint, function, input_signature=specs)
-    archive.write_out(export_dir, verbose=False)
-
-
 def check_export_dir(export_dir, overwrite=False):
     """Raises a `ValueError` unless `export_dir` can take a new SavedModel.
 
@@ -226,7 +220,7 @@ def to_saved_model(model, export_dir, *, overwrite=False, check=False):
     function = _serving_function(model, signature)
     if os.path.isdir(export_dir) and os.listdir(export_dir):
         shutil.rmtree(export_dir)  # a SavedModel that overwrite=True replaces
-    _write(model, export_dir, "serving_default", function, specs)
+    write_archive(model, export_dir, "serving_default", function, specs)
     if checking:
         results = parity.check_saved_model(model, export_dir, data)
         parity.raise_on_failure(results, f"The SavedModel {export_dir}")
@@ -489,7 +483,9 @@ def _convert(traced, quantization, fused, whole_int8):
     with tempfile.TemporaryDirectory() as export_dir:
         # From a SavedModel, not a concrete function: the latter can leave
         # weights as resource variables that fail at invoke.
-        _write(traced.model, export_dir, traced.endpoint, traced.function, traced.specs)
+        write_archive(
+            traced.model, export_dir, traced.endpoint, traced.function, traced.specs
+        )
         _check_fallbacks(traced, fused, whole_int8)
         converter = tf.lite.TFLiteConverter.from_saved_model(
             export_dir, signature_keys=[traced.endpoint]

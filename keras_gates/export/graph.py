@@ -224,3 +224,12 @@ def _source(value):
         name, _, index = value["config"]["keras_history"]
         return name, index
     return None
+
+
+def write_archive(model, export_dir, endpoint, function, specs):
+    """A SavedModel of `model` in `export_dir` with one endpoint, `function`
+    of arguments `specs` (what the TFLite converters read)."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(endpoint, function, input_signature=specs)
+    archive.write_out(export_dir, verbose=False)

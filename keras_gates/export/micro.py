@@ -26,9 +26,10 @@ import keras
 import numpy as np
 
 from keras_gates.export import parity
-from keras_gates.export.exporters import _check_model
-from keras_gates.export.exporters import _write
 from keras_gates.export.graph import chain
+from keras_gates.export.graph import check_model
+from keras_gates.export.graph import write_archive
+from keras_gates.export.samples import batches
 from keras_gates.export.samples import record_steps
 from keras_gates.export.streaming import step_function
 from keras_gates.export.tensorflow_support import tensorflow
@@ -196,7 +197,7 @@ def to_tflite_micro(
         `arena_size` measures the memory TFLM needs to run it).
     """
     tf = tensorflow()
-    _check_model(model)
+    check_model(model)
     if quantization not in QUANTIZATIONS:
         raise ValueError(
             f"Argument `quantization` must be one of {QUANTIZATIONS}. "
@@ -231,7 +232,7 @@ def to_tflite_micro(
         [int(s.shape[-1]) for s in specs[1:]],
     )
     with tempfile.TemporaryDirectory() as export_dir:
-        _write(model, export_dir, "step", step, specs)
+        write_archive(model, export_dir, "step", step, specs)
         converter = tf.lite.TFLiteConverter.from_saved_model(
             export_dir, signature_keys=["step"]
         )
@@ -261,7 +262,7 @@ def to_tflite_micro(
         if has_interpreter():
             _check_runs(content)
             data = representative_data if check is True else check
-            results = parity.check_micro(model, content, data, quantization)
+            results = check_micro(model, content, data, quantization)
             parity.raise_on_failure(results, "The TFLite Micro model")
         else:
             log.warning(
@@ -487,3 +488,22 @@ def c_source(content, name="model"):
         + f"\n}};\nconst unsigned int {name}_len = {len(content)};\n"
     )
     return {f"{name}.h": header, f"{name}.cc": source}
+
+
+def check_micro(model, content, data, quantization, count=32):
+    """The TFLite Micro model `content` (of `to_tflite_micro`) in TFLM's
+    interpreter against `model` on up to `count` sequences of `data`,
+    their last steps (each step for a model that returns sequences)."""
+    pairs = []
+    limit, relative = parity.tolerance(quantization)
+    if quantization is not None:
+        limit = parity.MICRO_TOLERANCE
+    if data is None:  # unpadded: a micro model leaves masks to device code
+        data = parity.sample_inputs(model, count // 4, 13)[0]
+    for i, (inputs,) in enumerate(batches(data, model, 1, name="check")[:count]):
+        got = run_micro(content, inputs)
+        want = parity.keras_outputs(model, [inputs])[0]
+        if want.ndim != got.ndim:
+            got = got[:, -1]
+        pairs.append((f"sequence {i} ({inputs.shape[1]} steps)", [got], [want]))
+    return parity.compare(pairs, limit, relative)

@@ -175,7 +175,7 @@ def keras_outputs(model, inputs):
     return [np.asarray(o) for o in tree.flatten(outputs)]
 
 
-def _compare(pairs, tolerance, relative=False):
+def compare(pairs, tolerance, relative=False):
     """A `Result` per `(label, got, want)`: the largest difference against
     `tolerance`, or for `relative` against that fraction of the largest
     output over all of them."""
@@ -218,7 +218,7 @@ def check_saved_model(model, export_dir, data=None):
         result = serving(**dict(zip(signature.inputs, inputs, strict=True)))
         got = [result[name].numpy() for name in signature.outputs]
         pairs.append((label, got, keras_outputs(model, inputs)))
-    return _compare(pairs, FLOAT_TOLERANCE)
+    return compare(pairs, FLOAT_TOLERANCE)
 
 
 def check_tflite(model, content, *, streaming, quantization=None, data=None):
@@ -251,7 +251,7 @@ def check_tflite(model, content, *, streaming, quantization=None, data=None):
             )
             got = [result[n] for n in signature.outputs]
         pairs.append((label, got, want))
-    return _compare(pairs, limit, relative)
+    return compare(pairs, limit, relative)
 
 
 def check_onnx(model, path, data=None):
@@ -270,28 +270,7 @@ def check_onnx(model, path, data=None):
             signature.outputs, dict(zip(signature.inputs, inputs, strict=True))
         )
         pairs.append((label, got, keras_outputs(model, inputs)))
-    return _compare(pairs, FLOAT_TOLERANCE)
-
-
-def check_micro(model, content, data, quantization, count=32):
-    """The TFLite Micro model `content` (of `to_tflite_micro`) in TFLM's
-    interpreter against `model` on up to `count` sequences of `data`,
-    their last steps (each step for a model that returns sequences)."""
-    from keras_gates.export import micro
-
-    pairs = []
-    limit, relative = tolerance(quantization)
-    if quantization is not None:
-        limit = MICRO_TOLERANCE
-    if data is None:  # unpadded: a micro model leaves masks to device code
-        data = sample_inputs(model, count // 4, 13)[0]
-    for i, (inputs,) in enumerate(batches(data, model, 1, name="check")[:count]):
-        got = micro.run_micro(content, inputs)
-        want = keras_outputs(model, [inputs])[0]
-        if want.ndim != got.ndim:
-            got = got[:, -1]
-        pairs.append((f"sequence {i} ({inputs.shape[1]} steps)", [got], [want]))
-    return _compare(pairs, limit, relative)
+    return compare(pairs, FLOAT_TOLERANCE)
 
 
 def describe(result):

@@ -14,7 +14,7 @@ from keras import ops
 from keras import tree
 
 from keras_gates.cells.gated_cell import GatedCell
-from keras_gates.cells.gated_cell import declared_output_state
+from keras_gates.cells.protocol import declared_output_state
 from keras_gates.export.graph import chain
 from keras_gates.export.graph import check_float32
 from keras_gates.export.tensorflow_support import tensorflow

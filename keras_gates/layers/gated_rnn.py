@@ -9,7 +9,7 @@ from keras_gates import _validation as v
 from keras_gates import engine
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.gated_cell import GatedCell
-from keras_gates.cells.gated_cell import protocol_vouched_for
+from keras_gates.cells.protocol import protocol_vouched_for
 
 
 class _OutputMemory:
@@ -68,7 +68,7 @@ class GatedRNN(keras.layers.RNN):
         fast_path: How the steps run: `False` the cell step by step, `True` the
             input products of every step in one matrix product before the loop
             (a parallel scan for a cell linear in its state), `"auto"` the fast
-            path on a GPU or TPU and the step loop on a CPU (with the fused
+            path on a GPU or TPU and the step loop on a CPU (with the compiled
             loops for the LSTMs' training there). All give the same numbers.
             Defaults to `"auto"`.
         activity_regularizer: Regularizer applied to the layer's output.
@@ -150,8 +150,8 @@ class GatedRNN(keras.layers.RNN):
     @property
     def training_path(self):
         """How a training call without a mask runs the cell: `path`, or
-        `"fused"` for `PeepholeLSTM` and `CoupledLSTM` on TensorFlow without
-        a GPU where the fused loops cover their options."""
+        `"compiled"` for `PeepholeLSTM` and `CoupledLSTM` on TensorFlow without
+        a GPU where the compiled loops cover their options."""
         return engine.choose_path(
             self.cell, self.fast_path, training=True, unroll=self.unroll
         )
@@ -191,19 +191,8 @@ class GatedRNN(keras.layers.RNN):
             initial_state,
             mask,
             training,
-            path=engine.choose_path(
-                self.cell,
-                self.fast_path,
-                training=training,
-                masked=mask is not None,
-                unroll=self.unroll,
-            ),
-            previous_output=self.previous_output(ops.shape(sequences)[0]),
-            go_backwards=self.go_backwards,
-            unroll=self.unroll,
-            zero_output_for_mask=self.zero_output_for_mask,
-            return_sequences=self.return_sequences,
-            stateful=self.stateful,
+            self.previous_output(ops.shape(sequences)[0]),
+            engine.RunOptions.of(self, training, masked=mask is not None),
         )
         if self.stateful:
             memory = self._output_memory.variable

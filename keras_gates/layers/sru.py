@@ -78,7 +78,7 @@ class SRU(CellLayer):
         fast_path: How the steps run: `False` the cell step by step, `True` the
             input products of every step in one matrix product before the loop
             (a parallel scan for a cell linear in its state), `"auto"` the fast
-            path on a GPU or TPU and the step loop on a CPU (with the fused
+            path on a GPU or TPU and the step loop on a CPU (with the compiled
             loops for the LSTMs' training there). All give the same numbers.
             Defaults to `"auto"`.
         skip_term: Whether the output has the highway term. Defaults to `True`.

@@ -1,4 +1,4 @@
-"""The fused path (`keras_gates/engine/_tf_fused_lstm.py`): training calls
+"""The compiled path (`keras_gates/engine/_tf_compiled_lstm.py`): training calls
 of the peephole LSTM and the CIFG on TensorFlow without an accelerator, an
 XLA-compiled loop and a hand-written backward pass. Outputs and gradients
 against the NumPy reference (gradients by central differences in float64),
@@ -18,7 +18,7 @@ pytestmark = [
     pytest.mark.numerics,
     pytest.mark.skipif(
         keras.backend.backend() != "tensorflow",
-        reason="the fused path is TensorFlow's (XLA on a CPU)",
+        reason="the compiled path is TensorFlow's (XLA on a CPU)",
     ),
 ]
 
@@ -44,18 +44,18 @@ FUSED = {
 
 
 @pytest.fixture
-def fused_calls(monkeypatch):
-    """Counts the calls that ran the fused loops."""
-    from keras_gates.engine import _tf_fused_lstm
+def compiled_calls(monkeypatch):
+    """Counts the calls that ran the compiled loops."""
+    from keras_gates.engine import _tf_compiled_lstm
 
     calls = []
-    run = _tf_fused_lstm.run
+    run = _tf_compiled_lstm.run
 
     def spy(*args, **kwargs):
         calls.append(1)
         return run(*args, **kwargs)
 
-    monkeypatch.setattr(_tf_fused_lstm, "run", spy)
+    monkeypatch.setattr(_tf_compiled_lstm, "run", spy)
     return calls
 
 
@@ -63,7 +63,7 @@ def test_the_engine_chooses_it_for_training_calls_it_computes_exactly():
     choose = engine_paths.choose_path
     for make in (kg.PeepholeLSTM, kg.CoupledLSTM):
         cell = make(3).cell
-        assert choose(cell, "auto", training=True) == "fused"
+        assert choose(cell, "auto", training=True) == "compiled"
         assert choose(cell, "auto") == "steps" and make(3).path == "steps"
         assert choose(cell, "auto", training=True, masked=True) == "steps"
         assert choose(cell, "auto", training=True, unroll=True) == "steps"
@@ -98,30 +98,30 @@ def test_the_engine_chooses_it_for_training_calls_it_computes_exactly():
             )
             return 2.0 * output, new_states, gates
 
-    assert choose(SameStep(3), "auto", training=True) == "fused"
+    assert choose(SameStep(3), "auto", training=True) == "compiled"
     assert choose(OwnStep(3), "auto", training=True) == "steps"
 
 
-def test_the_layer_reports_the_path_training_takes(fused_calls):
+def test_the_layer_reports_the_path_training_takes(compiled_calls):
     """`layer.path` answers for inference; `layer.training_path` for an
-    unmasked training call, which on TensorFlow's CPU is the fused loops
+    unmasked training call, which on TensorFlow's CPU is the compiled loops
     (once answered with the inference path only)."""
     x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
     for make in (kg.PeepholeLSTM, kg.CoupledLSTM):
         layer = make(4)
-        assert (layer.path, layer.training_path) == ("steps", "fused")
+        assert (layer.path, layer.training_path) == ("steps", "compiled")
         layer(x, training=True)
-        assert len(fused_calls) == 1
-        fused_calls.clear()
+        assert len(compiled_calls) == 1
+        compiled_calls.clear()
         layer(x, training=False)
-        assert not fused_calls
+        assert not compiled_calls
     for layer in (kg.MinimalGRU(4), kg.PeepholeLSTM(4, unroll=True)):
         assert layer.training_path == layer.path == "steps"
     assert kg.MinGRU(4, fast_path=True).training_path == "scan"
 
 
 def test_buckets_are_powers_of_two_from_16():
-    from keras_gates.engine._tf_fused_lstm import bucket
+    from keras_gates.engine._tf_compiled_lstm import bucket
 
     got = [int(bucket(n)) for n in (0, 1, 15, 16, 17, 31, 32, 33, 100, 1000, 4096)]
     assert got == [16, 16, 16, 16, 32, 32, 32, 64, 128, 1024, 4096]
@@ -160,7 +160,7 @@ def _central_differences(f, arrays, eps=1e-6):
 
 @pytest.mark.parametrize("name", sorted(FUSED))
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_outputs_and_gradients_match_numpy(name, go_backwards, fused_calls):
+def test_outputs_and_gradients_match_numpy(name, go_backwards, compiled_calls):
     import tensorflow as tf
 
     make, kwargs, step = FUSED[name]
@@ -193,7 +193,7 @@ def test_outputs_and_gradients_match_numpy(name, go_backwards, fused_calls):
         return out, grads
 
     out, grads = keras_loss_and_grads(x, h0, c0)
-    assert fused_calls, "the training call did not take the fused path"
+    assert compiled_calls, "the training call did not take the compiled path"
 
     w = cell_weights(layer.cell)
     names = [v.name for v in layer.trainable_weights]
@@ -238,20 +238,20 @@ def _train(make, fast_path, x, y, *, compile_args=None, **kwargs):
     ids=["input_dropout", "return_sequences", "jit_compiled_model"],
 )
 @pytest.mark.parametrize("make", [kg.PeepholeLSTM, kg.CoupledLSTM])
-def test_training_updates_equal_the_step_loop(make, kwargs, fused_calls):
+def test_training_updates_equal_the_step_loop(make, kwargs, compiled_calls):
     rng = np.random.default_rng(5)
     x = rng.normal(size=(3, 7, 4)).astype("float32")
     y_shape = (3, 7, 4) if kwargs.get("return_sequences") else (3, 4)
     y = rng.normal(size=y_shape).astype("float32")
-    fused, _ = _train(make, "auto", x, y, **kwargs)
-    assert fused_calls
+    compiled, _ = _train(make, "auto", x, y, **kwargs)
+    assert compiled_calls
     steps, _ = _train(make, False, x, y, **kwargs)
-    for a, b in zip(fused, steps, strict=True):
+    for a, b in zip(compiled, steps, strict=True):
         assert np.any(a != 0.0)
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-def test_stateful_training_carries_the_states(fused_calls):
+def test_stateful_training_carries_the_states(compiled_calls):
     rng = np.random.default_rng(6)
     x = rng.normal(size=(2, 5, 3)).astype("float32")
     y = rng.normal(size=(2, 4)).astype("float32")
@@ -259,7 +259,7 @@ def test_stateful_training_carries_the_states(fused_calls):
     for fast_path in ("auto", False):
         _, model = _train(kg.PeepholeLSTM, fast_path, x, y, stateful=True)
         models.append(model)
-    assert fused_calls
+    assert compiled_calls
     a, b = (m.layers[-1].states for m in models)
     for s, t in zip(a, b, strict=True):
         assert np.any(keras.ops.convert_to_numpy(s) != 0.0)
@@ -268,16 +268,16 @@ def test_stateful_training_carries_the_states(fused_calls):
         )
 
 
-def test_twenty_lengths_compile_once_per_bucket(monkeypatch, fused_calls):
+def test_twenty_lengths_compile_once_per_bucket(monkeypatch, compiled_calls):
     """A batch of each of 20 lengths from 50 to 145 steps: the XLA loops
     see (and XLA compiles them for) three lengths, the buckets 64, 128 and
     256 steps, not one per batch."""
     import tensorflow as tf
 
-    from keras_gates.engine import _tf_fused_lstm
+    from keras_gates.engine import _tf_compiled_lstm
 
     seen = []
-    forward = _tf_fused_lstm._forward
+    forward = _tf_compiled_lstm._forward
 
     def spy(x, *args):
         record = tf.numpy_function(
@@ -286,19 +286,19 @@ def test_twenty_lengths_compile_once_per_bucket(monkeypatch, fused_calls):
         with tf.control_dependencies([record]):
             return forward(tf.identity(x), *args)
 
-    monkeypatch.setattr(_tf_fused_lstm, "_forward", spy)
+    monkeypatch.setattr(_tf_compiled_lstm, "_forward", spy)
     model = keras.Sequential([keras.Input((None, 3)), kg.CoupledLSTM(4)])
     model.compile(optimizer="sgd", loss="mse")
     rng = np.random.default_rng(8)
     lengths = range(50, 150, 5)
     for steps in lengths:
         model.train_on_batch(rng.normal(size=(2, steps, 3)), rng.normal(size=(2, 4)))
-    assert len(seen) == len(lengths) and len(fused_calls) >= 1
+    assert len(seen) == len(lengths) and len(compiled_calls) >= 1
     assert sorted(set(seen)) == [64, 128, 256]
 
 
 def _layer_pair(make, **kwargs):
-    """A layer on the fused path and one on the step loop, same weights."""
+    """A layer on the compiled path and one on the step loop, same weights."""
     layers = [make(4, fast_path=path, **kwargs) for path in ("auto", False)]
     for layer in layers:
         layer.build((2, 6, 3))
@@ -307,7 +307,7 @@ def _layer_pair(make, **kwargs):
     return layers
 
 
-def test_eager_stateful_gradients_use_the_states_the_call_started_from(fused_calls):
+def test_eager_stateful_gradients_use_the_states_the_call_started_from(compiled_calls):
     """A stateful layer assigns its states during the call; its gradient
     must use the states the call read (once read too late, in eager mode:
     recurrent_kernel's gradient off by 8e-3)."""
@@ -320,15 +320,15 @@ def test_eager_stateful_gradients_use_the_states_the_call_started_from(fused_cal
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(tf.sin(layer(x, training=True)))
         grads.append(tape.gradient(loss, layer.trainable_weights))
-    assert fused_calls
+    assert compiled_calls
     for got, want in zip(*grads, strict=True):
         np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("in_function", [False, True])
-def test_gradients_of_gradients_equal_the_step_loop(in_function, fused_calls):
+def test_gradients_of_gradients_equal_the_step_loop(in_function, compiled_calls):
     """A gradient penalty, d/dw |d loss / dx|², differentiates the backward
-    pass itself: the fused path's is recomputed by autodiff of the plain loop."""
+    pass itself: the compiled path's is recomputed by autodiff of the plain loop."""
     import tensorflow as tf
 
     x = tf.constant(np.random.default_rng(10).normal(size=(2, 6, 3)), "float32")
@@ -346,15 +346,17 @@ def test_gradients_of_gradients_equal_the_step_loop(in_function, fused_calls):
         run(layer)
         for layer in _layer_pair(kg.CoupledLSTM, peepholes=["input", "output"])
     ]
-    assert fused_calls
-    (fused_penalty, fused_grads), (steps_penalty, steps_grads) = results
-    np.testing.assert_allclose(fused_penalty.numpy(), steps_penalty.numpy(), rtol=1e-5)
-    for got, want in zip(fused_grads, steps_grads, strict=True):
+    assert compiled_calls
+    (compiled_penalty, compiled_grads), (steps_penalty, steps_grads) = results
+    np.testing.assert_allclose(
+        compiled_penalty.numpy(), steps_penalty.numpy(), rtol=1e-5
+    )
+    for got, want in zip(compiled_grads, steps_grads, strict=True):
         assert np.any(want.numpy() != 0.0)
         np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)
 
 
-def test_a_layer_called_twice_and_batches_of_two_sizes(fused_calls):
+def test_a_layer_called_twice_and_batches_of_two_sizes(compiled_calls):
     """One layer instance on two inputs, the second call starting from the
     first call's states, trained on a batch of 3 and then of 2: the same
     updates as the step loop."""
@@ -384,8 +386,8 @@ def test_a_layer_called_twice_and_batches_of_two_sizes(fused_calls):
         for x, y in batches:
             model.train_on_batch(x, y)
         weights.append(model.get_weights())
-    assert len(fused_calls) >= 2
+    assert len(compiled_calls) >= 2
     before = build(False).get_weights()
-    for fused, steps, start in zip(*weights, before, strict=True):
+    for compiled, steps, start in zip(*weights, before, strict=True):
         assert np.any(steps != start)
-        np.testing.assert_allclose(fused, steps, atol=1e-5)
+        np.testing.assert_allclose(compiled, steps, atol=1e-5)

@@ -1,4 +1,4 @@
-"""The `"fused"` path: a training call of the peephole LSTM or the CIFG on
+"""The `"compiled"` path: a training call of the peephole LSTM or the CIFG on
 TensorFlow without an accelerator, as two XLA-compiled loops (forward and a
 hand-written backward) under one custom gradient. Imported only on the
 TensorFlow backend. Not public.
@@ -41,7 +41,7 @@ _COUPLED_BLOCKS = ("input", "cell", "output")
 
 
 def supports(cell):
-    """Whether the fused loops compute exactly what `cell` computes: an LSTM
+    """Whether the compiled loops compute exactly what `cell` computes: an LSTM
     that describes itself (`keras_gates.cells.lstm_family.describe`) with
     the steps above, every gate (or the CIFG's coupling), float32, sigmoid
     and tanh, and none of the options that change the step (projection,
@@ -188,7 +188,7 @@ def run(cell, inputs, h0, c0):
         return hs, h, c
 
     @tf.custom_gradient
-    def fused(padded, h0, c0, *given):
+    def compiled(padded, h0, c0, *given):
         w = all_weights(given)
         # Cut from the tape: autodiff must not trace into the XLA loop.
         cut = [tf.stop_gradient(a) for a in (padded, h0, c0, *w)]
@@ -277,5 +277,5 @@ def run(cell, inputs, h0, c0):
     # (a stateful layer's states are variables that its call then assigns).
     values = [tf.convert_to_tensor(w.value) for w in weights if w is not None]
     h0, c0 = tf.convert_to_tensor(h0), tf.convert_to_tensor(c0)
-    hs, h, c = fused(padded, h0, c0, *values)
+    hs, h, c = compiled(padded, h0, c0, *values)
     return hs[:steps], h, c
