@@ -158,10 +158,11 @@ def _compare_in_float(fb):
     comparisons = {code(name) for name in _COMPARISONS}
     before = []
     for subgraph in fb.subgraphs:
+        quantize = code("QUANTIZE")
         sources = {
             op.outputs[0]: op.inputs[0]
-            for subgraph_, op in fb.ops("QUANTIZE")
-            if subgraph_ is subgraph
+            for op in subgraph.operators
+            if fb.op_code(op) == quantize
             and type_name(subgraph.tensors[op.inputs[0]]) == "FLOAT32"
         }
         for op in subgraph.operators:
