@@ -471,7 +471,7 @@ def variable_lengths(
 ):
     """Seconds of `train_on_batch` over a batch of each length (20 batches
     of 20 lengths by default), twice: the first pass pays every compilation
-    (per length for a model under XLA, per bucket for the fused path), the
+    (per length for a model under XLA, per bucket for the compiled loops), the
     second none."""
     import keras
 

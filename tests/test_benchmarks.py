@@ -70,7 +70,7 @@ def test_gpu_preset_times_every_layer_and_path():
     layers = run.default_layers(gpu)
     for name in ("PeepholeLSTM", "CoupledLSTM", "MinimalGRU", "SRU", "MinGRU"):
         assert name in layers and f"{name} steps" in layers
-        assert CASES[f"{name} steps"].build(8).path == "steps"
+        assert CASES[f"{name} steps"].build(8).run_paths.inference == "steps"
     assert {steps for _, steps in gpu["shapes"]} == {100, 1000, 4096}
     assert "Sliced PeepholeLSTM" in layers
 

@@ -64,7 +64,9 @@ def test_the_engine_chooses_it_for_training_calls_it_computes_exactly():
     for make in (kg.PeepholeLSTM, kg.CoupledLSTM):
         cell = make(3).cell
         assert choose(cell, "auto", training=True) == "compiled"
-        assert choose(cell, "auto") == "steps" and make(3).path == "steps"
+        assert (
+            choose(cell, "auto") == "steps" and make(3).run_paths.inference == "steps"
+        )
         assert choose(cell, "auto", training=True, masked=True) == "steps"
         assert choose(cell, "auto", training=True, unroll=True) == "steps"
         assert choose(cell, False, training=True) == "steps"
@@ -102,22 +104,41 @@ def test_the_engine_chooses_it_for_training_calls_it_computes_exactly():
     assert choose(OwnStep(3), "auto", training=True) == "steps"
 
 
-def test_the_layer_reports_the_path_training_takes(compiled_calls):
-    """`layer.path` answers for inference; `layer.training_path` for an
-    unmasked training call, which on TensorFlow's CPU is the compiled loops
-    (once answered with the inference path only)."""
+def test_the_layer_reports_the_path_of_each_kind_of_call(compiled_calls):
+    """`layer.run_paths` names the path of an unmasked training call, a
+    masked one and inference; on TensorFlow's CPU the LSTMs train on the
+    compiled loops and run inference step by step (once reported with the
+    inference path only)."""
     x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
     for make in (kg.PeepholeLSTM, kg.CoupledLSTM):
         layer = make(4)
-        assert (layer.path, layer.training_path) == ("steps", "compiled")
+        assert layer.run_paths == engine_paths.Paths(
+            training="compiled", masked_training="steps", inference="steps"
+        )
         layer(x, training=True)
         assert len(compiled_calls) == 1
         compiled_calls.clear()
         layer(x, training=False)
+        layer(x, training=True, mask=np.ones((2, 5), bool))
         assert not compiled_calls
     for layer in (kg.MinimalGRU(4), kg.PeepholeLSTM(4, unroll=True)):
-        assert layer.training_path == layer.path == "steps"
-    assert kg.MinGRU(4, fast_path=True).training_path == "scan"
+        assert set(vars(layer.run_paths).values()) == {"steps"}
+    assert kg.MinGRU(4, fast_path=True).run_paths.training == "scan"
+
+
+def test_keras_own_layer_path_is_left_alone():
+    """`Layer.path` is Keras' (the layer's place in its model, which a
+    `DTypePolicyMap` is keyed by); it once answered "steps", and a policy
+    map's mixed precision for the layer was silently ignored."""
+    import keras
+    from keras.dtype_policies import DTypePolicyMap
+
+    policies = DTypePolicyMap(default_policy="float32")
+    policies["model/peephole_lstm"] = keras.dtype_policies.get("mixed_float16")
+    layer = kg.PeepholeLSTM(4, dtype=policies)
+    keras.Sequential([keras.Input((5, 3)), layer], name="model")
+    assert layer.path == "model/peephole_lstm"
+    assert layer.compute_dtype == "float16"
 
 
 def test_buckets_are_powers_of_two_from_16():

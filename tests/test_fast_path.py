@@ -114,10 +114,13 @@ def test_one_function_chooses_the_path(monkeypatch, accelerator):
     monkeypatch.setattr(engine_paths, "accelerator_available", lambda: accelerator)
     for make in ALL_LAYERS:
         fast = "scan" if make(3).cell.is_linear else "hoisted"
-        assert make(3).path == (fast if accelerator else "steps")
-        assert make(3, fast_path=True).path == fast
-        assert make(3, fast_path=False).path == "steps"
-    assert kg.SRU(3).path != "scan" and kg.SRU(3, recurrent_gates=False).cell.is_linear
+        assert make(3).run_paths.inference == (fast if accelerator else "steps")
+        assert make(3, fast_path=True).run_paths.inference == fast
+        assert make(3, fast_path=False).run_paths.inference == "steps"
+    assert (
+        kg.SRU(3).run_paths.inference != "scan"
+        and kg.SRU(3, recurrent_gates=False).cell.is_linear
+    )
     for bad in ("fast", 1, None):
         with pytest.raises(ValueError, match="fast_path"):
             kg.MinGRU(3, fast_path=bad)
@@ -126,7 +129,7 @@ def test_one_function_chooses_the_path(monkeypatch, accelerator):
 def test_fast_path_is_serialized():
     layer = kg.MinGRU(3, fast_path=False)
     assert layer.get_config()["fast_path"] is False
-    assert kg.MinGRU.from_config(layer.get_config()).path == "steps"
+    assert kg.MinGRU.from_config(layer.get_config()).run_paths.inference == "steps"
 
 
 @pytest.mark.parametrize("make", ALL_LAYERS)
@@ -152,9 +155,10 @@ def test_each_path_really_runs(monkeypatch, make):
         layer = make(3, fast_path=fast_path, unroll=True)
         calls["input_side"], calls["recurrent_step"] = [], 0
         layer(x)
-        if layer.path == "steps":
+        path = layer.run_paths.inference
+        if path == "steps":
             assert calls == {"input_side": [2] * 4, "recurrent_step": 4}
-        elif layer.path == "hoisted":
+        elif path == "hoisted":
             assert calls == {"input_side": [3], "recurrent_step": 4}
         else:
             assert calls == {"input_side": [3], "recurrent_step": 0}
@@ -202,7 +206,8 @@ def test_fast_path_equals_steps_in_a_model(
         "zero_output_for_mask": zero_output_for_mask,
     }
     fast, steps = fast_model(name, True, **kwargs), fast_model(name, False, **kwargs)
-    assert fast.layers[-1].path != "steps" and steps.layers[-1].path == "steps"
+    assert fast.layers[-1].run_paths.inference != "steps"
+    assert steps.layers[-1].run_paths.inference == "steps"
     randomize(fast)
     steps.set_weights(fast.get_weights())
     x = np.random.default_rng(2).normal(size=(3, 9, 4)).astype("float32")

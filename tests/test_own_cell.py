@@ -84,7 +84,7 @@ def test_the_example_builds_a_layer():
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_matches_numpy_janet(fast_path, go_backwards):
     layer = make_layer(fast_path=fast_path, go_backwards=go_backwards)
-    assert layer.path == ("hoisted" if fast_path else "steps")
+    assert layer.run_paths.inference == ("hoisted" if fast_path else "steps")
     x, mask = data()
     step = lambda x_t, s: janet_step(x_t, s, weights(layer), beta=0.5)  # noqa: E731
     want, _ = ref.run_rnn(

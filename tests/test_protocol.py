@@ -215,7 +215,7 @@ class _Linear(kg.GatedCell):
 def test_input_side_sees_one_layout_on_every_path(cell_class, fast_path, path):
     cell = cell_class(UNITS)
     layer = kg.GatedRNN(cell, return_sequences=True, fast_path=fast_path)
-    assert layer.path == path
+    assert layer.run_paths.inference == path
     out = to_numpy(layer(data()))
     # Sequences time-major, single steps (batch, features).
     want = (BATCH, FEATURES) if path == "steps" else (STEPS, BATCH, FEATURES)

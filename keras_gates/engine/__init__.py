@@ -6,8 +6,9 @@ protocol (`keras_gates.GatedCell`) as a `RunOptions` record says.
 """
 
 from keras_gates.engine.paths import PATHS
+from keras_gates.engine.paths import Paths
 from keras_gates.engine.paths import RunOptions
 from keras_gates.engine.paths import choose_path
 from keras_gates.engine.paths import run
 
-__all__ = ["PATHS", "RunOptions", "choose_path", "run"]
+__all__ = ["PATHS", "Paths", "RunOptions", "choose_path", "run"]

@@ -15,6 +15,7 @@ from keras import tree
 from keras_gates._device import accelerator_available
 from keras_gates.cells.protocol import declared_output_state
 from keras_gates.cells.protocol import project
+from keras_gates.engine.loops import time_loop
 from keras_gates.ops import linear_scan
 from keras_gates.ops import log_linear_scan
 from keras_gates.ops.scans import LOG_ZERO
@@ -72,29 +73,23 @@ def _last(time_major, before_first):
     return time_major[-1]
 
 
-def _time_loop(step, xs, carry, *, unroll, return_all):
-    """`carry, y = step(carry, x_t)` over the time-major structure `xs`:
-    `(final carry, the ys stacked on axis 0, or None)`."""
-    if unroll:
-        steps = tree.flatten(xs)[0].shape[0]
-        ys = []
-        for t in range(steps):
-            carry, y = step(carry, tree.map_structure(lambda x, t=t: x[t], xs))
-            ys.append(y)
-        return carry, (ops.stack(ys) if return_all and ys else None)
-    if keras.backend.backend() == "tensorflow":
-        from keras_gates.engine import _tf_loop
+@dataclasses.dataclass(frozen=True)
+class Paths:
+    """The paths (`choose_path`) a layer's calls take: an unmasked training
+    call, a masked one, and inference (with or without a mask)."""
 
-        return _tf_loop.time_loop(step, xs, carry, return_all=return_all)
-    if keras.backend.backend() == "jax" and not return_all:
+    training: str
+    masked_training: str
+    inference: str
 
-        def keep_carry(carry, x):
-            return step(carry, x)[0], None
+    @classmethod
+    def of(cls, cell, fast_path, unroll=False):
+        def path(training, masked):
+            return choose_path(
+                cell, fast_path, training=training, masked=masked, unroll=unroll
+            )
 
-        carry, _ = ops.scan(keep_carry, carry, xs)
-        return carry, None
-    carry, ys = ops.scan(step, carry, xs)
-    return carry, (ys if return_all else None)
+        return cls(path(True, False), path(True, True), path(False, False))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,7 +216,7 @@ def run(cell, sequences, initial_state, mask, training, previous_output, options
     carry = tuple(initial_state)
     if carry_output:
         carry = (previous_output, *carry)
-    carry, outputs = _time_loop(
+    carry, outputs = time_loop(
         step, xs, carry, unroll=unroll, return_all=return_sequences
     )
     if carry_output:

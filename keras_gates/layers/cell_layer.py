@@ -39,10 +39,16 @@ class CellLayer(GatedRNN):
 
     def __getattr__(self, name):
         # Only for what normal lookup does not find: the cell's arguments,
-        # read from the cell (`layer.units`, `layer.cell_clip`).
-        cell = self.__dict__.get("cell")
-        if cell is not None and name in cell_options(type(self).cell_class):
-            return getattr(cell, name)
+        # read from the cell (`layer.units`, `layer.cell_clip`). On PyTorch
+        # a layer is a `torch.nn.Module`, whose own `__getattr__` finds its
+        # submodules (the cell among them): it answers every other name.
+        if name != "cell" and name in cell_options(type(self).cell_class):
+            cell = getattr(self, "cell", None)
+            if cell is not None:
+                return getattr(cell, name)
+        fallback = getattr(super(), "__getattr__", None)
+        if fallback is not None:
+            return fallback(name)
         raise AttributeError(
             f"'{type(self).__name__}' object has no attribute '{name}'"
         )

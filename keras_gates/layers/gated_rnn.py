@@ -44,7 +44,7 @@ class GatedRNN(keras.layers.RNN):
     sequence, `Bidirectional`, `.keras` saving and export. The cell's
     protocol gives it its fast paths (see `fast_path`); the path is chosen
     in one place, `keras_gates.engine.choose_path`, and exposed as
-    `path`.
+    `run_paths`.
 
     Args:
         cell: A `keras_gates.GatedCell`: one of the cells of this package, or
@@ -140,21 +140,13 @@ class GatedRNN(keras.layers.RNN):
         self._resuming = False
 
     @property
-    def path(self):
-        """How inference calls (and masked training calls) run the cell:
-        `"steps"`, `"hoisted"` or `"scan"` (see
-        `keras_gates.engine.choose_path`); `training_path` says how an
-        unmasked training call runs it."""
-        return engine.choose_path(self.cell, self.fast_path, unroll=self.unroll)
-
-    @property
-    def training_path(self):
-        """How a training call without a mask runs the cell: `path`, or
-        `"compiled"` for `PeepholeLSTM` and `CoupledLSTM` on TensorFlow without
-        a GPU where the compiled loops cover their options."""
-        return engine.choose_path(
-            self.cell, self.fast_path, training=True, unroll=self.unroll
-        )
+    def run_paths(self):
+        """The paths this layer's calls take, a `keras_gates.engine.Paths`:
+        `.training` (an unmasked training call), `.masked_training` and
+        `.inference`, each `"steps"`, `"hoisted"`, `"scan"` or `"compiled"`
+        (see `keras_gates.engine.choose_path`). Not named `path`: that is
+        Keras' own `Layer.path`, the layer's place in its model."""
+        return engine.Paths.of(self.cell, self.fast_path, unroll=self.unroll)
 
     def build(self, sequences_shape, initial_state_shape=None):
         super().build(sequences_shape, initial_state_shape)
