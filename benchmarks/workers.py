@@ -79,16 +79,32 @@ def _read(process):
             return json.loads(line)
 
 
-def time_groups(groups, shape, features, units, rounds, options=("tensorflow", "cpu")):
+def time_groups(
+    groups,
+    shape,
+    features,
+    units,
+    rounds,
+    options=("tensorflow", "cpu"),
+    labels=None,
+):
     """Times `groups`, `[(builder, its cases)]`, one worker process each,
-    taking turns: `({"case|phase": [seconds]}, {case: check error})`."""
-    started = [
-        _start(builder, layers, shape, features, units, options)
-        for builder, layers in groups
-        if layers
-    ]
+    taking turns: `({"case|phase": [seconds]}, {case: check error})`.
+
+    `labels`, one per group, `(label, Keras backend)`: the group's worker
+    runs on that backend and its cases are named `"label :: case"` (the
+    same cases on several backends in one run)."""
+    labels = labels or [None] * len(groups)
+    started, names = [], []
+    for (builder, layers), label in zip(groups, labels, strict=True):
+        if not layers:
+            continue
+        group_options = options if label is None else (label[1], options[1])
+        started.append(_start(builder, layers, shape, features, units, group_options))
+        names.append("" if label is None else f"{label[0]} :: ")
     workers = [process for process, _ in started]
     errors = {k: v for _, errs in started for k, v in errs.items()}
+    prefix = {id(process): name for process, name in zip(workers, names, strict=True)}
     times = {}
     try:
         for r in range(-1, rounds):
@@ -99,6 +115,7 @@ def time_groups(groups, shape, features, units, rounds, options=("tensorflow", "
                 process.stdin.flush()
                 for key, value in _read(process).items():
                     if r >= 0:
+                        key = prefix[id(process)] + key
                         times.setdefault(key, []).append(value)
     finally:
         for process in workers:

@@ -325,3 +325,65 @@ def test_lstm_levers_compute_the_peephole_lstm():
         assert error < 1e-5, name
     for train, infer in cases.values():
         assert np.isfinite(train()) and infer().shape == (3, 4)
+
+
+def test_text_benchmark_smoke(tmp_path, monkeypatch, capsys):
+    """`python -m benchmarks.text`: the masked text model on two Keras
+    backends and torch.nn.LSTM on packed sequences, taking turns; ratios to
+    keras LSTM of the same backend."""
+    from tests.test_peers import require
+
+    require("torch")
+    from benchmarks import text
+
+    monkeypatch.setenv("KERAS_GATES_SMOKE", "1")
+    text.main(
+        [
+            "--backends",
+            "tensorflow",
+            "jax",
+            "--layers",
+            "keras.LSTM",
+            "PeepholeLSTM",
+            "--torch-layers",
+            "torch.nn.LSTM packed",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    saved = json.loads((tmp_path / "text.json").read_text())
+    records = {(r["backend"], r["layer"], r["phase"]): r for r in saved["records"]}
+    assert set(records) == {
+        (backend, name, phase)
+        for backend, names in (
+            ("tensorflow", ("keras.LSTM", "PeepholeLSTM")),
+            ("jax", ("keras.LSTM", "PeepholeLSTM")),
+            ("pytorch", ("torch.nn.LSTM packed",)),
+        )
+        for name in names
+        for phase in ("train", "infer")
+    }
+    for (_, name, _), record in records.items():
+        assert len(record["times_s"]) == 2 and record["units"] == 8
+        assert record["ratio_keras.LSTM"] > 0
+        if name == "keras.LSTM":
+            assert record["ratio_keras.LSTM"] == 1.0
+    assert "jax PeepholeLSTM" in capsys.readouterr().out
+
+
+def test_text_benchmark_lengths(tmp_path):
+    """The batches' lengths follow IMDB's percentiles, cut at 300; the real
+    reviews' lengths count words as `TextVectorization` splits them."""
+    from benchmarks import text
+
+    lengths = text.draw_lengths(text.IMDB_PERCENTILES, 20_000)
+    assert lengths.min() >= 10 and lengths.max() == text.LENGTH
+    # Half the reviews are shorter than the median of 172 words.
+    assert abs(np.mean(lengths < 172) - 0.5) < 0.02
+    tokens, labels = text.batches(lengths[: text.BATCHES * text.BATCH])[0]
+    assert tokens.shape == (text.BATCH, text.LENGTH) and labels.shape == (64, 1)
+    np.testing.assert_array_equal((tokens != 0).sum(axis=1), lengths[: text.BATCH])
+    for label, review in (("pos", "Great film!<br />Don't miss it."), ("neg", "")):
+        (tmp_path / "train" / label).mkdir(parents=True)
+        (tmp_path / "train" / label / "0_1.txt").write_text(review)
+    assert list(text.review_lengths(tmp_path)) == [5, 0]

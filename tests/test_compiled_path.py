@@ -67,7 +67,7 @@ def test_the_engine_chooses_it_for_training_calls_it_computes_exactly():
         assert (
             choose(cell, "auto") == "steps" and make(3).run_paths.inference == "steps"
         )
-        assert choose(cell, "auto", training=True, masked=True) == "steps"
+        assert choose(cell, "auto", training=True, masked=True) == "compiled"
         assert choose(cell, "auto", training=True, unroll=True) == "steps"
         assert choose(cell, False, training=True) == "steps"
         assert choose(cell, True, training=True) == "hoisted"
@@ -113,13 +113,12 @@ def test_the_layer_reports_the_path_of_each_kind_of_call(compiled_calls):
     for make in (kg.PeepholeLSTM, kg.CoupledLSTM):
         layer = make(4)
         assert layer.run_paths == engine_paths.Paths(
-            training="compiled", masked_training="steps", inference="steps"
+            training="compiled", masked_training="compiled", inference="steps"
         )
         layer(x, training=True)
         assert len(compiled_calls) == 1
         compiled_calls.clear()
         layer(x, training=False)
-        layer(x, training=True, mask=np.ones((2, 5), bool))
         assert not compiled_calls
     for layer in (kg.MinimalGRU(4), kg.PeepholeLSTM(4, unroll=True)):
         assert set(vars(layer.run_paths).values()) == {"steps"}
@@ -155,9 +154,14 @@ def _loss_weights(rng, batch, steps, units):
     ]
 
 
-def _numpy_loss(step, w, x, h0, c0, go_backwards, r):
+def _numpy_loss(step, w, x, h0, c0, go_backwards, r, mask=None, zero_output=False):
     outputs, (h, c) = ref.run_rnn(
-        lambda xt, s: step(xt, s, w), x, [h0, c0], go_backwards=go_backwards
+        lambda xt, s: step(xt, s, w),
+        x,
+        [h0, c0],
+        go_backwards=go_backwards,
+        mask=mask,
+        zero_output_for_mask=zero_output,
     )
     return np.sum(r[0] * outputs) + np.sum(r[1] * h) + np.sum(r[2] * c), outputs
 
@@ -179,19 +183,42 @@ def _central_differences(f, arrays, eps=1e-6):
     return grads
 
 
+# Masks of a batch of 2 x 5 steps: padding on the right (the common case),
+# on the left (the first outputs repeat the zeros before the sequence), and
+# inside, with zeros at masked steps.
+MASKS = {
+    "right": [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]],
+    "left": [[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]],
+    "inner": [[1, 0, 1, 0, 1], [0, 1, 1, 0, 0]],
+}
+
+
 @pytest.mark.parametrize("name", sorted(FUSED))
-@pytest.mark.parametrize("go_backwards", [False, True])
-def test_outputs_and_gradients_match_numpy(name, go_backwards, compiled_calls):
+@pytest.mark.parametrize(
+    "go_backwards, masking",
+    [
+        (False, None),
+        (True, None),
+        (False, "right"),
+        (False, "left"),
+        (True, "inner"),
+        (False, "inner zero_output_for_mask"),
+    ],
+)
+def test_outputs_and_gradients_match_numpy(name, go_backwards, masking, compiled_calls):
     import tensorflow as tf
 
     make, kwargs, step = FUSED[name]
     rng = np.random.default_rng(7)
     batch, steps, features, units = 2, 5, 3, 2
+    mask = None if masking is None else np.array(MASKS[masking.split()[0]], bool)
+    zero_output = masking is not None and "zero_output_for_mask" in masking
     layer = make(
         units,
         return_sequences=True,
         return_state=True,
         go_backwards=go_backwards,
+        zero_output_for_mask=zero_output,
         **kwargs,
     )
     layer.build((batch, steps, features))
@@ -206,7 +233,7 @@ def test_outputs_and_gradients_match_numpy(name, go_backwards, compiled_calls):
     def keras_loss_and_grads(x, h0, c0):
         with tf.GradientTape() as tape:
             tape.watch([x, h0, c0])
-            out, h, c = layer(x, initial_state=[h0, c0], training=True)
+            out, h, c = layer(x, initial_state=[h0, c0], training=True, mask=mask)
             loss = sum(
                 tf.reduce_sum(ri * v) for ri, v in zip(r, (out, h, c), strict=True)
             )
@@ -221,10 +248,12 @@ def test_outputs_and_gradients_match_numpy(name, go_backwards, compiled_calls):
     arrays = [x.astype(np.float64), h0.astype(np.float64), c0.astype(np.float64)]
     arrays += [w[n] for n in names]
 
-    def loss():
-        return _numpy_loss(step, w, arrays[0], arrays[1], arrays[2], go_backwards, r)[0]
+    masking = {"mask": mask, "zero_output": zero_output}
 
-    want_out = _numpy_loss(step, w, *arrays[:3], go_backwards, r)[1]
+    def loss():
+        return _numpy_loss(step, w, *arrays[:3], go_backwards, r, **masking)[0]
+
+    want_out = _numpy_loss(step, w, *arrays[:3], go_backwards, r, **masking)[1]
     np.testing.assert_allclose(out.numpy(), want_out, atol=1e-5)
     want = _central_differences(loss, arrays)
     for n, got, expected in zip(["x", "h0", "c0", *names], grads, want, strict=True):
@@ -268,6 +297,47 @@ def test_training_updates_equal_the_step_loop(make, kwargs, compiled_calls):
     assert compiled_calls
     steps, _ = _train(make, False, x, y, **kwargs)
     for a, b in zip(compiled, steps, strict=True):
+        assert np.any(a != 0.0)
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"return_sequences": True}, {"zero_output_for_mask": True}],
+    ids=["last_output", "return_sequences", "zero_output_for_mask"],
+)
+@pytest.mark.parametrize("make", [kg.PeepholeLSTM, kg.CoupledLSTM])
+def test_masked_training_on_text_equals_the_step_loop(make, kwargs, compiled_calls):
+    """`Embedding(mask_zero=True)` and right padding, as text models have it:
+    the masked training call takes the compiled loops and updates every
+    weight (the embedding's included) as the step loop does."""
+    rng = np.random.default_rng(6)
+    lengths = [9, 4, 1, 6]
+    tokens = np.zeros((4, 9), "int32")
+    for row, n in enumerate(lengths):
+        tokens[row, :n] = rng.integers(1, 20, size=n)
+    y_shape = (4, 9, 4) if kwargs.get("return_sequences") else (4, 4)
+    y = rng.normal(size=y_shape).astype("float32")
+
+    def updates(fast_path):
+        keras.utils.set_random_seed(3)
+        model = keras.Sequential(
+            [
+                keras.Input((9,), batch_size=4, dtype="int32"),
+                keras.layers.Embedding(20, 5, mask_zero=True),
+                make(4, fast_path=fast_path, **kwargs),
+            ]
+        )
+        randomize(model, seed=2)
+        before = model.get_weights()
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+        for _ in range(2):
+            model.train_on_batch(tokens, y)
+        return [b - a for b, a in zip(before, model.get_weights(), strict=True)]
+
+    compiled = updates("auto")
+    assert compiled_calls
+    for a, b in zip(compiled, updates(False), strict=True):
         assert np.any(a != 0.0)
         np.testing.assert_allclose(a, b, atol=1e-5)
 

@@ -26,6 +26,10 @@ i   = σ(z_i + p_i ⊙ c_{t-1});   f = σ(z_f + p_f ⊙ c_{t-1})  or  1 - i (CIF
 c_t = f ⊙ c_{t-1} + i ⊙ tanh(z_c)
 o   = σ(z_o + p_o ⊙ c_t);   h_t = o ⊙ tanh(c_t)
 ```
+
+Under a mask, a masked step keeps h and c (its gradients pass through
+it, and its `dz` is zero); the outputs at masked steps (the previous
+output, or zeros) are `engine.run`'s, outside these loops.
 """
 
 import functools
@@ -93,20 +97,27 @@ def _array(size, like):
 
 
 @functools.partial(tf.function, jit_compile=True)
-def _forward(x, steps, h, c, kernel, recurrent, bias, peepholes, coupled):
+def _forward(x, valid, steps, h, c, kernel, recurrent, bias, peepholes, coupled):
     """Runs `steps` steps of the padded time-major `x`: every step's h, c
     and gates `[i, f, g, o]` (rows past `steps` unwritten), and the final
-    h and c."""
+    h and c. `valid` (time-major, `(size, batch, 1)` booleans, or None):
+    a step where it is False keeps h and c."""
     size = tf.shape(x)[0]  # a constant when XLA compiles
     xs = _array(size, x[0]).unstack(x)
+    vs = None if valid is None else _array(size, valid[0]).unstack(valid)
     saved = [_array(size, h), _array(size, c), _array(size, tf.tile(h, (1, 4)))]
 
     def body(t, h, c, hs, cs, gs):
         z = tf.matmul(xs.read(t), kernel) + tf.matmul(h, recurrent) + bias
         i, f, g = _gates(z, c, peepholes, coupled)
-        c = f * c + i * g
-        o = tf.sigmoid(z[:, -h.shape[-1] :] + peepholes[2] * c)
-        h = o * tf.tanh(c)
+        new_c = f * c + i * g
+        o = tf.sigmoid(z[:, -h.shape[-1] :] + peepholes[2] * new_c)
+        new_h = o * tf.tanh(new_c)
+        if vs is None:
+            h, c = new_h, new_c
+        else:
+            v = vs.read(t)
+            h, c = tf.where(v, new_h, h), tf.where(v, new_c, c)
         gates = tf.concat([i, f, g, o], axis=-1)
         return t + 1, h, c, hs.write(t, h), cs.write(t, c), gs.write(t, gates)
 
@@ -117,14 +128,18 @@ def _forward(x, steps, h, c, kernel, recurrent, bias, peepholes, coupled):
 
 
 @functools.partial(tf.function, jit_compile=True)
-def _backward(dhs, dh, dc, steps, c_prevs, cs, gs, recurrent, peepholes, coupled):
+def _backward(
+    dhs, dh, dc, valid, steps, c_prevs, cs, gs, recurrent, peepholes, coupled
+):
     """From the last step to the first: every step's `dz` (the gradient of
-    its pre-activations, blocks as the kernel's), and the gradients of the
-    initial h and c. `c_prevs` is `cs` one step later, `c0` first."""
+    its pre-activations, blocks as the kernel's; zeros at a masked step),
+    and the gradients of the initial h and c. `c_prevs` is `cs` one step
+    later, `c0` first."""
     size = tf.shape(dhs)[0]
     dh_in, c_prev_in, c_in, g_in = (
         _array(size, a[0]).unstack(a) for a in (dhs, c_prevs, cs, gs)
     )
+    vs = None if valid is None else _array(size, valid[0]).unstack(valid)
     p_i, p_f, p_o = peepholes
 
     def body(k, dh, dc, dzs):
@@ -134,18 +149,22 @@ def _backward(dhs, dh, dc, steps, c_prevs, cs, gs, recurrent, peepholes, coupled
         dh = dh + dh_in.read(t)
         tanh_c = tf.tanh(c)
         dz_o = dh * tanh_c * o * (1.0 - o)
-        dc = dc + dh * o * (1.0 - tanh_c * tanh_c) + dz_o * p_o
-        dz_c = dc * i * (1.0 - g * g)
+        dc_t = dc + dh * o * (1.0 - tanh_c * tanh_c) + dz_o * p_o
+        dz_c = dc_t * i * (1.0 - g * g)
         if coupled:  # c = c_prev + i (g - c_prev)
-            dz_i = dc * (g - c_prev) * i * (1.0 - i)
+            dz_i = dc_t * (g - c_prev) * i * (1.0 - i)
             dz = tf.concat([dz_i, dz_c, dz_o], axis=-1)
-            dc_prev = dc * f + dz_i * p_i
+            dc_prev = dc_t * f + dz_i * p_i
         else:
-            dz_i = dc * g * i * (1.0 - i)
-            dz_f = dc * c_prev * f * (1.0 - f)
+            dz_i = dc_t * g * i * (1.0 - i)
+            dz_f = dc_t * c_prev * f * (1.0 - f)
             dz = tf.concat([dz_i, dz_f, dz_c, dz_o], axis=-1)
-            dc_prev = dc * f + dz_i * p_i + dz_f * p_f
+            dc_prev = dc_t * f + dz_i * p_i + dz_f * p_f
         dh_prev = tf.matmul(dz, recurrent, transpose_b=True)
+        if vs is not None:  # a masked step passes h's and c's gradients on
+            v = vs.read(t)
+            dz = tf.where(v, dz, 0.0)
+            dh_prev, dc_prev = tf.where(v, dh_prev, dh), tf.where(v, dc_prev, dc)
         return k + 1, dh_prev, dc_prev, dzs.write(t, dz)
 
     blocks = 3 if coupled else 4
@@ -156,10 +175,11 @@ def _backward(dhs, dh, dc, steps, c_prevs, cs, gs, recurrent, peepholes, coupled
     return dzs.stack(), dh, dc
 
 
-def run(cell, inputs, h0, c0):
-    """`(outputs, h, c)` of `cell` over the time-major `inputs` (batch and
+def run(cell, inputs, h0, c0, mask=None):
+    """`(hs, h, c)` of `cell` over the time-major `inputs` (batch and
     features known), from `h0, c0`: every step's h, time-major, and the
-    final states."""
+    final states. A step where the time-major boolean `mask` `(steps,
+    batch)` is False keeps h and c (and `hs` repeats h there)."""
     form = lstm_family.describe(cell)
     coupled = form.coupled
     peepholes = [form.peepholes.get(g) for g in ("input", "forget", "output")]
@@ -168,6 +188,11 @@ def run(cell, inputs, h0, c0):
     steps = tf.shape(inputs)[0]
     size = bucket(steps)
     padded = tf.pad(inputs, [[0, size - steps], [0, 0], [0, 0]])
+    valid = None
+    if mask is not None:
+        valid = tf.pad(
+            tf.cast(mask, tf.bool)[..., None], [[0, size - steps], [0, 0], [0, 0]]
+        )
     zeros = {
         2: tf.zeros((form.recurrent_kernel.shape[-1],), inputs.dtype),
         **{k: tf.zeros((form.units,), inputs.dtype) for k in (3, 4, 5)},
@@ -183,7 +208,14 @@ def run(cell, inputs, h0, c0):
         differentiates to any order: the gradient of the gradient."""
         w = all_weights(given)
         hs, _, _, h, c = _forward.python_function(
-            padded[:steps], steps, h0, c0, *w[:3], w[3:], coupled
+            padded[:steps],
+            None if valid is None else valid[:steps],
+            steps,
+            h0,
+            c0,
+            *w[:3],
+            w[3:],
+            coupled,
         )
         return hs, h, c
 
@@ -193,7 +225,7 @@ def run(cell, inputs, h0, c0):
         # Cut from the tape: autodiff must not trace into the XLA loop.
         cut = [tf.stop_gradient(a) for a in (padded, h0, c0, *w)]
         hs, cs, gs, h, c = _forward(
-            cut[0], steps, cut[1], cut[2], *cut[3:6], cut[6:], coupled
+            cut[0], valid, steps, cut[1], cut[2], *cut[3:6], cut[6:], coupled
         )
 
         @tf.custom_gradient
@@ -207,7 +239,7 @@ def run(cell, inputs, h0, c0):
             # Cut too: `second_order` is this function's gradient.
             dy = [tf.stop_gradient(d) for d in (d_outputs, d_h, d_c)]
             dzs, dh0, dc0 = _backward(
-                *dy, steps, c_prevs, cs, gs, cut[4], cut[6:], coupled
+                *dy, valid, steps, c_prevs, cs, gs, cut[4], cut[6:], coupled
             )
             dz = dzs[:steps]
             rows = tf.reshape(dz, (-1, dz.shape[-1]))

@@ -33,7 +33,7 @@ def choose_path(cell, fast_path, *, training=False, masked=False, unroll=False):
     - `"scan"`: for a cell linear in its state (`is_linear`), the whole
       recurrence as a parallel scan, ceil(log2 T) element-wise rounds.
     - `"compiled"`: a training call (`training=True`) of the peephole LSTM or
-      the CIFG without a mask, on TensorFlow without an accelerator: the
+      the CIFG, masked or not, on TensorFlow without an accelerator: the
       loop and a hand-written backward pass, each compiled by XLA
       (`keras_gates/engine/_tf_compiled_lstm.py`, which says which options it
       covers; the others take the steps).
@@ -47,7 +47,7 @@ def choose_path(cell, fast_path, *, training=False, masked=False, unroll=False):
     if fast_path is False:
         return "steps"
     if fast_path == "auto" and not accelerator_available():
-        compiled = training is True and not (masked or unroll)
+        compiled = training is True and not unroll
         return "compiled" if compiled and _compiled_loops_compute(cell) else "steps"
     return "scan" if cell.is_linear else "hoisted"
 
@@ -167,9 +167,22 @@ def run(cell, sequences, initial_state, mask, training, previous_output, options
     if path == "compiled" and inputs.shape[0] != 0:
         from keras_gates.engine import _tf_compiled_lstm
 
-        outputs, h, c = _tf_compiled_lstm.run(cell, inputs, *initial_state)
-        # An empty sequence (known when it runs) repeats the previous output.
-        last_output = ops.where(ops.shape(inputs)[0] > 0, h, previous_output)
+        outputs, h, c = _tf_compiled_lstm.run(cell, inputs, *initial_state, mask)
+        if mask is None:
+            # An empty sequence (known when it runs) repeats the previous
+            # output.
+            last_output = ops.where(ops.shape(inputs)[0] > 0, h, previous_output)
+        else:
+            # The loops keep h at a masked step; the output there is zeros,
+            # or h once a step of the row was valid and the previous output
+            # before that.
+            valid = ops.expand_dims(mask, -1)
+            if zero_output_for_mask:
+                outputs = ops.where(valid, outputs, 0.0)
+            else:
+                seen = ops.cumsum(ops.cast(valid, "int32"), axis=0) > 0
+                outputs = ops.where(seen, outputs, previous_output)
+            last_output = _last(outputs, previous_output)
         if return_sequences:
             return last_output, ops.transpose(outputs, (1, 0, 2)), [h, c]
         return last_output, None, [h, c]
