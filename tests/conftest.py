@@ -39,3 +39,25 @@ def _fresh_keras_state():
     keras.utils.clear_session(free_memory=False)
     yield
     keras.config.set_dtype_policy("float32")
+
+
+# The numerical tests that CI also runs on PyTorch's backend (`-m torch`): the
+# NumPy reference of every layer and option, in 30 s on 2 cores. Left out
+# there: `jit_compile` (torch.compile, 15-40 s a test) and the model-level and
+# long-sequence files (8 minutes), which TensorFlow and JAX run.
+TORCH_FILES = {
+    "test_numerics.py",
+    "test_variants.py",
+    "test_mutants.py",
+    "test_clockwork.py",
+    "test_depth_gated.py",
+    "test_own_cell.py",
+    "test_sliced_rnn.py",
+    "test_inspect.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in TORCH_FILES and "jit_compile" not in item.name:
+            item.add_marker(pytest.mark.torch)

@@ -401,17 +401,10 @@ def test_dropout_only_in_training_and_reproducible(case):
 
 @pytest.mark.parametrize("case", ["peephole", "sru_identity_tanh", "mingru_steps"])
 @pytest.mark.parametrize("unroll", [False, True])
-def test_dropout_with_mask_backwards_and_unroll(case, unroll, request):
+def test_dropout_with_mask_backwards_and_unroll(case, unroll):
     """The step loop reads the dropped and the raw sequence together (the
     SRU's identity highway takes the raw one): with padding, go_backwards and
     unroll it gives the reference's numbers under the same dropout masks."""
-    if unroll and keras.backend.backend() == "torch":
-        reason = (
-            "Keras 3.15's torch loop cannot unroll a masked sequence "
-            "backwards ('tuple' object has no attribute 'shape'); "
-            "keras.layers.LSTM fails the same way"
-        )
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     layer, input_dim = build(case, go_backwards=True, **_dropout_kwargs(case, 5))
     layer = weight_twin(layer, (BATCH, STEPS, input_dim), unroll=unroll)
     x, _ = make_inputs(input_dim)

@@ -129,7 +129,7 @@ def test_matches_the_numpy_reference(name, masked):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(4, 12, 3)).astype("float32")
     mask = padded_mask(4, 12, 2) if masked else None
-    got = np.asarray(sliced(x, mask=mask))
+    got = to_numpy(sliced(x, mask=mask))
     np.testing.assert_allclose(got, numpy_sliced(sliced, x, mask), atol=ATOL)
 
 
@@ -139,11 +139,11 @@ def test_three_levels_and_return_sequences():
     )
     x = np.random.default_rng(3).normal(size=(3, 24, 2)).astype("float32")
     mask = padded_mask(3, 24, 4)
-    got = np.asarray(sliced(x, mask=mask))
+    got = to_numpy(sliced(x, mask=mask))
     assert got.shape == (3, 2, 4)
     np.testing.assert_allclose(got, numpy_sliced(sliced, x, mask), atol=ATOL)
     # The mask passed on: the top level's steps that hold a real step.
-    out_mask = np.asarray(sliced.compute_mask(x, mask))
+    out_mask = to_numpy(sliced.compute_mask(x, mask))
     np.testing.assert_array_equal(out_mask, mask.reshape(3, 2, 12).any(-1))
 
 
@@ -151,10 +151,10 @@ def test_pad_masks_the_steps_it_adds():
     sliced = built(kg.SlicedRNN(kg.MinimalGRU(4), (2, 2), pad=True), 10, 3)
     x = np.random.default_rng(5).normal(size=(2, 10, 3)).astype("float32")
     want = numpy_sliced(sliced, x, None)
-    np.testing.assert_allclose(np.asarray(sliced(x)), want, atol=ATOL)
+    np.testing.assert_allclose(to_numpy(sliced(x)), want, atol=ATOL)
     mask = padded_mask(2, 10, 6)
     want = numpy_sliced(sliced, x, mask)
-    np.testing.assert_allclose(np.asarray(sliced(x, mask=mask)), want, atol=ATOL)
+    np.testing.assert_allclose(to_numpy(sliced(x, mask=mask)), want, atol=ATOL)
 
 
 def test_the_structure_of_the_paper():
@@ -281,7 +281,7 @@ def test_saves_and_loads(name, tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     x = np.random.default_rng(7).normal(size=(2, 12, 3)).astype("float32")
-    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
+    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), atol=1e-6)
     config = loaded.layers[1].get_config()
     assert config["slices"] == [2, 3] and config["return_sequences"] is True
 
@@ -326,7 +326,7 @@ def test_exports_to_saved_model_and_tflite(tmp_path):
         ],
         "int32",
     )
-    want = np.asarray(model(rows))
+    want = to_numpy(model(rows))
     content = export.to_tflite(model, batch_size=2)
     got = litert.run_sequence_model(content, {"tokens": rows})["scores"]
     np.testing.assert_allclose(got, want, atol=ATOL)
