@@ -38,6 +38,7 @@ SOURCES = {
     "cpu-quick": "benchmarks/saved/cpu_quick.json",
     "cpu-peers": "benchmarks/saved/cpu_peers.json",
     "cpu-sliced": "benchmarks/saved/cpu_sliced.json",
+    "cpu-text": "benchmarks/saved/cpu_text.json",
     "gpu-jax": "benchmarks/figures/gpu_h200_jax.json",
     "gpu-peers": "benchmarks/figures/gpu_h200_cudnn_peers.json",
 }
@@ -87,9 +88,17 @@ def describe(result, *also):
 
 
 def _records(result):
+    """`{(layer, phase, batch, steps): record}`; a run of several backends
+    and sizes (`benchmarks.text`) names its layers `layer@backend@units`."""
     return {
-        (r["layer"], r["phase"], r["batch"], r["steps"]): r for r in result["records"]
+        (_name(r), r["phase"], r["batch"], r["steps"]): r for r in result["records"]
     }
+
+
+def _name(record):
+    if "backend" in record:
+        return f"{record['layer']}@{record['backend']}@{record['units']}"
+    return record["layer"]
 
 
 def _shapes(result):
@@ -234,6 +243,49 @@ def sliced_table():
     )
 
 
+def text_table():
+    """The masked text workload: each backend's layers at each size, in
+    milliseconds and as a ratio to keras LSTM on the same backend."""
+    result = load("cpu-text")
+    units = list(dict.fromkeys(r["units"] for r in result["records"]))
+    columns = [(u, p) for u in units for p in PHASES]
+    cells = [f"{u} units {p}" for u, p in columns]
+    text = "| backend | layer | " + " | ".join(cells) + " |\n"
+    text += "|---|---|" + "---:|" * len(cells) + "\n"
+    records = {
+        (r["backend"], r["layer"], r["units"], r["phase"]): r for r in result["records"]
+    }
+    rows = list(dict.fromkeys((r["backend"], r["layer"]) for r in result["records"]))
+    for backend, name in rows:
+        row = []
+        for u, p in columns:
+            r = records.get((backend, name, u, p))
+            cell = "" if r is None else f"{1e3 * r['median_s']:.0f}"
+            if r is not None and name != "keras.LSTM" and "ratio_keras.LSTM" in r:
+                cell += f" ({r['ratio_keras.LSTM']:.2f})"
+            row.append(cell)
+        where = "PyTorch" if backend == "pytorch" else backend
+        text += f"| {where} | `{label(name)}` | " + " | ".join(row) + " |\n"
+    return text + (
+        f"\n*Milliseconds per call (ratio to `keras.layers.LSTM` on the same backend; "
+        f"PyTorch's to TensorFlow's); batches of {result['batch']} reviews padded to "
+        f"{result['length']} tokens ({result['lengths']}, median {result['median_length']:.0f}), "
+        f"`Embedding(20000, 128, mask_zero=True)`, the layer, a sigmoid, Adam; medians of "
+        f"{result['rounds']} interleaved rounds, each framework in a process of its own; "
+        f"{_text_conditions(result)}.*\n"
+    )
+
+
+def _text_conditions(result):
+    versions = result["conditions"]["versions"]
+    also = [
+        f"{title} {versions[name]}"
+        for name, title in (("jax", "JAX"), ("torch", "PyTorch"))
+        if name in versions
+    ]
+    return ", ".join([describe(result), *also])
+
+
 # The studies' tables: each study writes its own into its `--out` JSON.
 STUDIES = {
     "study-clockwork": "benchmarks/saved/clockwork_generation.json",
@@ -259,6 +311,7 @@ BLOCKS = {
     "gpu-speed": gpu_table,
     "gpu-peers": gpu_peers_table,
     "cpu-sliced": sliced_table,
+    "cpu-text": text_table,
 }
 
 
