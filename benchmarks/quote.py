@@ -269,7 +269,7 @@ def text_table():
     return text + (
         f"\n*Milliseconds per call (ratio to `keras.layers.LSTM` on the same backend; "
         f"PyTorch's to TensorFlow's); batches of {result['batch']} reviews padded to "
-        f"{result['length']} tokens ({result['lengths']}, median {result['median_length']:.0f}), "
+        f"{result['length']} tokens ({result['lengths']}, these batches' median {result['median_length']:.0f} tokens), "
         f"`Embedding(20000, 128, mask_zero=True)`, the layer, a sigmoid, Adam; medians of "
         f"{result['rounds']} interleaved rounds, each framework in a process of its own; "
         f"{_text_conditions(result)}.*\n"

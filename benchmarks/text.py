@@ -31,6 +31,7 @@ import re
 import numpy as np
 
 from benchmarks.conditions import conditions
+from benchmarks.peers import KERAS_LAYERS
 from benchmarks.smoke import smoke
 from benchmarks.workers import PHASES
 from benchmarks.workers import summarize
@@ -43,15 +44,6 @@ LENGTH = 300
 BATCH = 64
 BATCHES = 8  # distinct batches, one per round in turn
 
-KERAS_LAYERS = [
-    "keras.LSTM",
-    "keras.GRU",
-    "PeepholeLSTM",
-    "CoupledLSTM",
-    "MinimalGRU",
-    "SRU",
-    "MinGRU",
-]
 TORCH_LAYERS = ["torch.nn.LSTM packed", "torch.nn.GRU packed"]
 
 # Words per review in IMDB's 25,000 training reviews (as `TextVectorization`

@@ -67,7 +67,6 @@ def test_the_engine_chooses_it_for_training_calls_it_computes_exactly():
         assert (
             choose(cell, "auto") == "steps" and make(3).run_paths.inference == "steps"
         )
-        assert choose(cell, "auto", training=True, masked=True) == "compiled"
         assert choose(cell, "auto", training=True, unroll=True) == "steps"
         assert choose(cell, False, training=True) == "steps"
         assert choose(cell, True, training=True) == "hoisted"
@@ -105,15 +104,15 @@ def test_the_engine_chooses_it_for_training_calls_it_computes_exactly():
 
 
 def test_the_layer_reports_the_path_of_each_kind_of_call(compiled_calls):
-    """`layer.run_paths` names the path of an unmasked training call, a
-    masked one and inference; on TensorFlow's CPU the LSTMs train on the
+    """`layer.run_paths` names the path of training and of inference
+    calls; on TensorFlow's CPU the LSTMs train on the
     compiled loops and run inference step by step (once reported with the
     inference path only)."""
     x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
     for make in (kg.PeepholeLSTM, kg.CoupledLSTM):
         layer = make(4)
         assert layer.run_paths == engine_paths.Paths(
-            training="compiled", masked_training="compiled", inference="steps"
+            training="compiled", inference="steps"
         )
         layer(x, training=True)
         assert len(compiled_calls) == 1
@@ -312,18 +311,18 @@ def test_masked_training_on_text_equals_the_step_loop(make, kwargs, compiled_cal
     the masked training call takes the compiled loops and updates every
     weight (the embedding's included) as the step loop does."""
     rng = np.random.default_rng(6)
-    lengths = [9, 4, 1, 6]
-    tokens = np.zeros((4, 9), "int32")
+    lengths = [9, 4, 1, 0, 6]  # a row of padding alone too
+    tokens = np.zeros((5, 9), "int32")
     for row, n in enumerate(lengths):
         tokens[row, :n] = rng.integers(1, 20, size=n)
-    y_shape = (4, 9, 4) if kwargs.get("return_sequences") else (4, 4)
+    y_shape = (5, 9, 4) if kwargs.get("return_sequences") else (5, 4)
     y = rng.normal(size=y_shape).astype("float32")
 
     def updates(fast_path):
         keras.utils.set_random_seed(3)
         model = keras.Sequential(
             [
-                keras.Input((9,), batch_size=4, dtype="int32"),
+                keras.Input((9,), batch_size=5, dtype="int32"),
                 keras.layers.Embedding(20, 5, mask_zero=True),
                 make(4, fast_path=fast_path, **kwargs),
             ]

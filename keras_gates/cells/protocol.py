@@ -89,13 +89,7 @@ def project(cell, inputs, constants, input_mask):
 
 
 def check(cell, input_dim):
-    """Runs steps of the built cell on random values (batch 2) and raises
-    a ValueError that names the cell, the rule it breaks and the fix: the
-    declared `state_size`, `output_size`, `GATES`, the list of new
-    states, a declared `output_state`, and that the dropout masks the
-    cell takes change its step (see the rules in the class docstring).
-    `GatedRNN` calls it when it builds, so that a mistake in an own cell
-    is reported before it fails inside a loop or gives wrong numbers."""
+    """`GatedCell.check_protocol` of `cell`, which says what it checks."""
     name = type(cell).__name__
     if not isinstance(cell.state_size, (list, tuple)):
         raise ValueError(

@@ -23,7 +23,7 @@ from keras_gates.ops.scans import LOG_ZERO
 PATHS = ("steps", "hoisted", "scan", "compiled")
 
 
-def choose_path(cell, fast_path, *, training=False, masked=False, unroll=False):
+def choose_path(cell, fast_path, *, training=False, unroll=False):
     """The path of a layer with this cell and `fast_path` argument.
 
     - `"steps"`: `input_side` and `recurrent_step` of each step in one loop
@@ -75,21 +75,18 @@ def _last(time_major, before_first):
 
 @dataclasses.dataclass(frozen=True)
 class Paths:
-    """The paths (`choose_path`) a layer's calls take: an unmasked training
-    call, a masked one, and inference (with or without a mask)."""
+    """The paths (`choose_path`) a layer's calls take in training and in
+    inference, masked or not (a mask changes no path)."""
 
     training: str
-    masked_training: str
     inference: str
 
     @classmethod
     def of(cls, cell, fast_path, unroll=False):
-        def path(training, masked):
-            return choose_path(
-                cell, fast_path, training=training, masked=masked, unroll=unroll
-            )
+        def path(training):
+            return choose_path(cell, fast_path, training=training, unroll=unroll)
 
-        return cls(path(True, False), path(True, True), path(False, False))
+        return cls(training=path(True), inference=path(False))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,14 +102,10 @@ class RunOptions:
     stateful: bool = False
 
     @classmethod
-    def of(cls, layer, training, masked):
+    def of(cls, layer, training):
         """The options of a `keras_gates.GatedRNN` for one call."""
         path = choose_path(
-            layer.cell,
-            layer.fast_path,
-            training=training,
-            masked=masked,
-            unroll=layer.unroll,
+            layer.cell, layer.fast_path, training=training, unroll=layer.unroll
         )
         return cls(
             path,

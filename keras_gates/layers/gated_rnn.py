@@ -142,8 +142,7 @@ class GatedRNN(keras.layers.RNN):
     @property
     def run_paths(self):
         """The paths this layer's calls take, a `keras_gates.engine.Paths`:
-        `.training` (an unmasked training call), `.masked_training` and
-        `.inference`, each `"steps"`, `"hoisted"`, `"scan"` or `"compiled"`
+        `.training` and `.inference` (masked or not), each `"steps"`, `"hoisted"`, `"scan"` or `"compiled"`
         (see `keras_gates.engine.choose_path`). Not named `path`: that is
         Keras' own `Layer.path`, the layer's place in its model."""
         return engine.Paths.of(self.cell, self.fast_path, unroll=self.unroll)
@@ -184,7 +183,7 @@ class GatedRNN(keras.layers.RNN):
             mask,
             training,
             self.previous_output(ops.shape(sequences)[0]),
-            engine.RunOptions.of(self, training, masked=mask is not None),
+            engine.RunOptions.of(self, training),
         )
         if self.stateful:
             memory = self._output_memory.variable
