@@ -24,6 +24,7 @@ Writes `text.json` (every timing) into `--out`.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -43,6 +44,27 @@ EMBEDDING = 128
 LENGTH = 300
 BATCH = 64
 BATCHES = 8  # distinct batches, one per round in turn
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """The model's and the batches' sizes."""
+
+    vocabulary: int = VOCABULARY
+    embedding: int = EMBEDDING
+    length: int = LENGTH
+    batch: int = BATCH
+    batches: int = BATCHES
+
+
+# `KERAS_GATES_SMOKE=1`'s (`benchmarks.smoke`): the same cases, tiny.
+SMOKE_SIZES = Sizes(vocabulary=50, embedding=8, length=12, batch=4, batches=2)
+
+
+def sizes():
+    """The sizes of this run: `Sizes()`, or `SMOKE_SIZES` in a smoke run."""
+    return SMOKE_SIZES if smoke() else Sizes()
+
 
 TORCH_LAYERS = ["torch.nn.LSTM packed", "torch.nn.GRU packed"]
 
@@ -73,31 +95,32 @@ def review_lengths(imdb_dir, split="train"):
     return np.array(lengths)
 
 
-def draw_lengths(percentiles, count, seed=0):
+def draw_lengths(percentiles, count, seed=0, length=LENGTH):
     """`count` lengths from the distribution whose 0th to 100th percentiles
-    (equally spaced) are `percentiles`, cut to 1..LENGTH."""
+    (equally spaced) are `percentiles`, cut to 1..`length`."""
     rng = np.random.default_rng(seed)
     quantiles = np.linspace(0.0, 1.0, len(percentiles))
     lengths = np.interp(rng.uniform(size=count), quantiles, percentiles)
-    return np.clip(np.round(lengths), 1, LENGTH).astype(int)
+    return np.clip(np.round(lengths), 1, length).astype(int)
 
 
-def batches(lengths, seed=0):
-    """`[(tokens, labels)]`: BATCHES batches of BATCH rows, right padding."""
+def batches(lengths, seed=0, sizes=Sizes()):  # noqa: B008 (frozen)
+    """`[(tokens, labels)]`: `sizes.batches` batches of `sizes.batch` rows,
+    right padding."""
     rng = np.random.default_rng(seed)
-    lengths = np.asarray(lengths).reshape(BATCHES, BATCH)
+    lengths = np.asarray(lengths).reshape(sizes.batches, sizes.batch)
     out = []
     for row_lengths in lengths:
-        tokens = np.zeros((BATCH, LENGTH), "int32")
+        tokens = np.zeros((sizes.batch, sizes.length), "int32")
         for row, n in enumerate(row_lengths):
-            tokens[row, :n] = rng.integers(1, VOCABULARY, size=n)
-        labels = rng.integers(0, 2, size=(BATCH, 1)).astype("float32")
+            tokens[row, :n] = rng.integers(1, sizes.vocabulary, size=n)
+        labels = rng.integers(0, 2, size=(sizes.batch, 1)).astype("float32")
         out.append((tokens, labels))
     return out
 
 
 def _shared_batches():
-    return batches(json.loads(os.environ[_LENGTHS_VARIABLE]))
+    return batches(json.loads(os.environ[_LENGTHS_VARIABLE]), sizes=sizes())
 
 
 def _cycled(fns):
@@ -121,14 +144,14 @@ def keras_cases(layers, batch, steps, features, units, device=None):
 
     from benchmarks.cases import CASES
 
-    data = _shared_batches()
+    data, size = _shared_batches(), sizes()
     cases = {}
     for name in layers:
         keras.utils.set_random_seed(0)
         model = keras.Sequential(
             [
-                keras.Input((LENGTH,), dtype="int32"),
-                keras.layers.Embedding(VOCABULARY, EMBEDDING, mask_zero=True),
+                keras.Input((size.length,), dtype="int32"),
+                keras.layers.Embedding(size.vocabulary, size.embedding, mask_zero=True),
                 CASES[name].build(units),
                 keras.layers.Dense(1, activation="sigmoid"),
             ]
@@ -147,13 +170,13 @@ def torch_cases(layers, batch, steps, features, units, device="cpu"):
     import torch
     from torch.nn.utils.rnn import pack_padded_sequence
 
-    data = _shared_batches()
+    data, size = _shared_batches(), sizes()
     cases = {}
     for name in layers:
         torch.manual_seed(0)
         recurrent = torch.nn.GRU if "GRU" in name else torch.nn.LSTM
-        embedding = torch.nn.Embedding(VOCABULARY, EMBEDDING, padding_idx=0)
-        rnn = recurrent(EMBEDDING, units, batch_first=True)
+        embedding = torch.nn.Embedding(size.vocabulary, size.embedding, padding_idx=0)
+        rnn = recurrent(size.embedding, units, batch_first=True)
         head = torch.nn.Linear(units, 1)
         modules = torch.nn.ModuleList([embedding, rnn, head]).to(device)
         optimizer = torch.optim.Adam(modules.parameters())
@@ -258,9 +281,10 @@ def main(argv=None):
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
     rounds, units_list = args.rounds, args.units
+    size = sizes()
     if smoke():  # KERAS_GATES_SMOKE=1: the tiny form
         rounds, units_list = 2, [8]
-    count = BATCHES * BATCH
+    count = size.batches * size.batch
     if args.imdb_dir:
         real = review_lengths(args.imdb_dir)
         if args.lengths_only:
@@ -268,15 +292,16 @@ def main(argv=None):
             print([int(round(p)) for p in percentiles])
             return None
         rng = np.random.default_rng(0)
-        lengths = np.clip(rng.choice(real, size=count), 1, LENGTH)
+        lengths = np.clip(rng.choice(real, size=count), 1, size.length)
         source = f"lengths of {count} reviews of {args.imdb_dir}"
     else:
-        lengths = draw_lengths(IMDB_PERCENTILES, count)
+        lengths = draw_lengths(IMDB_PERCENTILES, count, length=size.length)
         source = "lengths drawn from IMDB's distribution"
     os.environ[_LENGTHS_VARIABLE] = json.dumps([int(n) for n in lengths])
     print(
-        f"{BATCHES} batches of {BATCH} x {LENGTH} tokens, {source}: median "
-        f"{int(np.median(lengths))}, {np.mean(lengths == LENGTH):.0%} cut at {LENGTH}; "
+        f"{size.batches} batches of {size.batch} x {size.length} tokens, {source}: "
+        f"median {int(np.median(lengths))}, {np.mean(lengths == size.length):.0%} "
+        f"cut at {size.length}; "
         f"{rounds} interleaved rounds"
     )
     groups = [(KERAS, args.layers)] * len(args.backends) + [(TORCH, args.torch_layers)]
@@ -284,9 +309,11 @@ def main(argv=None):
     records = []
     for units in units_list:
         print(f"Timing {units} units")
-        shape = (BATCH, LENGTH)
-        times, _ = time_groups(groups, shape, EMBEDDING, units, rounds, labels=labels)
-        for record in summarize(times, BATCH, LENGTH):
+        shape = (size.batch, size.length)
+        times, _ = time_groups(
+            groups, shape, size.embedding, units, rounds, labels=labels
+        )
+        for record in summarize(times, *shape):
             backend, _, layer = record["layer"].partition(" :: ")
             records.append(
                 {**record, "backend": backend, "layer": layer, "units": units}
@@ -296,8 +323,8 @@ def main(argv=None):
     print_table(records, units_list)
     result = {
         "rounds": rounds,
-        "batch": BATCH,
-        "length": LENGTH,
+        "batch": size.batch,
+        "length": size.length,
         "lengths": source,
         "median_length": float(np.median(lengths)),
         "conditions": conditions("tensorflow", *args.backends, "torch"),

@@ -8,6 +8,7 @@ cluster or a TPU) is preceded by `<!-- not run: reason -->`; it is still
 compiled, so its syntax is checked.
 """
 
+import argparse
 import contextlib
 import html.parser
 import importlib
@@ -17,6 +18,7 @@ import io
 import os
 import pathlib
 import re
+import shlex
 import subprocess
 import sys
 
@@ -192,6 +194,28 @@ def _shell_commands():
 
 
 SHELL_COMMANDS = _shell_commands()
+BENCHMARK_COMMAND = re.compile(r"^(?:\w+=\S+ )*python -m (benchmarks\.\w+)(.*)$")
+
+
+def _benchmark_repeats(commands):
+    """`{command: module}` for the benchmark commands that CI parses rather
+    than runs: of the commands of one `benchmarks` module, all but the
+    shortest, whose run CI keeps (with the modules' smoke tests in
+    `tests/test_benchmarks.py`, it runs their code). The `extended` tier
+    runs them all."""
+    by_module = {}
+    for command in commands:
+        found = BENCHMARK_COMMAND.match(command)
+        if found:
+            by_module.setdefault(found.group(1), []).append(command)
+    return {
+        command: module
+        for module, group in by_module.items()
+        for command in sorted(group, key=len)[1:]
+    }
+
+
+BENCHMARK_REPEATS = _benchmark_repeats(SHELL_COMMANDS)
 
 
 @pytest.mark.slow
@@ -199,16 +223,51 @@ SHELL_COMMANDS = _shell_commands()
     keras.backend.backend() != "tensorflow",
     reason="the pages' commands run with Keras' default backend, TensorFlow",
 )
-@pytest.mark.parametrize("command", sorted(SHELL_COMMANDS))
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(c, marks=pytest.mark.extended) if c in BENCHMARK_REPEATS else c
+        for c in sorted(SHELL_COMMANDS)
+    ],
+)
 def test_shell_commands_run_as_written(command, tmp_path):
     """Every command of the pages runs, exactly as written, in smoke mode
-    (`KERAS_GATES_SMOKE=1`: seconds) on stand-in data of the real formats."""
+    (`KERAS_GATES_SMOKE=1`: seconds) on stand-in data of the real formats.
+    A benchmark module's commands beyond its shortest are `extended`: CI
+    parses them (below)."""
     doc_commands.sandbox(tmp_path)
     done = doc_commands.run(command, tmp_path)
     assert done.returncode == 0, (
         f"{command!r} (from {SHELL_COMMANDS[command][0]}) exited with "
         f"{done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
     )
+
+
+class _Parsed(Exception):
+    """Raised where a command's arguments were parsed, before it runs."""
+
+
+@pytest.mark.parametrize("command", sorted(BENCHMARK_REPEATS))
+def test_benchmark_commands_parse_as_written(command, monkeypatch):
+    """The benchmark commands that CI does not run (`extended`): their
+    module's own parser takes their arguments as written."""
+    module = importlib.import_module(BENCHMARK_REPEATS[command])
+    parse_args = argparse.ArgumentParser.parse_args
+
+    def parse_then_stop(parser, args=None, namespace=None):
+        raise _Parsed(parse_args(parser, args, namespace))
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
+    argv = shlex.split(BENCHMARK_COMMAND.match(command).group(2))
+    with pytest.raises(_Parsed):
+        module.main(argv)
+
+
+def test_benchmark_repeats_are_the_longer_commands():
+    repeats = _benchmark_repeats(
+        ["python -m benchmarks.a", "X=1 python -m benchmarks.a --b", "python x.py"]
+    )
+    assert repeats == {"X=1 python -m benchmarks.a --b": "benchmarks.a"}
 
 
 def test_shell_blocks_run_or_say_why():
