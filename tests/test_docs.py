@@ -194,28 +194,34 @@ def _shell_commands():
 
 
 SHELL_COMMANDS = _shell_commands()
-BENCHMARK_COMMAND = re.compile(r"^(?:\w+=\S+ )*python -m (benchmarks\.\w+)(.*)$")
+# A script's command: `python -m benchmarks.NAME ...` or `python
+# examples/NAME.py ...`, perhaps after environment variables.
+SCRIPT_COMMAND = re.compile(
+    r"^(?:\w+=\S+ )*python (?:-m (?P<module>benchmarks\.\w+)|(?P<path>examples/\w+\.py))"
+    r"(?P<args>.*)$"
+)
 
 
-def _benchmark_repeats(commands):
-    """`{command: module}` for the benchmark commands that CI parses rather
-    than runs: of the commands of one `benchmarks` module, all but the
-    shortest, whose run CI keeps (with the modules' smoke tests in
-    `tests/test_benchmarks.py`, it runs their code). The `extended` tier
-    runs them all."""
-    by_module = {}
+def _repeated_commands(commands):
+    """`{command: script}` for the commands that CI parses rather than
+    runs: of the commands of one script of `benchmarks/` or `examples/`,
+    all but the shortest, whose run CI keeps (with the scripts' smoke
+    tests in `tests/test_benchmarks.py` and `tests/test_examples.py`, it
+    runs their code). The `extended` tier runs them all."""
+    by_script = {}
     for command in commands:
-        found = BENCHMARK_COMMAND.match(command)
+        found = SCRIPT_COMMAND.match(command)
         if found:
-            by_module.setdefault(found.group(1), []).append(command)
+            script = found.group("module") or found.group("path")
+            by_script.setdefault(script, []).append(command)
     return {
-        command: module
-        for module, group in by_module.items()
+        command: script
+        for script, group in by_script.items()
         for command in sorted(group, key=len)[1:]
     }
 
 
-BENCHMARK_REPEATS = _benchmark_repeats(SHELL_COMMANDS)
+REPEATED_COMMANDS = _repeated_commands(SHELL_COMMANDS)
 
 
 @pytest.mark.slow
@@ -226,15 +232,15 @@ BENCHMARK_REPEATS = _benchmark_repeats(SHELL_COMMANDS)
 @pytest.mark.parametrize(
     "command",
     [
-        pytest.param(c, marks=pytest.mark.extended) if c in BENCHMARK_REPEATS else c
+        pytest.param(c, marks=pytest.mark.extended) if c in REPEATED_COMMANDS else c
         for c in sorted(SHELL_COMMANDS)
     ],
 )
 def test_shell_commands_run_as_written(command, tmp_path):
     """Every command of the pages runs, exactly as written, in smoke mode
     (`KERAS_GATES_SMOKE=1`: seconds) on stand-in data of the real formats.
-    A benchmark module's commands beyond its shortest are `extended`: CI
-    parses them (below)."""
+    A script's commands beyond its shortest are `extended`: CI parses them
+    (below)."""
     doc_commands.sandbox(tmp_path)
     done = doc_commands.run(command, tmp_path)
     assert done.returncode == 0, (
@@ -247,27 +253,44 @@ class _Parsed(Exception):
     """Raised where a command's arguments were parsed, before it runs."""
 
 
-@pytest.mark.parametrize("command", sorted(BENCHMARK_REPEATS))
-def test_benchmark_commands_parse_as_written(command, monkeypatch):
-    """The benchmark commands that CI does not run (`extended`): their
-    module's own parser takes their arguments as written."""
-    module = importlib.import_module(BENCHMARK_REPEATS[command])
+@pytest.mark.parametrize("command", sorted(REPEATED_COMMANDS))
+def test_repeated_commands_parse_as_written(command, monkeypatch):
+    """The commands that CI does not run (`extended`): their script's own
+    parser takes their arguments as written."""
+    script = REPEATED_COMMANDS[command]
+    if script.endswith(".py"):
+        monkeypatch.syspath_prepend(str(ROOT / "examples"))
+        spec = importlib.util.spec_from_file_location("example", ROOT / script)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(script)
     parse_args = argparse.ArgumentParser.parse_args
 
     def parse_then_stop(parser, args=None, namespace=None):
         raise _Parsed(parse_args(parser, args, namespace))
 
     monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
-    argv = shlex.split(BENCHMARK_COMMAND.match(command).group(2))
+    argv = shlex.split(SCRIPT_COMMAND.match(command).group("args"))
     with pytest.raises(_Parsed):
         module.main(argv)
 
 
-def test_benchmark_repeats_are_the_longer_commands():
-    repeats = _benchmark_repeats(
-        ["python -m benchmarks.a", "X=1 python -m benchmarks.a --b", "python x.py"]
+def test_repeated_commands_are_the_longer_ones():
+    repeats = _repeated_commands(
+        [
+            "python -m benchmarks.a",
+            "X=1 python -m benchmarks.a --b",
+            "python examples/e.py --c",
+            "python examples/e.py",
+            "python other.py --d",
+            "python other.py",
+        ]
     )
-    assert repeats == {"X=1 python -m benchmarks.a --b": "benchmarks.a"}
+    assert repeats == {
+        "X=1 python -m benchmarks.a --b": "benchmarks.a",
+        "python examples/e.py --c": "examples/e.py",
+    }
 
 
 def test_shell_blocks_run_or_say_why():
