@@ -8,6 +8,7 @@ layer beside it is used like `keras.layers.LSTM`:
 - `MinimalGRUCell` / `MinimalGRU`: the one-gate minimal gated unit.
 - `SRUCell` / `SRU`: Simple Recurrent Unit, element-wise recurrence.
 - `MinGRUCell` / `MinGRU`: minimal GRU, computed parallel in time.
+- `MinLSTMCell` / `MinLSTM`: minimal LSTM, computed parallel in time.
 - `ClockworkRNNCell` / `ClockworkRNN`: modules at their own clock rates.
 - `DepthGatedLSTMCell` / `DepthGatedLSTM`: stacked LSTMs, cells gated in depth.
 - `MutantGRUCell` / `MutantGRU`: Jozefowicz et al.'s MUT1, MUT2, MUT3.
@@ -33,6 +34,7 @@ from keras_gates.cells import DepthGatedLSTMCell
 from keras_gates.cells import GatedCell
 from keras_gates.cells import MinGRUCell
 from keras_gates.cells import MinimalGRUCell
+from keras_gates.cells import MinLSTMCell
 from keras_gates.cells import MutantGRUCell
 from keras_gates.cells import PeepholeLSTMCell
 from keras_gates.cells import RecurrentCell
@@ -44,6 +46,7 @@ from keras_gates.layers import DepthGatedLSTM
 from keras_gates.layers import GatedRNN
 from keras_gates.layers import MinGRU
 from keras_gates.layers import MinimalGRU
+from keras_gates.layers import MinLSTM
 from keras_gates.layers import MutantGRU
 from keras_gates.layers import PeepholeLSTM
 from keras_gates.layers import SlicedRNN
@@ -60,6 +63,8 @@ __all__ = [
     "GatedRNN",
     "MinGRU",
     "MinGRUCell",
+    "MinLSTM",
+    "MinLSTMCell",
     "MinimalGRU",
     "MinimalGRUCell",
     "MutantGRU",

@@ -18,6 +18,7 @@ The gates are those of each cell's equations (see the cell docstrings):
 | `MinimalGRU` | `forget` (the share of the new candidate) |
 | `SRU` | `forget`, `reset` |
 | `MinGRU` | `update` (z, the share of the new candidate) |
+| `MinLSTM` | `forget`, `input` (normalised: they sum to 1) |
 | `keras.layers.GRU` | `update` (z, the share of the OLD state), `reset` |
 
 The same for a keras-gates cell (or Keras' `LSTMCell`/`GRUCell`) inside

@@ -69,6 +69,12 @@ CASES = {
         3,
     ),
     "mingru_steps": (kg.MinGRU, {"fast_path": False}, 3),
+    "minlstm": (kg.MinLSTM, {"fast_path": True}, 3),
+    "minlstm_hard_steps": (
+        kg.MinLSTM,
+        {"recurrent_activation": "hard_sigmoid", "fast_path": False},
+        3,
+    ),
     # The hoisted fast path (x @ kernel for all steps before the loop).
     "peephole_hoisted": (kg.PeepholeLSTM, {"fast_path": True}, 3),
     "peephole_io_clip_hoisted": (
@@ -156,6 +162,12 @@ CASES = {
         3,
     ),
     "mingru_projected_steps": (kg.MinGRU, {"projection_units": 5}, 3),
+    "minlstm_log_space_projected": (
+        kg.MinLSTM,
+        {"log_space": True, "projection_units": 2, "fast_path": True},
+        3,
+    ),
+    "minlstm_log_space_steps": (kg.MinLSTM, {"log_space": True}, 3),
     "coupled_clip_proj_norm_hoisted": (
         kg.CoupledLSTM,
         {
@@ -262,6 +274,7 @@ MAIN_CASES = [
     "mgu",
     "sru_projected",
     "mingru",
+    "minlstm",
     "sru_2017",
     "peephole_hoisted",
     "coupled_hoisted",
@@ -277,7 +290,7 @@ def has_recurrent_dropout(case):
     """MinGRU and the SRU with recurrent_gates=False have no recurrent
     connection, hence no recurrent dropout."""
     cls, kwargs, _ = CASES[case]
-    return cls is not kg.MinGRU and kwargs.get("recurrent_gates", True)
+    return cls not in (kg.MinGRU, kg.MinLSTM) and kwargs.get("recurrent_gates", True)
 
 
 WEIGHT_NAMES = (
@@ -392,6 +405,8 @@ def reference_step(cell, x_mask=None, state_mask=None):
         step = functools.partial(ref.minimal_gru_step, reset=cell.reset)
     elif isinstance(cell, kg.MinGRUCell):
         step = functools.partial(ref.min_gru_step, log_space=cell.log_space)
+    elif isinstance(cell, kg.MinLSTMCell):
+        step = functools.partial(ref.min_lstm_step, log_space=cell.log_space)
     elif isinstance(cell, kg.SRUCell):
         highway = None if not cell.skip_term else cell.highway
         step = functools.partial(

@@ -26,6 +26,7 @@ LAYERS = {
     "MinimalGRU": lambda: kg.MinimalGRU(8),
     "SRU": lambda: kg.SRU(8),
     "MinGRU": lambda: kg.MinGRU(8),
+    "MinLSTM": lambda: kg.MinLSTM(8),
     "ClockworkRNN": lambda: kg.ClockworkRNN(8),
     "DepthGatedLSTM": lambda: kg.DepthGatedLSTM(8),
     "MutantGRU": lambda: kg.MutantGRU(8, mutant=3),

@@ -369,6 +369,39 @@ def min_gru_step(
     return out, [h_new], {"update": z}
 
 
+def min_lstm_step(
+    x,
+    states,
+    w,
+    *,
+    log_space=False,
+    recurrent_activation=sigmoid,
+    x_mask=None,
+    state_mask=None,
+):
+    """Feng et al.'s minLSTM: gates f, i of the input, normalised to sum to
+    one (0 each where both are 0); with `log_space`, the candidate
+    through `positive_g`; with `projection_kernel` in `w`, the output is
+    `h @ projection_kernel`."""
+    (h,) = states
+    units = h.shape[-1]
+    xin = x if x_mask is None else x * x_mask
+    k_f, k_i, k_h = _blocks(w["kernel"], 3)
+    b_f, b_i, b_h = _blocks(_bias(w, 3, units), 3)
+    f = recurrent_activation(xin @ k_f + b_f)
+    i = recurrent_activation(xin @ k_i + b_i)
+    total = f + i
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f_norm = np.where(total > 0, f / total, 0.0)
+        i_norm = np.where(total > 0, i / total, 0.0)
+    candidate = xin @ k_h + b_h
+    if log_space:
+        candidate = positive_g(candidate)
+    h_new = f_norm * h + i_norm * candidate
+    out = h_new @ w["projection_kernel"] if "projection_kernel" in w else h_new
+    return out, [h_new], {"forget": f_norm, "input": i_norm}
+
+
 def mutant_gru_step(
     x,
     states,

@@ -8,6 +8,7 @@ the real packages."""
 import numpy as np
 import pytest
 
+import keras_gates as kg
 from keras_gates import importers as convert
 from tests.helpers import to_numpy
 from tests.reference import layer_norm
@@ -212,6 +213,32 @@ def test_mingru_pytorch_layout(to_out):
         np.testing.assert_allclose(to_numpy(got), np.stack(want, 1), atol=ATOL)
     with pytest.raises(ValueError, match="to_hidden_and_gate"):
         convert.from_mingru_pytorch(state, prefix="layers.0.")
+
+
+def test_mingru_pytorch_min_lstm_layout():
+    """minLSTM: `[hidden, f, i] = x @ W.T`, `h = f' h + i' g(hidden)` with
+    `f' = σ(f) / (σ(f) + σ(i))`, `i' = 1 - f'`."""
+    rng = np.random.default_rng(3)
+    dim, inner = 3, 5
+    state = {"to_hidden_and_f_i_gate.weight": rng.normal(0, 0.7, (3 * inner, dim))}
+    x = rng.normal(size=(BATCH, STEPS, dim))
+    hidden, f, i = np.split(x @ state["to_hidden_and_f_i_gate.weight"].T, 3, axis=-1)
+    h = np.full((BATCH, inner), 0.3)
+    want = []
+    for t in range(STEPS):
+        forget, write = sigmoid(f[:, t]), sigmoid(i[:, t])
+        h = (forget * h + write * positive_g(hidden[:, t])) / (forget + write)
+        want.append(h)
+    for fast_path in (True, False):
+        layer = convert.from_mingru_pytorch(state, fast_path=fast_path)
+        assert isinstance(layer, kg.MinLSTM)
+        got = layer(x.astype("float32"), initial_state=[np.full((BATCH, inner), 0.3)])
+        np.testing.assert_allclose(to_numpy(got), np.stack(want, 1), atol=ATOL)
+    with pytest.raises(ValueError, match=r"3 \* inner"):
+        convert.from_mingru_pytorch({"to_hidden_and_f_i_gate.weight": np.zeros((8, 3))})
+    both = {**state, "to_hidden_and_gate.weight": np.zeros((10, 3))}
+    with pytest.raises(ValueError, match="to_hidden_and_f_i_gate"):
+        convert.from_mingru_pytorch(both)
 
 
 # Importers: options that change the math, malformed state dicts -------------

@@ -34,6 +34,7 @@ LAYERS = {
     "MinimalGRU": kg.MinimalGRU,
     "SRU": kg.SRU,
     "MinGRU": kg.MinGRU,
+    "MinLSTM": kg.MinLSTM,
     "ClockworkRNN": kg.ClockworkRNN,
     "DepthGatedLSTM": kg.DepthGatedLSTM,
 }
@@ -308,7 +309,8 @@ def test_streaming_step_model_matches_prefixes(name):
     num_states = len(specs) - 1
     # Two layers: [h, c] each for an LSTM, [h, clock] for the Clockwork RNN,
     # [h, c] per stacked layer (2) for the Depth-Gated LSTM.
-    cell_states = 4 if "LSTM" in name or name == "ClockworkRNN" else 2
+    two_states = ("PeepholeLSTM", "CoupledLSTM", "DepthGatedLSTM", "ClockworkRNN")
+    cell_states = 4 if name in two_states else 2
     cell_states *= 2 if name == "DepthGatedLSTM" else 1
     # The SRU behind a mask also carries its last output.
     assert num_states == cell_states + (2 if name == "SRU" else 0)

@@ -29,6 +29,7 @@ GATES = {
     kg.MinimalGRU: ["forget"],
     kg.SRU: ["forget", "reset"],
     kg.MinGRU: ["update"],
+    kg.MinLSTM: ["forget", "input"],
     kg.ClockworkRNN: ["active"],
     kg.MutantGRU: ["reset", "update"],
 }

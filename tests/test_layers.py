@@ -73,9 +73,10 @@ def expected_weights(case, input_dim):
     elif cls is kg.MinimalGRU:
         n = 2 + use_bias
         params = 2 * (input_dim * UNITS + UNITS * UNITS + n_bias)
-    elif cls is kg.MinGRU:
+    elif cls in (kg.MinGRU, kg.MinLSTM):
+        blocks = 2 if cls is kg.MinGRU else 3
         n = 2
-        params = 2 * (input_dim * UNITS + UNITS)
+        params = blocks * (input_dim * UNITS + UNITS)
         if "projection_units" in kwargs:
             n += 1
             params += UNITS * kwargs["projection_units"]

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import pytest
 
+import keras_gates as kg
 from keras_gates import importers as convert
 from tests.helpers import ROOT
 from tests.helpers import subprocess_env
@@ -253,6 +254,43 @@ def test_mingru_pytorch_imports_exactly(expansion, fast_path):
     got_prev, _ = layer(x, initial_state=[prev[:, 0]])
     np.testing.assert_allclose(to_numpy(got_prev), want_prev.numpy(), atol=ATOL, rtol=0)
     # One step (the package's sequential mode) from its state dict.
+    state = {k: v.numpy() for k, v in module.state_dict().items()}
+    one = convert.from_mingru_pytorch(state, fast_path=fast_path)
+    got_step = one(x[:, :1], initial_state=[prev[:, 0]])
+    np.testing.assert_allclose(to_numpy(got_step), step.numpy(), atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("expansion", [1.0, 1.5], ids=["same", "expanded_to_out"])
+@pytest.mark.parametrize("fast_path", [True, False], ids=["scan", "steps"])
+def test_mingru_pytorch_min_lstm_imports_exactly(expansion, fast_path):
+    """The package's minLSTM: its many-step (log-space scan) and one-step
+    forms. Over many steps it takes `g(prev_hidden)` as the state where its
+    one-step form takes `prev_hidden`; the layer follows the one-step form
+    (and the paper), so it gets the many-step outputs from `g(prev)`."""
+    require("minGRU_pytorch")
+    import torch
+    from minGRU_pytorch.minLSTM import minLSTM
+
+    from tests.reference import positive_g
+
+    torch.manual_seed(0)
+    module = minLSTM(4, expansion_factor=expansion).eval()
+    inner = int(4 * expansion)
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(BATCH, 40, 4)).astype("float32")
+    prev = np.abs(rng.normal(size=(BATCH, 1, inner))).astype("float32") + 0.1
+    with torch.no_grad():
+        want, want_next = module(torch.from_numpy(x), return_next_prev_hidden=True)
+        want_prev = module(torch.from_numpy(x), torch.from_numpy(prev))
+        step = module(torch.from_numpy(x[:, :1]), torch.from_numpy(prev))
+    layer = convert.from_mingru_pytorch(module, return_state=True, fast_path=fast_path)
+    assert isinstance(layer, kg.MinLSTM) and layer.log_space
+    assert (layer.projection_units is not None) == (expansion != 1)
+    got, got_next = layer(x)
+    np.testing.assert_allclose(to_numpy(got), want.numpy(), atol=ATOL, rtol=0)
+    np.testing.assert_allclose(to_numpy(got_next), want_next.numpy()[:, 0], atol=ATOL)
+    got_prev, _ = layer(x, initial_state=[positive_g(prev[:, 0])])
+    np.testing.assert_allclose(to_numpy(got_prev), want_prev.numpy(), atol=ATOL, rtol=0)
     state = {k: v.numpy() for k, v in module.state_dict().items()}
     one = convert.from_mingru_pytorch(state, fast_path=fast_path)
     got_step = one(x[:, :1], initial_state=[prev[:, 0]])

@@ -158,12 +158,23 @@ CONSTRUCTOR_CASES = [
         ["input_projection_units=-1"],
     ),
     (
-        [kg.MinGRU, kg.MinGRUCell],
+        [kg.MinGRU, kg.MinGRUCell, kg.MinLSTM, kg.MinLSTMCell],
         {"log_space": True, "recurrent_activation": "hard_sigmoid"},
         ValueError,
         ["log_space", "sigmoid", "hard_sigmoid"],
     ),
-    ([kg.MinGRU, kg.MinGRUCell], {"projection_units": 0}, ValueError, ["projection"]),
+    (
+        [kg.MinGRU, kg.MinGRUCell, kg.MinLSTM, kg.MinLSTMCell],
+        {"projection_units": 0},
+        ValueError,
+        ["projection"],
+    ),
+    (
+        [kg.MinLSTM, kg.MinLSTMCell],
+        {"units": 0},
+        ValueError,
+        ["units", "units=0"],
+    ),
 ]
 
 
@@ -428,7 +439,7 @@ def test_arguments_are_positional_where_keras_has_them():
         kg.PeepholeLSTM(3, "tanh", "sigmoid", True, *[None] * 20)  # too many
 
 
-@pytest.mark.parametrize("cls", [kg.MinGRUCell, kg.MinGRU])
+@pytest.mark.parametrize("cls", [kg.MinGRUCell, kg.MinGRU, kg.MinLSTMCell, kg.MinLSTM])
 @pytest.mark.parametrize("name", ["recurrent_dropout", "recurrent_initializer"])
 def test_min_gru_rejects_recurrent_arguments(cls, name):
     # The cell's signature raises TypeError; the layer passes unknown keywords

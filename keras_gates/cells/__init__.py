@@ -3,6 +3,7 @@ from keras_gates.cells.coupled_lstm_cell import CoupledLSTMCell
 from keras_gates.cells.depth_gated_lstm_cell import DepthGatedLSTMCell
 from keras_gates.cells.gated_cell import GatedCell
 from keras_gates.cells.min_gru_cell import MinGRUCell
+from keras_gates.cells.min_lstm_cell import MinLSTMCell
 from keras_gates.cells.minimal_gru_cell import MinimalGRUCell
 from keras_gates.cells.mutant_gru_cell import MutantGRUCell
 from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
@@ -16,6 +17,7 @@ __all__ = [
     "CoupledLSTMCell",
     "GatedCell",
     "MinGRUCell",
+    "MinLSTMCell",
     "MinimalGRUCell",
     "PeepholeLSTMCell",
     "RecurrentCell",

@@ -11,8 +11,8 @@ NumPy; no framework is imported here):
 - `from_sru`: the official `sru.SRU` (uni- or bidirectional, any number of
   layers, `rescale`, `has_skip_term`, `layer_norm`, `normalize_after`,
   `projection_size`), from the module or its `state_dict`.
-- `from_mingru_pytorch`: `minGRU_pytorch.minGRU`, from the module or its
-  `state_dict`.
+- `from_mingru_pytorch`: `minGRU_pytorch.minGRU` and `minLSTM`, from the
+  module or its `state_dict`.
 """
 
 from keras_gates.importers.mingru import from_mingru_pytorch

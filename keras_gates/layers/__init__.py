@@ -3,6 +3,7 @@ from keras_gates.layers.coupled_lstm import CoupledLSTM
 from keras_gates.layers.depth_gated_lstm import DepthGatedLSTM
 from keras_gates.layers.gated_rnn import GatedRNN
 from keras_gates.layers.min_gru import MinGRU
+from keras_gates.layers.min_lstm import MinLSTM
 from keras_gates.layers.minimal_gru import MinimalGRU
 from keras_gates.layers.mutant_gru import MutantGRU
 from keras_gates.layers.peephole_lstm import PeepholeLSTM
@@ -16,6 +17,7 @@ __all__ = [
     "CoupledLSTM",
     "GatedRNN",
     "MinGRU",
+    "MinLSTM",
     "MinimalGRU",
     "PeepholeLSTM",
     "SRU",
