@@ -539,3 +539,11 @@ def test_arguments_are_checked_by_their_kind_not_their_name():
     with pytest.raises(ValueError, match="limit"):
         OwnCell(2, limit=-1.0)
     assert OwnCell(2, limit=2).get_config()["limit"] == 2.0
+
+
+@pytest.mark.parametrize("cls", [kg.MinGRU, kg.MinLSTM])
+def test_log_space_takes_the_sigmoid_by_any_of_its_names(cls):
+    x = np.zeros((1, 3, 2), "float32")
+    for sigmoid in ("sigmoid", keras.activations.sigmoid, keras.ops.sigmoid):
+        layer = cls(3, log_space=True, recurrent_activation=sigmoid)
+        assert layer(x).shape == (1, 3)

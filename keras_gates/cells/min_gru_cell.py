@@ -15,6 +15,10 @@ from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.gated_cell import GatedCell
 
+# The sigmoid, as Keras' activations and its ops each name it: the log-space
+# forms compute log σ from the pre-activations, so they take it alone.
+_SIGMOIDS = (activations.sigmoid, ops.sigmoid)
+
 
 @keras_gates_export
 class MinGRUCell(GatedCell):
@@ -111,10 +115,11 @@ class MinGRUCell(GatedCell):
         **kwargs,
     ):
         super().__init__(**arguments(locals()))
-        if self.log_space and self.recurrent_activation is not activations.sigmoid:
+        if self.log_space and self.recurrent_activation not in _SIGMOIDS:
             raise ValueError(
                 "MinGRUCell with `log_space=True` computes log(1 - z) and log(z) "
-                "of the sigmoid gate: `recurrent_activation` must be 'sigmoid'. "
+                "of the sigmoid gate: `recurrent_activation` must be the "
+                "sigmoid ('sigmoid', keras.activations.sigmoid or keras.ops.sigmoid). "
                 "Received: recurrent_activation="
                 f"{activations.serialize(self.recurrent_activation)!r}"
             )

@@ -14,6 +14,7 @@ from keras_gates._arguments import Units
 from keras_gates._arguments import arguments
 from keras_gates.api_export import keras_gates_export
 from keras_gates.cells.gated_cell import GatedCell
+from keras_gates.cells.min_gru_cell import _SIGMOIDS
 from keras_gates.cells.min_gru_cell import log_positive_g
 from keras_gates.cells.min_gru_cell import positive_g
 
@@ -118,11 +119,12 @@ class MinLSTMCell(GatedCell):
         **kwargs,
     ):
         super().__init__(**arguments(locals()))
-        if self.log_space and self.recurrent_activation is not activations.sigmoid:
+        if self.log_space and self.recurrent_activation not in _SIGMOIDS:
             raise ValueError(
                 "MinLSTMCell with `log_space=True` computes the logarithms of "
                 "the normalised sigmoid gates: `recurrent_activation` must be "
-                "'sigmoid'. Received: recurrent_activation="
+                "the sigmoid ('sigmoid', keras.activations.sigmoid or "
+                "keras.ops.sigmoid). Received: recurrent_activation="
                 f"{activations.serialize(self.recurrent_activation)!r}"
             )
         self.projection_kernel = None
