@@ -56,6 +56,11 @@ def min_gru_macs(d, u):
     return 2 * u * d
 
 
+def min_lstm_macs(d, u):
+    """Input products only: two gates and the candidate."""
+    return 3 * u * d
+
+
 def clockwork_macs(d, u):
     """The input product and the block upper-triangular recurrent product of
     8 modules (9/16 of a full one)."""
@@ -192,6 +197,13 @@ CASES = {
             lambda u: kg.MinGRU(u, fast_path=True),
             min_gru_macs,
             code="MinGRU(fast_path=True)",
+        ),
+        Case("MinLSTM", lambda u: kg.MinLSTM(u), min_lstm_macs),
+        Case(
+            "MinLSTM scan",
+            lambda u: kg.MinLSTM(u, fast_path=True),
+            min_lstm_macs,
+            code="MinLSTM(fast_path=True)",
         ),
         # The answers to long dependencies. The Clockwork RNN's
         # count is the dense step's: every module at every step; with
