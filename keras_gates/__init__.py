@@ -9,6 +9,7 @@ layer beside it is used like `keras.layers.LSTM`:
 - `SRUCell` / `SRU`: Simple Recurrent Unit, element-wise recurrence.
 - `MinGRUCell` / `MinGRU`: minimal GRU, computed parallel in time.
 - `MinLSTMCell` / `MinLSTM`: minimal LSTM, computed parallel in time.
+- `SLSTMCell` / `SLSTM`: xLSTM's sLSTM, exponential gating and heads.
 - `ClockworkRNNCell` / `ClockworkRNN`: modules at their own clock rates.
 - `DepthGatedLSTMCell` / `DepthGatedLSTM`: stacked LSTMs, cells gated in depth.
 - `MutantGRUCell` / `MutantGRU`: Jozefowicz et al.'s MUT1, MUT2, MUT3.
@@ -23,6 +24,7 @@ the official SRU and mingru-pytorch. Importing the package registers every class
 truncated or damaged file.
 """
 
+from keras_gates import blocks
 from keras_gates import importers
 from keras_gates import initializers
 from keras_gates import inspect
@@ -38,7 +40,9 @@ from keras_gates.cells import MinLSTMCell
 from keras_gates.cells import MutantGRUCell
 from keras_gates.cells import PeepholeLSTMCell
 from keras_gates.cells import RecurrentCell
+from keras_gates.cells import SLSTMCell
 from keras_gates.cells import SRUCell
+from keras_gates.layers import SLSTM
 from keras_gates.layers import SRU
 from keras_gates.layers import ClockworkRNN
 from keras_gates.layers import CoupledLSTM
@@ -72,10 +76,13 @@ __all__ = [
     "PeepholeLSTM",
     "PeepholeLSTMCell",
     "RecurrentCell",
+    "SLSTM",
+    "SLSTMCell",
     "SRU",
     "SRUCell",
     "SlicedRNN",
     "__version__",
+    "blocks",
     "importers",
     "initializers",
     "inspect",

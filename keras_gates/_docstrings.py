@@ -80,7 +80,12 @@ SHARED = {
 }
 
 # Shared arguments that a class documents itself, as its docstring has them.
-OWN = {"SRU": ("activation",), "SRUCell": ("activation",)}
+OWN = {
+    "SRU": ("activation",),
+    "SRUCell": ("activation",),
+    "SLSTM": ("activation", "recurrent_activation", "unit_forget_bias"),
+    "SLSTMCell": ("activation", "recurrent_activation", "unit_forget_bias"),
+}
 
 _CALL = """\
 Call arguments:

@@ -19,6 +19,7 @@ The gates are those of each cell's equations (see the cell docstrings):
 | `SRU` | `forget`, `reset` |
 | `MinGRU` | `update` (z, the share of the new candidate) |
 | `MinLSTM` | `forget`, `input` (normalised: they sum to 1, or are both 0 where the activation gives 0 to both, as `"hard_sigmoid"` can) |
+| `SLSTM` | `input`, `forget` (the stabilised exponential gates, at most 1), `output`, and the states `n` (normaliser) and `m` (stabiliser) |
 | `keras.layers.GRU` | `update` (z, the share of the OLD state), `reset` |
 
 The same for a keras-gates cell (or Keras' `LSTMCell`/`GRUCell`) inside

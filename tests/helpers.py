@@ -168,6 +168,17 @@ CASES = {
         3,
     ),
     "minlstm_log_space_steps": (kg.MinLSTM, {"log_space": True}, 3),
+    "slstm": (kg.SLSTM, {"num_heads": 2}, 3),
+    "slstm_exponential_forget_hoisted": (
+        kg.SLSTM,
+        {"num_heads": 4, "exponential_forget_gate": True, "fast_path": True},
+        3,
+    ),
+    "slstm_one_head_relu_nobias": (
+        kg.SLSTM,
+        {"num_heads": 1, "activation": "relu", "use_bias": False},
+        3,
+    ),
     "coupled_clip_proj_norm_hoisted": (
         kg.CoupledLSTM,
         {
@@ -275,6 +286,7 @@ MAIN_CASES = [
     "sru_projected",
     "mingru",
     "minlstm",
+    "slstm",
     "sru_2017",
     "peephole_hoisted",
     "coupled_hoisted",
@@ -407,6 +419,12 @@ def reference_step(cell, x_mask=None, state_mask=None):
         step = functools.partial(ref.min_gru_step, log_space=cell.log_space)
     elif isinstance(cell, kg.MinLSTMCell):
         step = functools.partial(ref.min_lstm_step, log_space=cell.log_space)
+    elif isinstance(cell, kg.SLSTMCell):
+        step = functools.partial(
+            ref.slstm_step,
+            num_heads=cell.num_heads,
+            exponential_forget_gate=cell.exponential_forget_gate,
+        )
     elif isinstance(cell, kg.SRUCell):
         highway = None if not cell.skip_term else cell.highway
         step = functools.partial(
@@ -441,6 +459,16 @@ def is_variant(cell):
         or cell.output_activation is not None
         or cell.full_gate_recurrence
     )
+
+
+def random_states(rng, batch, cell):
+    """Random initial states of `cell` (normal, float32) that a run of the
+    cell could reach: an sLSTM's normaliser `n` is at least 1 after its
+    first step, so it is drawn as `1 + |normal|`."""
+    states = [rng.normal(size=(batch, n)).astype("float32") for n in cell.state_size]
+    if isinstance(cell, kg.SLSTMCell):
+        states[2] = 1.0 + np.abs(states[2])
+    return states
 
 
 def zero_states(layer, batch):

@@ -402,6 +402,49 @@ def min_lstm_step(
     return out, [h_new], {"forget": f_norm, "input": i_norm}
 
 
+def slstm_step(
+    x,
+    states,
+    w,
+    *,
+    num_heads,
+    exponential_forget_gate=False,
+    activation=np.tanh,
+    recurrent_activation=sigmoid,
+    x_mask=None,
+    state_mask=None,
+):
+    """xLSTM's sLSTM (Beck et al., 2024, eqs. 8-17, with the stabiliser of
+    eqs. 15-17): pre-activations i, f, z, o of `x @ kernel` (or of `x`
+    itself without a kernel) and of the block-diagonal `h @ R`, head by
+    head; `m = i` where `n = 0`, and there the forget gate capped at 1
+    (as the official code). Reports the stabilised input and forget
+    gates, the output gate and the states n and m."""
+    h, c, n, m = states
+    batch, units = h.shape
+    size = units // num_heads
+    xin = x if x_mask is None else x * x_mask
+    hin = h if state_mask is None else h * state_mask
+    pre = xin @ w["kernel"] if "kernel" in w else np.array(xin, np.float64)
+    recurrent = np.zeros((batch, 4, units))
+    for head in range(num_heads):
+        rows = slice(head * size, (head + 1) * size)
+        product = hin[:, rows] @ w["recurrent_kernel"][head]  # blocks i, f, z, o
+        recurrent[:, :, rows] = product.reshape(batch, 4, size)
+    pre = pre + recurrent.reshape(batch, 4 * units) + _bias(w, 4, units)
+    z_i, z_f, z_z, z_o = _blocks(pre, 4)
+    log_f = z_f if exponential_forget_gate else -np.logaddexp(0.0, -z_f)
+    m_new = np.where(n == 0.0, z_i, np.maximum(z_i, log_f + m))
+    i = np.exp(z_i - m_new)
+    f = np.minimum(np.exp(log_f + m - m_new), 1.0)  # > 1 only where n = 0
+    c_new = f * c + i * activation(z_z)
+    n_new = f * n + i
+    o = recurrent_activation(z_o)
+    h_new = o * c_new / n_new
+    gates = {"input": i, "forget": f, "output": o, "n": n_new, "m": m_new}
+    return h_new, [h_new, c_new, n_new, m_new], gates
+
+
 def mutant_gru_step(
     x,
     states,

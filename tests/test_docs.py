@@ -61,6 +61,7 @@ PUBLIC_MODULES = (
     "keras_gates.initializers",
     "keras_gates.saving",
     "keras_gates.importers",
+    "keras_gates.blocks",
     "keras_gates.export",
     "keras_gates.export.litert",
     "keras_gates.export.micro",

@@ -16,6 +16,7 @@ from tests.helpers import UNITS
 from tests.helpers import built_layer
 from tests.helpers import cell_weights
 from tests.helpers import encoder_decoder
+from tests.helpers import random_states
 from tests.helpers import randomize
 from tests.helpers import reference_step
 from tests.helpers import to_numpy
@@ -30,6 +31,7 @@ GATES = {
     kg.SRU: ["forget", "reset"],
     kg.MinGRU: ["update"],
     kg.MinLSTM: ["forget", "input"],
+    kg.SLSTM: ["forget", "input", "m", "n", "output"],
     kg.ClockworkRNN: ["active"],
     kg.MutantGRU: ["reset", "update"],
 }
@@ -57,11 +59,12 @@ def make_mask():
     return mask
 
 
-def inputs(input_dim, seed=1, state_size=(UNITS, UNITS)):
+def inputs(input_dim, seed=1, cell=None):
+    """Inputs, and initial states of `cell` (of an LSTM without one)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(BATCH, STEPS, input_dim)).astype("float32")
-    states = [rng.normal(size=(BATCH, n)).astype("float32") for n in state_size]
-    return x, states
+    cell = cell or keras.layers.LSTMCell(UNITS)
+    return x, random_states(rng, BATCH, cell)
 
 
 def assert_gates_equal(got, want):
@@ -98,7 +101,7 @@ def reference_gates(cell, x, states, mask=None, go_backwards=False):
 )
 def test_layer_gates_match_reference(case, masked, backwards):
     layer, input_dim = built_layer(case, STEPS, go_backwards=backwards)
-    x, states = inputs(input_dim, state_size=layer.cell.state_size)
+    x, states = inputs(input_dim, cell=layer.cell)
     mask = make_mask() if masked else None
     got = inspect.gate_activations(layer, x, mask=mask, initial_state=states)
     want = reference_gates(layer.cell, x, states, mask, backwards)

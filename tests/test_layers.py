@@ -73,6 +73,10 @@ def expected_weights(case, input_dim):
     elif cls is kg.MinimalGRU:
         n = 2 + use_bias
         params = 2 * (input_dim * UNITS + UNITS * UNITS + n_bias)
+    elif cls is kg.SLSTM:  # kernel, block-diagonal recurrent kernel, bias
+        heads = kwargs.get("num_heads", 4)
+        n = 2 + use_bias
+        params = 4 * (input_dim * UNITS + UNITS * UNITS // heads + n_bias)
     elif cls in (kg.MinGRU, kg.MinLSTM):
         blocks = 2 if cls is kg.MinGRU else 3
         n = 2
@@ -117,6 +121,8 @@ def test_layer_harness(case, return_state, tmp_path):
             shape += [(BATCH, out), (BATCH, UNITS)]
         elif cls is kg.ClockworkRNN:  # h and the clock
             shape += [(BATCH, UNITS), (BATCH, 1)]
+        elif cls is kg.SLSTM:  # h, c, n, m
+            shape += [(BATCH, UNITS)] * 4
         elif cls is kg.DepthGatedLSTM:  # h and c per layer
             shape += [(BATCH, UNITS)] * (2 * kwargs.get("num_layers", 2))
         else:  # one state of `units` (a projected MinGRU outputs P features)

@@ -15,6 +15,7 @@ from tests.helpers import UNITS
 from tests.helpers import built_layer
 from tests.helpers import has_recurrent_dropout
 from tests.helpers import num_states
+from tests.helpers import random_states
 from tests.helpers import randomize
 from tests.helpers import reference_step
 from tests.helpers import to_numpy
@@ -34,11 +35,12 @@ def make_mask():
     return mask
 
 
-def make_inputs(input_dim, seed=1, state_size=(UNITS, UNITS)):
+def make_inputs(input_dim, seed=1, cell=None):
+    """Inputs, and initial states of `cell` (of an LSTM without one)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(BATCH, STEPS, input_dim)).astype("float32")
-    states = [rng.normal(size=(BATCH, n)).astype("float32") for n in state_size]
-    return x, states
+    cell = cell or keras.layers.LSTMCell(UNITS)
+    return x, random_states(rng, BATCH, cell)
 
 
 def build(case, **overrides):
@@ -69,7 +71,7 @@ PAIRWISE = [
 @pytest.mark.parametrize("masked, initial, backwards", PAIRWISE)
 def test_matches_reference(case, masked, initial, backwards):
     layer, input_dim = build(case, go_backwards=backwards)
-    x, states = make_inputs(input_dim, state_size=layer.cell.state_size)
+    x, states = make_inputs(input_dim, cell=layer.cell)
     mask = make_mask() if masked else None
     out, *final = layer(x, initial_state=states if initial else None, mask=mask)
     init = states if initial else [np.zeros((BATCH, n)) for n in layer.cell.state_size]

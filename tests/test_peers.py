@@ -295,3 +295,204 @@ def test_mingru_pytorch_min_lstm_imports_exactly(expansion, fast_path):
     one = convert.from_mingru_pytorch(state, fast_path=fast_path)
     got_step = one(x[:, :1], initial_state=[prev[:, 0]])
     np.testing.assert_allclose(to_numpy(got_step), step.numpy(), atol=ATOL, rtol=0)
+
+
+# ---------------------------------------------------------------- xLSTM
+
+
+def _randomized(module, seed):
+    """`module` with every parameter random: the package starts the
+    recurrent kernel at zero, which would hide its layout. Matrices get a
+    standard deviation of 1/sqrt(their last axis), vectors 0.5, so that
+    the outputs stay of order 1 (float32 resolves 1e-5 there)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            scale = 0.5 if parameter.ndim == 1 else parameter.shape[-1] ** -0.5
+            parameter.copy_(scale * torch.randn(parameter.shape, generator=generator))
+    return module.eval()
+
+
+def _xlstm_module(kind, heads, width, bias_init, seed, feedforward=False):
+    from xlstm import FeedForwardConfig
+    from xlstm import sLSTMLayerConfig
+    from xlstm.blocks.slstm.cell import sLSTMCell
+    from xlstm.blocks.slstm.cell import sLSTMCellConfig
+    from xlstm.blocks.slstm.layer import sLSTMLayer
+    from xlstm.blocks.xlstm_block import xLSTMBlock
+    from xlstm.blocks.xlstm_block import xLSTMBlockConfig
+
+    if kind == "cell":
+        config = sLSTMCellConfig(
+            hidden_size=8, num_heads=heads, backend="vanilla", bias_init=bias_init
+        )
+        return _randomized(sLSTMCell(config), seed)
+    config = sLSTMLayerConfig(
+        embedding_dim=8,
+        num_heads=heads,
+        conv1d_kernel_size=width,
+        backend="vanilla",
+        bias_init=bias_init,
+    )
+    if kind == "layer":
+        return _randomized(sLSTMLayer(config), seed)
+    block = xLSTMBlockConfig(
+        slstm=config,
+        feedforward=FeedForwardConfig(proj_factor=1.3) if feedforward else None,
+        _num_blocks=1,
+        _block_idx=0,
+    )
+    return _randomized(xLSTMBlock(block), seed)
+
+
+# Three configurations of the official sLSTMLayer: heads, the convolution's
+# width (0: none), the bias init (randomized after, so it only changes the
+# module that the config builds).
+XLSTM_LAYERS = [
+    pytest.param(2, 4, "powerlaw_blockdependent", id="2_heads-conv4"),
+    pytest.param(4, 0, "small_init", id="4_heads-no_conv"),
+    pytest.param(1, 2, "standard", id="1_head-conv2"),
+]
+
+
+def _chunks_of(module, x, cuts):
+    """The official layer's outputs over `x` in chunks, its states carried,
+    and its final states (sLSTM states stacked, conv state)."""
+    import torch
+
+    outputs, conv_state, slstm_state = [], None, None
+    with torch.no_grad():
+        for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
+            out, states = module(
+                torch.from_numpy(x[:, start:stop]),
+                conv_state=conv_state,
+                slstm_state=slstm_state,
+                return_last_state=True,
+            )
+            conv_state, slstm_state = states["conv_state"], states["slstm_state"]
+            outputs.append(out.numpy())
+    return np.concatenate(outputs, axis=1), slstm_state.numpy(), conv_state
+
+
+@pytest.mark.parametrize("heads, width, bias_init", XLSTM_LAYERS)
+def test_xlstm_slstm_layer_imports_exactly(heads, width, bias_init):
+    """The official sLSTMLayer (vanilla backend, random weights) and the
+    imported SLSTMBlock: outputs and final states within 1e-5, over the
+    whole sequence and over chunks with every state carried."""
+    require("xlstm")
+    module = _xlstm_module("layer", heads, width, bias_init, seed=heads)
+    x = np.random.default_rng(heads).normal(size=(3, 23, 8)).astype("float32")
+    want, want_states, _ = _chunks_of(module, x, [0, 23])
+    block = convert.from_xlstm(module, return_state=True)
+    assert isinstance(block, kg.blocks.SLSTMBlock)
+    assert block.num_heads == heads and block.conv_kernel_size == width
+    got, *got_states = block(x)
+    np.testing.assert_allclose(to_numpy(got), want, atol=ATOL, rtol=0)
+    for k in range(4):  # h, c, n, m
+        np.testing.assert_allclose(
+            to_numpy(got_states[k]), want_states[k], atol=ATOL, rtol=0
+        )
+    # In chunks of 5, 11 and 7 steps, each from the states the last left.
+    cuts = [0, 5, 16, 23]
+    want_chunks, want_chunk_states, _ = _chunks_of(module, x, cuts)
+    np.testing.assert_allclose(want_chunks, want, atol=ATOL, rtol=0)  # the package
+    states, outputs = None, []
+    for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
+        out, *states = block(x[:, start:stop], initial_state=states)
+        outputs.append(to_numpy(out))
+    np.testing.assert_allclose(
+        np.concatenate(outputs, 1), want_chunks, atol=ATOL, rtol=0
+    )
+    for k in range(4):
+        np.testing.assert_allclose(
+            to_numpy(states[k]), want_chunk_states[k], atol=ATOL, rtol=0
+        )
+    # From the state dict, the config's fields passed as keywords.
+    state = {k: v.numpy() for k, v in module.state_dict().items()}
+    again = convert.from_xlstm(state, num_heads=heads, conv1d_kernel_size=width)
+    np.testing.assert_allclose(to_numpy(again(x)), want, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("feedforward", [False, True], ids=["no_ffn", "ffn"])
+def test_xlstm_block_imports_exactly(feedforward):
+    """The official xLSTMBlock around an sLSTM layer: the pre-norm residual
+    and the gated feed-forward (exact GELU)."""
+    require("xlstm")
+    import torch
+
+    module = _xlstm_module("block", 2, 4, "powerlaw_blockdependent", 3, feedforward)
+    x = np.random.default_rng(3).normal(size=(2, 17, 8)).astype("float32")
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    block = convert.from_xlstm(module)
+    assert block.residual and (block.feedforward_units == 64) == feedforward
+    if feedforward:
+        assert (
+            block.feedforward_units
+            == kg.blocks.SLSTMBlock.official_feedforward_units(8)
+        )
+    np.testing.assert_allclose(to_numpy(block(x)), want, atol=ATOL, rtol=0)
+
+
+def test_xlstm_slstm_cell_imports_exactly():
+    """The bare official sLSTMCell: its inputs are the four blocks'
+    pre-activations; outputs and the stacked final states."""
+    require("xlstm")
+    import torch
+
+    module = _xlstm_module("cell", 2, 0, "standard", 5)
+    x = np.random.default_rng(5).normal(size=(3, 19, 32)).astype("float32")
+    with torch.no_grad():
+        want, want_states = module(torch.from_numpy(x))  # (batch, heads, steps, -)
+    want = want.transpose(1, 2).reshape(3, 19, 8).numpy()
+    layer = convert.from_xlstm(module, return_state=True)
+    assert isinstance(layer, kg.SLSTM) and not layer.input_projection
+    got, *states = layer(x)
+    np.testing.assert_allclose(to_numpy(got), want, atol=ATOL, rtol=0)
+    for k in range(4):
+        np.testing.assert_allclose(
+            to_numpy(states[k]), want_states[k].numpy(), atol=ATOL, rtol=0
+        )
+
+
+def test_xlstm_importer_refuses_what_it_cannot_import():
+    require("xlstm")
+    module = _xlstm_module("layer", 2, 4, "standard", 0)
+    state = {k: v.numpy() for k, v in module.state_dict().items()}
+    with pytest.raises(ValueError, match="4 heads|has 2 heads"):
+        convert.from_xlstm(state, num_heads=4)
+    with pytest.raises(ValueError, match="width 4"):
+        convert.from_xlstm(state, conv1d_kernel_size=2)
+    with pytest.raises(ValueError, match="function='slstm'"):
+        convert.from_xlstm(state, function="lstm")
+    with pytest.raises(ValueError, match="no sLSTM"):
+        convert.from_xlstm({"weight": np.zeros(3)})
+    with pytest.raises(ValueError, match="does not take `units`"):
+        convert.from_xlstm(state, units=3)
+
+
+def test_xlstm_cuda_layout_imports_as_the_vanilla():
+    """A state dict saved from the package's CUDA backend (its own internal
+    layout of the recurrent kernel and bias) imports to the same layer as
+    the vanilla one holding the same weights."""
+    require("xlstm")
+    from xlstm.blocks.slstm.cell import sLSTMCell_cuda
+    from xlstm.blocks.slstm.cell import sLSTMCellConfig
+
+    vanilla = _xlstm_module("cell", 2, 0, "standard", 7)
+    config = sLSTMCellConfig(hidden_size=8, num_heads=2, backend="cuda")
+    cuda = sLSTMCell_cuda(config, skip_backend_init=True)
+    for name in ("recurrent_kernel", "bias"):  # the layout-free views
+        internal = getattr(vanilla, f"_{name}_int2ext")(getattr(vanilla, f"_{name}"))
+        getattr(cuda, f"_{name}_").data = getattr(cuda, f"_{name}_ext2int")(internal)
+    x = np.random.default_rng(7).normal(size=(2, 9, 32)).astype("float32")
+    want = convert.from_xlstm(vanilla)(x)
+    state = {k: v.numpy() for k, v in cuda.state_dict().items()}
+    got = convert.from_xlstm(state, backend="cuda")(x)
+    np.testing.assert_allclose(to_numpy(got), to_numpy(want), atol=1e-6, rtol=0)
+    assert not np.allclose(
+        state["_recurrent_kernel_"].reshape(-1),
+        vanilla.state_dict()["_recurrent_kernel_"].numpy().reshape(-1),
+    )  # the layouts differ

@@ -17,6 +17,7 @@ from tests.helpers import CASES
 from tests.helpers import MAIN_CASES
 from tests.helpers import UNITS
 from tests.helpers import built_layer
+from tests.helpers import random_states
 from tests.helpers import randomize
 from tests.helpers import to_numpy
 
@@ -48,9 +49,7 @@ def test_fully_masked_row_outputs_zeros_and_keeps_initial_state(
     )
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, 6, input_dim)).astype("float32")
-    initial = [
-        rng.normal(size=(3, size)).astype("float32") for size in layer.cell.state_size
-    ]
+    initial = random_states(rng, 3, layer.cell)
     mask = np.ones((3, 6), bool)
     mask[1] = False
     mask[2, 4:] = False

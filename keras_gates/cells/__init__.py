@@ -8,9 +8,11 @@ from keras_gates.cells.minimal_gru_cell import MinimalGRUCell
 from keras_gates.cells.mutant_gru_cell import MutantGRUCell
 from keras_gates.cells.peephole_lstm_cell import PeepholeLSTMCell
 from keras_gates.cells.recurrent_cell import RecurrentCell
+from keras_gates.cells.slstm_cell import SLSTMCell
 from keras_gates.cells.sru_cell import SRUCell
 
 __all__ = [
+    "SLSTMCell",
     "MutantGRUCell",
     "DepthGatedLSTMCell",
     "ClockworkRNNCell",

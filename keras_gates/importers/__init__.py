@@ -13,16 +13,20 @@ NumPy; no framework is imported here):
   `projection_size`), from the module or its `state_dict`.
 - `from_mingru_pytorch`: `minGRU_pytorch.minGRU` and `minLSTM`, from the
   module or its `state_dict`.
+- `from_xlstm`: the official xLSTM's sLSTM (`sLSTMLayer`, `xLSTMBlock`,
+  `sLSTMCell`), from the module or its `state_dict`.
 """
 
 from keras_gates.importers.mingru import from_mingru_pytorch
 from keras_gates.importers.sru import from_sru
 from keras_gates.importers.tf1 import from_tf1_checkpoint
 from keras_gates.importers.tf1 import from_tf1_lstm_cell
+from keras_gates.importers.xlstm import from_xlstm
 
 __all__ = [
     "from_tf1_lstm_cell",
     "from_tf1_checkpoint",
     "from_sru",
     "from_mingru_pytorch",
+    "from_xlstm",
 ]

@@ -8,9 +8,11 @@ from keras_gates.layers.minimal_gru import MinimalGRU
 from keras_gates.layers.mutant_gru import MutantGRU
 from keras_gates.layers.peephole_lstm import PeepholeLSTM
 from keras_gates.layers.sliced_rnn import SlicedRNN
+from keras_gates.layers.slstm import SLSTM
 from keras_gates.layers.sru import SRU
 
 __all__ = [
+    "SLSTM",
     "MutantGRU",
     "DepthGatedLSTM",
     "ClockworkRNN",

@@ -1,0 +1,229 @@
+"""Importer of the official xLSTM's sLSTM (`xlstm` package, NX-AI). Not
+public: `keras_gates.importers` has its function."""
+
+import numpy as np
+
+from keras_gates.importers._common import OUTPUT_ARGS
+from keras_gates.importers._common import RUNNING_ARGS
+from keras_gates.importers._common import check_layer_kwargs
+from keras_gates.importers._common import expect_shape
+from keras_gates.importers._common import state_dict
+
+_CELL = "_recurrent_kernel_"
+
+
+def _cell_weights(state, prefix, num_heads, backend):
+    """The sLSTM cell's recurrent kernel as `(heads, head_units, 4 *
+    head_units)` (each head's blocks i, f, z, o) and its bias gate-major,
+    from the cell's internal layout of `backend`."""
+    kernel, bias = state[prefix + _CELL], state[prefix + "_bias_"]
+    heads = kernel.shape[0]
+    if num_heads is not None and num_heads != heads:
+        raise ValueError(
+            f"The recurrent kernel has {heads} heads (shape {kernel.shape}), "
+            f"but num_heads={num_heads} was passed."
+        )
+    if backend is None:  # vanilla (heads, 4 out, in); cuda (heads, in, 4 out)
+        backend = "vanilla" if kernel.shape[1] == 4 * kernel.shape[2] else "cuda"
+    if backend == "vanilla":
+        size = kernel.shape[2]
+        # (heads, 4, out, in) -> (heads, in, 4, out)
+        kernel = kernel.reshape(heads, 4, size, size).transpose(0, 3, 1, 2)
+        bias = bias.reshape(-1)  # gate-major already
+    elif backend == "cuda":
+        size = kernel.shape[1]
+        bias = bias.reshape(heads, 4, size).transpose(1, 0, 2).reshape(-1)
+    else:
+        raise ValueError(
+            f"Argument `backend` must be 'vanilla' or 'cuda' (the layout of "
+            f"the cell's weights). Received: backend={backend!r}"
+        )
+    return kernel.reshape(heads, size, 4 * size), bias
+
+
+def from_xlstm(
+    module_or_state_dict,
+    *,
+    num_heads=None,
+    conv1d_kernel_size=None,
+    group_norm_weight=None,
+    backend=None,
+    function=None,
+    **layer_kwargs,
+):
+    """A Keras layer that computes what an official xLSTM sLSTM computes.
+
+    Takes one of the `xlstm` package's (version 2) sLSTM modules, or its
+    `state_dict` (tensors or NumPy arrays), with the module's config fields
+    that the weights do not show passed as keyword arguments:
+
+    - an `sLSTMLayer` gives a `keras_gates.blocks.SLSTMBlock`;
+    - an `xLSTMBlock` with an sLSTM layer gives an `SLSTMBlock` with
+      `residual=True` (and its feed-forward, when it has one);
+    - an `sLSTMCell` gives a `keras_gates.SLSTM` with
+      `input_projection=False` (its inputs are the four blocks'
+      pre-activations, as the cell's).
+
+    The weights show the heads, the convolution's width and whether the
+    group norm has a scale; the cell's internal layout depends on its
+    `backend` (`"vanilla"` or `"cuda"`), which the recurrent kernel's shape
+    shows too. Only `function="slstm"` (the default) is an sLSTM. The layers
+    return whole sequences and, with `return_state=True`, their final
+    states `[h, c, n, m]` (and the convolution's state), which the package
+    stacks as one `(4, batch, units)` tensor. The inputs are batch-major,
+    as the package's.
+
+    Args:
+        module_or_state_dict: An `sLSTMLayer`, an `xLSTMBlock` or an
+            `sLSTMCell` of the `xlstm` package, or its `state_dict`.
+        num_heads: The config's `num_heads`; checked against the weights.
+        conv1d_kernel_size: The config's `conv1d_kernel_size`; checked.
+        group_norm_weight: The config's `group_norm_weight`; checked.
+        backend: The config's `backend`, the layout of the cell's
+            weights; None reads it from the module, else from the shapes.
+        function: The config's `function`; only `"slstm"` is imported.
+        **layer_kwargs: Further arguments of the layer: `name`, `dtype`,
+            `return_state`, and for `SLSTM` those that change how it runs
+            (`fast_path`, `stateful`, ...).
+
+    Returns:
+        A built `keras_gates.blocks.SLSTMBlock` or `keras_gates.SLSTM`.
+
+    Examples:
+        >>> import numpy as np, keras_gates
+        >>> rng = np.random.default_rng(0)
+        >>> state = {  # an sLSTMCell of 8 units in 2 heads, vanilla layout
+        ...     "_recurrent_kernel_": rng.normal(size=(2, 16, 4)),
+        ...     "_bias_": rng.normal(size=(32,)),
+        ... }
+        >>> layer = keras_gates.importers.from_xlstm(state)
+        >>> layer.num_heads, layer.input_projection
+        (2, False)
+    """
+    state, module = state_dict(module_or_state_dict)
+    config = getattr(module, "config", None)
+
+    def field(name, passed):
+        if passed is not None:
+            return passed
+        return getattr(config, name, None)
+
+    function = field("function", function)
+    if function not in (None, "slstm"):
+        raise ValueError(
+            f"from_xlstm imports the sLSTM (function='slstm'); this module "
+            f"computes function={function!r}."
+        )
+    backend = field("backend", backend)
+    num_heads = field("num_heads", num_heads)
+    if _CELL in state:
+        return _import_cell(state, num_heads, backend, layer_kwargs)
+    for prefix in ("", "xlstm."):
+        if prefix + "slstm_cell." + _CELL in state:
+            break
+    else:
+        raise ValueError(
+            "from_xlstm found no sLSTM in these weights: it takes an "
+            "sLSTMCell, an sLSTMLayer or an xLSTMBlock with an sLSTM layer "
+            f"(a key ending in 'slstm_cell.{_CELL}'). Received the keys "
+            f"{sorted(state)[:8]}."
+        )
+    layer_config = getattr(config, "slstm", config)  # an xLSTMBlock's
+    return _import_layer(
+        state,
+        prefix,
+        num_heads
+        if num_heads is not None
+        else getattr(layer_config, "num_heads", None),
+        field("conv1d_kernel_size", conv1d_kernel_size)
+        if conv1d_kernel_size is not None or config is None
+        else getattr(layer_config, "conv1d_kernel_size", None),
+        group_norm_weight
+        if group_norm_weight is not None
+        else getattr(layer_config, "group_norm_weight", None),
+        backend if backend is not None else getattr(layer_config, "backend", None),
+        layer_kwargs,
+    )
+
+
+def _import_cell(state, num_heads, backend, layer_kwargs):
+    from keras_gates.layers.slstm import SLSTM
+
+    check_layer_kwargs(
+        layer_kwargs,
+        "from_xlstm",
+        "the sLSTM cell",
+        RUNNING_ARGS | OUTPUT_ARGS,
+    )
+    recurrent, bias = _cell_weights(state, "", num_heads, backend)
+    heads, size = recurrent.shape[:2]
+    layer = SLSTM(
+        heads * size,
+        num_heads=heads,
+        input_projection=False,
+        **{"return_sequences": True, **layer_kwargs},
+    )
+    layer.build((None, None, 4 * heads * size))
+    layer.cell.recurrent_kernel.assign(recurrent)
+    layer.cell.bias.assign(bias)
+    return layer
+
+
+def _import_layer(state, prefix, num_heads, kernel_size, norm_weight, backend, kwargs):
+    from keras_gates.blocks.slstm_block import SLSTMBlock
+
+    check_layer_kwargs(
+        kwargs,
+        "from_xlstm",
+        "the sLSTM layer",
+        frozenset({"name", "dtype", "trainable", "return_state", "dropout", "seed"}),
+    )
+    recurrent, bias = _cell_weights(state, prefix + "slstm_cell.", num_heads, backend)
+    heads, size = recurrent.shape[:2]
+    features = heads * size
+    conv = state.get(prefix + "conv1d.conv.weight")  # (features, 1, width)
+    width = 0 if conv is None else conv.shape[-1]
+    if kernel_size is not None and kernel_size != width:
+        raise ValueError(
+            f"The weights hold a convolution of width {width}, but "
+            f"conv1d_kernel_size={kernel_size} was passed."
+        )
+    scale = state.get(prefix + "group_norm.weight")
+    if norm_weight is not None and bool(norm_weight) != (scale is not None):
+        raise ValueError(
+            f"group_norm_weight={norm_weight} was passed, but the weights "
+            f"{'hold' if scale is not None else 'lack'} 'group_norm.weight'."
+        )
+    residual = prefix == "xlstm."
+    up = state.get("ffn.proj_up.weight")  # (2 F, features)
+    block = SLSTMBlock(
+        heads,
+        conv_kernel_size=width,
+        residual=residual,
+        feedforward_units=None if up is None else up.shape[0] // 2,
+        group_norm_scale=scale is not None,
+        **kwargs,
+    )
+    block.build((None, None, features))
+    # The package's `fgate` module feeds the input gate and `igate` the
+    # forget gate: the blocks i, f, z, o are its fgate, igate, zgate, ogate.
+    gates = []
+    for name in ("fgate", "igate", "zgate", "ogate"):
+        weight = state[prefix + name + ".weight"]  # (heads, out, in)
+        expect_shape(weight, (heads, size, size), f"{name}.weight", "the sLSTM layer")
+        gates.append(weight.transpose(0, 2, 1))
+    block.gate_kernel.assign(np.stack(gates))
+    if width:
+        block.conv_kernel.assign(conv[:, 0, :].T)
+        block.conv_bias.assign(state[prefix + "conv1d.conv.bias"])
+    block.slstm.cell.recurrent_kernel.assign(recurrent)
+    block.slstm.cell.bias.assign(bias)
+    if scale is not None:
+        block.norm_scale.assign(1.0 + scale)  # the package's scale is 1 + w
+    if residual:
+        block.input_norm_scale.assign(1.0 + state["xlstm_norm.weight"])
+    if up is not None:
+        block.feedforward_norm_scale.assign(1.0 + state["ffn_norm.weight"])
+        block.up_kernel.assign(up.T)
+        block.down_kernel.assign(state["ffn.proj_down.weight"].T)
+    return block
