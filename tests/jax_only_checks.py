@@ -27,6 +27,7 @@ LAYERS = {
     "SRU": lambda: kg.SRU(8),
     "MinGRU": lambda: kg.MinGRU(8),
     "MinLSTM": lambda: kg.MinLSTM(8),
+    "SLSTM": lambda: kg.SLSTM(8, num_heads=2),
     "ClockworkRNN": lambda: kg.ClockworkRNN(8),
     "DepthGatedLSTM": lambda: kg.DepthGatedLSTM(8),
     "MutantGRU": lambda: kg.MutantGRU(8, mutant=3),

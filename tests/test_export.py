@@ -35,6 +35,7 @@ LAYERS = {
     "SRU": kg.SRU,
     "MinGRU": kg.MinGRU,
     "MinLSTM": kg.MinLSTM,
+    "SLSTM": kg.SLSTM,
     "ClockworkRNN": kg.ClockworkRNN,
     "DepthGatedLSTM": kg.DepthGatedLSTM,
 }
@@ -312,6 +313,7 @@ def test_streaming_step_model_matches_prefixes(name):
     two_states = ("PeepholeLSTM", "CoupledLSTM", "DepthGatedLSTM", "ClockworkRNN")
     cell_states = 4 if name in two_states else 2
     cell_states *= 2 if name == "DepthGatedLSTM" else 1
+    cell_states = 8 if name == "SLSTM" else cell_states  # h, c, n, m per layer
     # The SRU behind a mask also carries its last output.
     assert num_states == cell_states + (2 if name == "SRU" else 0)
     x = padded_tokens(2, 9)

@@ -506,3 +506,21 @@ def test_min_lstm_runs_in_float32_and_int8_and_int16_refuses_naming_the_op():
     np.testing.assert_allclose(got, want, atol=0.2 * np.abs(want).max())
     with pytest.raises(ValueError, match="quantization='int16'.*'DIV'"):
         micro.to_tflite_micro(model, x)
+
+
+def test_slstm_runs_in_float32_and_quantized_forms_refuse_naming_the_op():
+    """The sLSTM's exponential gates: float32 runs on TFLM (its stabiliser
+    in arithmetic, as TFLM has no SELECT); TFLM's EXP has no int8 kernel,
+    and int16 lacks kernels of the converter: both refused, naming the op."""
+    keras.utils.set_random_seed(14)
+    model = keras.Sequential(
+        [keras.Input((None, 2)), kg.SLSTM(8, num_heads=2), keras.layers.Dense(3)]
+    )
+    x = np.random.default_rng(15).normal(size=(64, 20, 2)).astype("float32")
+    want = last_steps(model, x[:4])
+    exact = micro.run_micro(micro.to_tflite_micro(model, quantization=None), x[:4])
+    np.testing.assert_allclose(exact[:, -1], want, atol=1e-5)
+    with pytest.raises(micro.MicroRefusedError, match="EXP"):
+        micro.to_tflite_micro(model, x, quantization="int8")
+    with pytest.raises(ValueError, match="(?s)quantization='int16'.*'EQUAL'"):
+        micro.to_tflite_micro(model, x)

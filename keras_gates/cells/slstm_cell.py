@@ -197,7 +197,10 @@ class SLSTMCell(RecurrentCell):
         z_i, z_f, z_z, z_o = ops.split(z, 4, axis=-1)
         log_f = z_f if self.exponential_forget_gate else ops.log_sigmoid(z_f)
         log_f_m = log_f + m
-        m_new = ops.where(ops.equal(n, 0.0), z_i, ops.maximum(z_i, log_f_m))
+        # m_new = z_i where n = 0 (a fresh start), else max(z_i, log_f_m):
+        # in arithmetic, as TFLite Micro has no SELECT.
+        fresh = ops.cast(ops.equal(n, 0.0), z_i.dtype)
+        m_new = ops.maximum(z_i, log_f_m) - fresh * ops.relu(log_f_m - z_i)
         i = ops.exp(z_i - m_new)
         # At a fresh start m_new = z_i may lie below log_f_m: f' is capped
         # at 1 there (it multiplies n = c = 0), and never overflows.
