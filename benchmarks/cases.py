@@ -199,6 +199,9 @@ CASES = {
             code="MinGRU(fast_path=True)",
         ),
         Case("MinLSTM", lambda u: kg.MinLSTM(u), min_lstm_macs),
+        # xLSTM's sLSTM, 4 heads: its block-diagonal recurrent kernel runs
+        # as one dense (zero off the heads) product, the MACs counted.
+        Case("SLSTM", lambda u: kg.SLSTM(u), gate_block_macs(4)),
         Case(
             "MinLSTM scan",
             lambda u: kg.MinLSTM(u, fast_path=True),

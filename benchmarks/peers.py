@@ -1,6 +1,8 @@
 """Times the keras-gates layers against what a user would pick instead in
 PyTorch: `torch.nn.LSTM` and `torch.nn.GRU` (their fused CPU kernels), the
-official `sru.SRU` and mingru-pytorch's `minGRU`, side by side in one run.
+official `sru.SRU`, mingru-pytorch's `minGRU` and the official xLSTM's
+sLSTM (its `vanilla` backend, the one that runs without CUDA, after a
+bias-free input projection, as `SLSTM`'s kernel), side by side in one run.
 
 Each framework runs in a worker process of its own and the two take turns
 (`benchmarks.workers`): round r times every Keras case, then every PyTorch
@@ -14,6 +16,7 @@ peer. Needs the `peers` extra.
 
     python -m benchmarks.peers                     # 64x100 and 16x1000
     python -m benchmarks.peers --layers PeepholeLSTM CoupledLSTM --rounds 9
+    python -m benchmarks.peers --layers keras.LSTM SLSTM "MinGRU scan" "MinLSTM scan" --torch-layers torch.nn.LSTM xlstm.sLSTM --rounds 5
     python -m benchmarks.peers --preset gpu --keras-backend jax --torch-device cuda
 
 Writes `peers.json` (every timing) into `--out`.
@@ -42,14 +45,22 @@ KERAS_LAYERS = [
     "MinimalGRU",
     "SRU",
     "MinGRU",
+    "SLSTM",
 ]
-TORCH_LAYERS = ["torch.nn.LSTM", "torch.nn.GRU", "sru.SRU", "minGRU_pytorch"]
+TORCH_LAYERS = [
+    "torch.nn.LSTM",
+    "torch.nn.GRU",
+    "sru.SRU",
+    "minGRU_pytorch",
+    "xlstm.sLSTM",
+]
 # Each keras-gates layer's nearest PyTorch peer (besides torch.nn.LSTM).
 PEER = {
     "keras.GRU": "torch.nn.GRU",
     "MinimalGRU": "torch.nn.GRU",
     "SRU": "sru.SRU",
     "MinGRU": "minGRU_pytorch",
+    "SLSTM": "xlstm.sLSTM",
 }
 PRESETS = {
     "quick": {"shapes": TARGET_SHAPES, "rounds": 7},
@@ -97,7 +108,35 @@ def _torch_module(name, features, units):
         # `units` hidden units, projected back to `features` as the package
         # does whenever its expansion factor is not 1.
         return minGRU(features, expansion_factor=units / features), "batch"
+    if name == "xlstm.sLSTM":
+        return _official_slstm(features, units), "batch"
     raise ValueError(f"Unknown PyTorch layer {name!r}")
+
+
+def _official_slstm(features, units, num_heads=4):
+    """The official sLSTM cell (vanilla backend) after a bias-free input
+    projection: what `keras_gates.SLSTM(units)` computes."""
+    import torch
+    from xlstm.blocks.slstm.cell import sLSTMCell
+    from xlstm.blocks.slstm.cell import sLSTMCellConfig
+
+    class OfficialSLSTM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.projection = torch.nn.Linear(features, 4 * units, bias=False)
+            config = sLSTMCellConfig(
+                hidden_size=units,
+                num_heads=num_heads,
+                backend="vanilla",
+                output_shape="BSH",
+                recurrent_weight_init="standard",
+            )
+            self.cell = sLSTMCell(config)
+
+        def forward(self, x):
+            return self.cell(self.projection(x))[0]
+
+    return OfficialSLSTM()
 
 
 def torch_cases(layers, batch, steps, features, units, device="cpu"):

@@ -37,6 +37,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOURCES = {
     "cpu-quick": "benchmarks/saved/cpu_quick.json",
     "cpu-peers": "benchmarks/saved/cpu_peers.json",
+    "cpu-peers-xlstm": "benchmarks/saved/cpu_peers_xlstm.json",
     "cpu-sliced": "benchmarks/saved/cpu_sliced.json",
     "cpu-text": "benchmarks/saved/cpu_text.json",
     "gpu-jax": "benchmarks/figures/gpu_h200_jax.json",
@@ -167,9 +168,9 @@ def _shapes_in_order(result):
     return list(dict.fromkeys((r["batch"], r["steps"]) for r in result["records"]))
 
 
-def peers_table():
+def peers_table(source="cpu-peers"):
     """Milliseconds and the ratio to `torch.nn.LSTM`, on the CPU."""
-    result = load("cpu-peers")
+    result = load(source)
     return _ms_table(result, "ratio_torch.nn.LSTM") + (
         f"\n*Milliseconds per call (ratio to `torch.nn.LSTM`; lower is faster). 128 inputs, "
         f"256 units, medians of {result['rounds']} rounds, each framework in a process of "
@@ -291,6 +292,7 @@ STUDIES = {
     "study-clockwork": "benchmarks/saved/clockwork_generation.json",
     "study-variants": "benchmarks/saved/variant_study.json",
     "study-depth-gated": "benchmarks/saved/depth_gated_study.json",
+    "study-state-tracking": "benchmarks/saved/state_tracking.json",
 }
 
 
@@ -308,6 +310,7 @@ BLOCKS = {
     "cpu-speed": speed_table,
     "cpu-run-output": run_output,
     "cpu-peers": peers_table,
+    "cpu-peers-xlstm": functools.partial(peers_table, "cpu-peers-xlstm"),
     "gpu-speed": gpu_table,
     "gpu-peers": gpu_peers_table,
     "cpu-sliced": sliced_table,

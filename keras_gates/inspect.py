@@ -474,20 +474,25 @@ def plot_gates(gates, tokens=None, *, sequence=0, path=None, title=None):
     )
     every = max(1, -(-steps // 12))  # at most about 12 labels across
     for axis, name in zip(axes[:, 0], names, strict=True):
+        values = np.ma.masked_invalid(gates[name][sequence].T)
+        # A gate lies in [0, 1]; a state that a cell reports beside its
+        # gates (the sLSTM's n and m) is drawn over its own range.
+        low, high = float(values.min()), float(values.max())
+        is_gate = values.count() == 0 or (low >= 0.0 and high <= 1.0)
         image = axis.imshow(
-            np.ma.masked_invalid(gates[name][sequence].T),
+            values,
             aspect="auto",
-            vmin=0.0,
-            vmax=1.0,
+            vmin=0.0 if is_gate else low,
+            vmax=1.0 if is_gate else high,
             cmap="viridis",
             interpolation="nearest",
         )
-        axis.set_ylabel(f"{name} gate:\nunit", fontsize=10)
+        axis.set_ylabel(f"{name} {'gate' if is_gate else 'state'}:\nunit", fontsize=10)
         axis.set_xticks(range(0, steps, every))
         axis.set_xticklabels(tokens[::every], rotation=90, fontsize=10)
         axis.tick_params(axis="y", labelsize=10)
         bar = figure.colorbar(image, ax=axis, pad=0.01)
-        bar.set_label("gate value (0 to 1)", fontsize=10)
+        bar.set_label("gate value (0 to 1)" if is_gate else "value", fontsize=10)
         bar.ax.tick_params(labelsize=10)
     axes[-1, 0].set_xlabel("step (its input)", fontsize=10)
     if title:

@@ -387,3 +387,36 @@ def test_text_benchmark_lengths(tmp_path):
         (tmp_path / "train" / label).mkdir(parents=True)
         (tmp_path / "train" / label / "0_1.txt").write_text(review)
     assert list(text.review_lengths(tmp_path)) == [5, 0]
+
+
+def test_state_tracking_study_smoke(tmp_path, monkeypatch):
+    """The parity study's tiny form: the data's running parity, equal
+    budgets (within 10% of the LSTM's parameters), the table and the
+    figure, and a redraw from its JSON."""
+    from benchmarks import state_tracking
+
+    x, y = state_tracking.parity_data(3, 7, np.random.default_rng(0))
+    bits = x.argmax(-1)
+    np.testing.assert_array_equal(y[..., 0], np.cumsum(bits, 1) % 2)
+    monkeypatch.setenv("KERAS_GATES_SMOKE", "1")
+    out = tmp_path / "study.json"
+    runs = state_tracking.main(
+        [
+            "--models",
+            "LSTM",
+            "MinLSTM",
+            "--out",
+            str(out),
+            "--plot",
+            str(tmp_path / "a.png"),
+        ]
+    )
+    lstm, min_lstm = runs
+    assert abs(min_lstm["params"] - lstm["params"]) <= 0.1 * lstm["params"]
+    saved = json.loads(out.read_text())
+    assert (
+        "| MinLSTM |" in saved["markdown"]
+        and "accuracy at 40 bits" in saved["markdown"]
+    )
+    state_tracking.main(["--from-json", str(out), "--plot", str(tmp_path / "b.png")])
+    assert (tmp_path / "b.png").stat().st_size > 10_000

@@ -343,3 +343,17 @@ def test_gate_table_refuses_what_it_cannot_show():
         inspect.gate_table(gates, sequence=2)
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         inspect.gate_table(gates, steps=[0, 5])
+
+
+def test_slstm_picture_draws_its_states_over_their_own_range(tmp_path):
+    """The sLSTM reports its states n (at least 1) and m beside its gates:
+    their panels take their own colour range, the gates' stay 0 to 1."""
+    layer, input_dim = built_layer("slstm", STEPS)
+    x, _ = inputs(input_dim)
+    gates = inspect.gate_activations(layer, x)
+    assert gates["n"][~np.isnan(gates["n"])].min() >= 1.0 - 1e-6
+    figure = inspect.plot_gates(gates, sequence=0, path=tmp_path / "g.png")
+    panels = {a.get_ylabel().split(":")[0]: a for a in figure.axes if a.get_ylabel()}
+    assert panels["input gate"].images[0].get_clim() == (0.0, 1.0)
+    low, high = panels["n state"].images[0].get_clim()
+    assert low >= 1.0 - 1e-6 and high > low

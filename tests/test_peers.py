@@ -1,6 +1,7 @@
 """The importers of `keras_gates.importers` against the real reference
-packages: TF1's LSTMCell (through tf_keras), the official `sru` and
-`mingru-pytorch`. Each peer runs in a process of its own (tests/peers/) or,
+packages: TF1's LSTMCell (through tf_keras), the official `sru`,
+`mingru-pytorch` and the official `xlstm` (its sLSTM, `backend="vanilla"`,
+which runs without CUDA). Each peer runs in a process of its own (tests/peers/) or,
 for the PyTorch ones, in this process on NumPy inputs.
 
 The peers are installed by the README's test command (`pip install -e
