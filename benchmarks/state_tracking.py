@@ -139,7 +139,7 @@ def table(runs, args):
     header = "| model | units | parameters | rate | steps | " + " | ".join(
         f"accuracy at {n} bits" for n in lengths
     )
-    lines = [header + " |", "|---" * (5 + len(lengths)) + "|"]
+    lines = [header + " |", "|---|" + "---:|" * (4 + len(lengths))]
     for name in dict.fromkeys(r["model"] for r in runs):
         mine = [r for r in runs if r["model"] == name]
         cells = []
@@ -171,13 +171,22 @@ def plot(runs, args, path):
 
     lengths = [int(n) for n in args.test_lengths]
     fig, axis = plt.subplots(figsize=(7, 3.6), constrained_layout=True)
+    # Lines that coincide (two models at 1.00) stay apart by their styles.
+    styles = [("-", "o", 4.0), ("--", "s", 2.0), ("-", "^", 4.0), (":", "v", 2.0)]
     for k, name in enumerate(dict.fromkeys(r["model"] for r in runs)):
         mine = [r for r in runs if r["model"] == name]
         values = np.array([[r["accuracy"][str(n)] for n in lengths] for r in mine])
-        colour = f"C{k}"
+        colour, (line, marker, width) = f"C{k}", styles[k % len(styles)]
         for row in values:
-            axis.plot(lengths, row, "o", color=colour, alpha=0.35, markersize=4)
-        axis.plot(lengths, values.mean(axis=0), "-", color=colour, label=name)
+            axis.plot(lengths, row, marker, color=colour, alpha=0.4, markersize=5)
+        axis.plot(
+            lengths,
+            values.mean(axis=0),
+            line,
+            color=colour,
+            linewidth=width,
+            label=name,
+        )
     axis.axvline(args.train_length, color="grey", linestyle=":", linewidth=1)
     axis.text(args.train_length, 1.02, " training length", fontsize=9, color="grey")
     axis.axhline(0.5, color="grey", linewidth=0.8)
@@ -191,7 +200,7 @@ def plot(runs, args, path):
     axis.set_title(
         "Parity: trained on short strings, tested on longer (dots: seeds)", fontsize=11
     )
-    axis.legend(fontsize=9, loc="lower left")
+    axis.legend(fontsize=9, loc="center right")
     fig.savefig(path, dpi=200)
     print(f"wrote {path}")
 
