@@ -53,6 +53,7 @@ def test_bidirectional_models_reload_in_fresh_process(tmp_path):
         kg.MinimalGRU(5, reset=False),
         kg.SRU(5, activation="tanh"),
         kg.MinGRU(5, fast_path=True),
+        kg.SLSTM(6, num_heads=3),
     ]
     x = np.random.default_rng(0).integers(1, 20, size=(4, 9))
     x[1, 6:] = 0  # right padding
@@ -108,8 +109,13 @@ def every_class_model():
             keras.layers.RNN(kg.MinimalGRUCell(4)),
             keras.layers.RNN(kg.SRUCell(4)),
             keras.layers.RNN(kg.MinGRUCell(4)),
+            kg.MinLSTM(4),
+            kg.SLSTM(4, num_heads=2),
+            keras.layers.RNN(kg.SLSTMCell(4, num_heads=2)),
         )
     ]
+    block = kg.blocks.SLSTMBlock(3, residual=True, feedforward_units=8)
+    branches.append(keras.layers.GlobalAveragePooling1D()(block(inputs)))
     model = keras.Model(inputs, keras.layers.Concatenate()(branches))
     randomize(model, seed=2)
     return model
