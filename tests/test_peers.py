@@ -316,7 +316,7 @@ def _randomized(module, seed):
     return module.eval()
 
 
-def _xlstm_module(kind, heads, width, bias_init, seed, feedforward=False):
+def _xlstm_module(kind, heads, width, bias_init, seed, feedforward=None):
     from xlstm import FeedForwardConfig
     from xlstm import sLSTMLayerConfig
     from xlstm.blocks.slstm.cell import sLSTMCell
@@ -341,7 +341,9 @@ def _xlstm_module(kind, heads, width, bias_init, seed, feedforward=False):
         return _randomized(sLSTMLayer(config), seed)
     block = xLSTMBlockConfig(
         slstm=config,
-        feedforward=FeedForwardConfig(proj_factor=1.3) if feedforward else None,
+        feedforward=FeedForwardConfig(proj_factor=1.3, **feedforward)
+        if feedforward is not None
+        else None,
         _num_blocks=1,
         _block_idx=0,
     )
@@ -416,10 +418,15 @@ def test_xlstm_slstm_layer_imports_exactly(heads, width, bias_init):
     np.testing.assert_allclose(to_numpy(again(x)), want, atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("feedforward", [False, True], ids=["no_ffn", "ffn"])
+@pytest.mark.parametrize(
+    "feedforward",
+    [None, {}, {"act_fn": "swish", "bias": True}, {"act_fn": "relu^2"}],
+    ids=["no_ffn", "ffn", "ffn_swish_bias", "ffn_relu2"],
+)
 def test_xlstm_block_imports_exactly(feedforward):
     """The official xLSTMBlock around an sLSTM layer: the pre-norm residual
-    and the gated feed-forward (exact GELU)."""
+    and the gated feed-forward (exact GELU by default; the activation and
+    the biases of its config), from the module and from its state dict."""
     require("xlstm")
     import torch
 
@@ -428,13 +435,17 @@ def test_xlstm_block_imports_exactly(feedforward):
     with torch.no_grad():
         want = module(torch.from_numpy(x)).numpy()
     block = convert.from_xlstm(module)
-    assert block.residual and (block.feedforward_units == 64) == feedforward
-    if feedforward:
-        assert (
-            block.feedforward_units
-            == kg.blocks.SLSTMBlock.official_feedforward_units(8)
-        )
+    assert block.residual
+    assert (block.feedforward_units == 64) == (feedforward is not None)
+    if feedforward is not None:
+        official = kg.blocks.SLSTMBlock.official_feedforward_units(8)
+        assert block.feedforward_units == official
+        assert block.feedforward_bias == feedforward.get("bias", False)
     np.testing.assert_allclose(to_numpy(block(x)), want, atol=ATOL, rtol=0)
+    state = {k: v.numpy() for k, v in module.state_dict().items()}
+    act_fn = (feedforward or {}).get("act_fn")
+    again = convert.from_xlstm(state, act_fn=act_fn)
+    np.testing.assert_allclose(to_numpy(again(x)), want, atol=ATOL, rtol=0)
 
 
 def test_xlstm_slstm_cell_imports_exactly():
@@ -472,6 +483,21 @@ def test_xlstm_importer_refuses_what_it_cannot_import():
         convert.from_xlstm({"weight": np.zeros(3)})
     with pytest.raises(ValueError, match="does not take `units`"):
         convert.from_xlstm(state, units=3)
+    with pytest.raises(ValueError, match="lack 'fgate.weight'"):
+        convert.from_xlstm({k: v for k, v in state.items() if k != "fgate.weight"})
+    with pytest.raises(ValueError, match="'conv1d.conv.bias' but not"):
+        convert.from_xlstm(
+            {k: v for k, v in state.items() if k != "conv1d.conv.weight"}
+        )
+    with pytest.raises(ValueError, match="saved by the other backend"):
+        convert.from_xlstm(state, backend="cuda")
+    stack = {f"blocks.0.xlstm.{k}": v for k, v in state.items()}
+    with pytest.raises(ValueError, match="stack.blocks\\[i\\]"):
+        convert.from_xlstm(stack)
+    block = _xlstm_module("block", 2, 4, "standard", 0, {})
+    block_state = {k: v.numpy() for k, v in block.state_dict().items()}
+    with pytest.raises(ValueError, match="act_fn='tanh'"):
+        convert.from_xlstm(block_state, act_fn="tanh")
 
 
 def test_xlstm_cuda_layout_imports_as_the_vanilla():

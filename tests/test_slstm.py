@@ -106,10 +106,13 @@ def _block(**kwargs):
 
 def test_block_masks_left_and_right_padding_exactly():
     """Padding, left or right, gives the unpadded sequence's outputs at the
-    real steps and its final states."""
+    real steps and its final states, the convolution's included: the next
+    chunk goes on from them as from the unpadded one's."""
     block = _block(residual=True, feedforward_units=16, return_state=True)
-    x = np.random.default_rng(1).normal(size=(1, 7, 8)).astype("float32")
+    rng = np.random.default_rng(1)
+    x, after = (rng.normal(size=(1, n, 8)).astype("float32") for n in (7, 4))
     want, *want_states = block(x)
+    want_next = to_numpy(block(after, initial_state=want_states)[0])
     garbage = np.full((1, 3, 8), 9.0, "float32")
     for padded, mask, real in [
         (np.concatenate([garbage, x], 1), [False] * 3 + [True] * 7, slice(3, None)),
@@ -117,8 +120,40 @@ def test_block_masks_left_and_right_padding_exactly():
     ]:
         got, *states = block(padded, mask=np.array([mask]))
         np.testing.assert_allclose(to_numpy(got)[:, real], to_numpy(want), atol=1e-5)
-        for s, w in zip(states[:4], want_states[:4], strict=True):
+        for s, w in zip(states, want_states, strict=True):
             np.testing.assert_allclose(to_numpy(s), to_numpy(w), atol=1e-5)
+        got_next = to_numpy(block(after, initial_state=states)[0])
+        np.testing.assert_allclose(got_next, want_next, atol=1e-5)
+    # A row with no unmasked step keeps the state it was given.
+    _, *kept = block(x, mask=np.zeros((1, 7), bool), initial_state=want_states)
+    for s, w in zip(kept, want_states, strict=True):
+        np.testing.assert_allclose(to_numpy(s), to_numpy(w), atol=1e-6)
+
+
+@pytest.mark.parametrize("where", ["global", "layer"])
+def test_block_trains_under_mixed_float16(where):
+    """The norms compute in float32: finite gradients, the weights move
+    (a step with non-finite gradients would be skipped), the output is
+    float16, the residual too."""
+    policy = keras.config.dtype_policy()
+    try:
+        if where == "global":
+            keras.config.set_dtype_policy("mixed_float16")
+            block = kg.blocks.SLSTMBlock(2, residual=True, feedforward_units=16)
+        else:
+            block = kg.blocks.SLSTMBlock(
+                2, residual=True, feedforward_units=16, dtype="mixed_float16"
+            )
+        model = keras.Sequential([keras.Input((9, 8)), block])
+        x = np.random.default_rng(3).normal(size=(32, 9, 8)).astype("float32")
+        assert to_numpy(model(x)).dtype == np.float16
+        before = to_numpy(block.gate_kernel).copy()
+        model.compile(keras.optimizers.Adam(1e-2), "mse")
+        history = model.fit(x, 0.5 * x, epochs=3, verbose=0).history["loss"]
+        assert np.isfinite(history).all() and history[-1] < history[0]
+        assert not np.allclose(to_numpy(block.gate_kernel), before)
+    finally:
+        keras.config.set_dtype_policy(policy)
 
 
 def test_block_saves_and_trains(tmp_path):
@@ -140,10 +175,29 @@ def test_block_saves_and_trains(tmp_path):
     np.testing.assert_allclose(to_numpy(again(x)), to_numpy(model(x)), atol=1e-6)
 
 
-def test_block_refuses_bad_arguments():
+def test_block_refuses_bad_arguments_inputs_and_states():
     with pytest.raises(ValueError, match="needs `residual=True`"):
         kg.blocks.SLSTMBlock(2, feedforward_units=8)
-    with pytest.raises(ValueError, match="non-negative integer"):
-        kg.blocks.SLSTMBlock(2, conv_kernel_size=-1)
+    for width in (-1, True, 2.0):
+        with pytest.raises(ValueError, match="non-negative integer"):
+            kg.blocks.SLSTMBlock(2, conv_kernel_size=width)
+    assert kg.blocks.SLSTMBlock(2, conv_kernel_size=np.int64(3)).conv_kernel_size == 3
+    with pytest.raises(ValueError, match="feedforward_activation"):
+        kg.blocks.SLSTMBlock(2, residual=True, feedforward_activation="tanh")
     with pytest.raises(ValueError, match="must divide them"):
         kg.blocks.SLSTMBlock(3)(np.zeros((1, 2, 8), "float32"))
+    with pytest.raises(ValueError, match="known number of features"):
+        kg.blocks.SLSTMBlock(2)(keras.Input((None, None)))
+    block = _block()
+    with pytest.raises(ValueError, match="expected ndim=3"):
+        block(np.zeros((2, 8), "float32"))
+    with pytest.raises(ValueError, match="axis -1 of input shape to have value 8"):
+        block(np.zeros((2, 3, 6), "float32"))
+    x = np.zeros((2, 3, 8), "float32")
+    zeros = [np.zeros((2, 8), "float32")] * 4
+    with pytest.raises(ValueError, match="list of 5 tensors"):
+        block(x, initial_state=zeros)
+    with pytest.raises(ValueError, match="initial state 4 .* shape \\(2, 3, 8\\)"):
+        block(x, initial_state=zeros + [np.zeros((2, 5, 8), "float32")])
+    with pytest.raises(ValueError, match="initial state 1 \\(c\\)"):
+        block(x, initial_state=[zeros[0], np.zeros((2, 6)), *zeros[2:], zeros[0]])

@@ -1,4 +1,5 @@
 import math
+import numbers
 
 import keras
 from keras import ops
@@ -9,6 +10,21 @@ from keras_gates.layers.slstm import SLSTM
 
 # The official package's normalizations: epsilon, and the scale `1 + w`.
 _NORM_EPSILON = 1e-5
+
+
+def _squared_relu(x):
+    return ops.square(ops.relu(x))
+
+
+# The feed-forward's activations, by the official package's names.
+FEEDFORWARD_ACTIVATIONS = {
+    "gelu": lambda x: ops.gelu(x, approximate=False),  # PyTorch's, exact
+    "relu": ops.relu,
+    "relu^2": _squared_relu,
+    "sigmoid": ops.sigmoid,
+    "swish": ops.silu,
+    "selu": ops.selu,
+}
 
 
 @keras_gates_export
@@ -30,15 +46,17 @@ class SLSTMBlock(keras.layers.Layer):
     units at each step (no offset). With `residual=True`, the block of the
     package's `xLSTMBlock`: `x + layer(LayerNorm(x))`, and with
     `feedforward_units=F` then `x + FFN(LayerNorm(x))`, the gated
-    feed-forward `(GELU(x @ W_g) ⊙ (x @ W_u)) @ W_down` of `F` hidden units
+    feed-forward `(act(x @ W_g) ⊙ (x @ W_u)) @ W_down` of `F` hidden units
     (the package takes `F` as 1.3 × features rounded up to a multiple of
-    64). `keras_gates.importers.from_xlstm` builds one from the package's
+    64, and `act` the exact GELU). The norms compute in float32 under
+    mixed precision, as Keras' own. `keras_gates.importers.from_xlstm` builds one from the package's
     weights.
 
     A mask (from an `Embedding(mask_zero=True)` or `Masking`) zeroes the
     masked steps before the convolution, which then sees them as the zeros
     before a sequence's start (exact for left and right padding), and
-    keeps the sLSTM's states over them.
+    keeps the sLSTM's states over them; the returned convolution state is
+    that of each row's last unmasked step.
 
     Weights: `conv_kernel` `(conv_kernel_size, features)` (row k multiplies
     the input `conv_kernel_size - 1 - k` steps back) and `conv_bias`;
@@ -46,7 +64,8 @@ class SLSTMBlock(keras.layers.Layer):
     projections of the blocks i, f, z, o; the sLSTM's `recurrent_kernel`
     and `bias` (`SLSTMCell`); `norm_scale`; with `residual`, `input_norm_scale`;
     with `feedforward_units`, `feedforward_norm_scale`, `up_kernel`
-    `(features, 2 F)` (the gate's columns first) and `down_kernel`.
+    `(features, 2 F)` (the gate's columns first) and `down_kernel`, and
+    with `feedforward_bias` `up_bias` and `down_bias`.
 
     Args:
         num_heads: Positive integer that divides the features: the heads of
@@ -59,6 +78,12 @@ class SLSTMBlock(keras.layers.Layer):
         feedforward_units: None, or a positive integer F: the gated
             feed-forward after the sLSTM, with F hidden units (needs
             `residual`). Defaults to `None`.
+        feedforward_activation: The feed-forward gate's activation, by the
+            official package's names: `"gelu"` (exact), `"relu"`,
+            `"relu^2"`, `"sigmoid"`, `"swish"` or `"selu"`. Defaults to
+            `"gelu"`.
+        feedforward_bias: Whether the feed-forward's two products add a
+            bias. Defaults to `False`.
         group_norm_scale: Whether the group norm has a learned scale.
             Defaults to `True`.
         exponential_forget_gate: The sLSTM's forget gate, `exp` rather than
@@ -100,6 +125,8 @@ class SLSTMBlock(keras.layers.Layer):
         conv_kernel_size=4,
         residual=False,
         feedforward_units=None,
+        feedforward_activation="gelu",
+        feedforward_bias=False,
         group_norm_scale=True,
         exponential_forget_gate=False,
         dropout=0.0,
@@ -111,12 +138,16 @@ class SLSTMBlock(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.num_heads = v.check_units(num_heads, "num_heads")
-        if not isinstance(conv_kernel_size, int) or conv_kernel_size < 0:
+        if (
+            not isinstance(conv_kernel_size, numbers.Integral)
+            or isinstance(conv_kernel_size, bool)
+            or conv_kernel_size < 0
+        ):
             raise ValueError(
                 "Argument `conv_kernel_size` must be a non-negative integer "
                 f"(0: no convolution). Received: conv_kernel_size={conv_kernel_size!r}"
             )
-        self.conv_kernel_size = conv_kernel_size
+        self.conv_kernel_size = int(conv_kernel_size)
         self.residual = v.check_bool(residual, "residual")
         self.feedforward_units = v.check_optional_units(
             feedforward_units, "feedforward_units"
@@ -126,6 +157,14 @@ class SLSTMBlock(keras.layers.Layer):
                 "SLSTMBlock's feed-forward belongs to the residual block: "
                 "`feedforward_units` needs `residual=True`."
             )
+        if feedforward_activation not in FEEDFORWARD_ACTIVATIONS:
+            raise ValueError(
+                "Argument `feedforward_activation` must be one of "
+                f"{sorted(FEEDFORWARD_ACTIVATIONS)} (the official package's "
+                f"names). Received: feedforward_activation={feedforward_activation!r}"
+            )
+        self.feedforward_activation = feedforward_activation
+        self.feedforward_bias = v.check_bool(feedforward_bias, "feedforward_bias")
         self.group_norm_scale = v.check_bool(group_norm_scale, "group_norm_scale")
         self.exponential_forget_gate = v.check_bool(
             exponential_forget_gate, "exponential_forget_gate"
@@ -136,18 +175,27 @@ class SLSTMBlock(keras.layers.Layer):
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
         self.seed = seed
         self.supports_masking = True
+        self.input_spec = keras.InputSpec(ndim=3)
         self.slstm = None
-        self._dropout = keras.layers.Dropout(self.dropout, seed=seed)
+        self._dropout = keras.layers.Dropout(
+            self.dropout, seed=seed, dtype=self.dtype_policy
+        )
 
     def build(self, input_shape):
         features = input_shape[-1]
-        if features is None or features % self.num_heads:
+        if features is None:
+            raise ValueError(
+                "SLSTMBlock needs a known number of features (its weights' "
+                f"size). Received inputs of shape {tuple(input_shape)}."
+            )
+        if features % self.num_heads:
             raise ValueError(
                 f"SLSTMBlock splits its inputs' features into {self.num_heads} "
                 "heads: `num_heads` must divide them. Received inputs of shape "
                 f"{tuple(input_shape)}."
             )
         self.features = features
+        self.input_spec = keras.InputSpec(ndim=3, axes={-1: features})
         heads, size = self.num_heads, features // self.num_heads
         if self.residual:
             self.input_norm_scale = self.add_weight(
@@ -198,6 +246,13 @@ class SLSTMBlock(keras.layers.Layer):
                 name="down_kernel",
                 initializer=self.kernel_initializer,
             )
+            if self.feedforward_bias:
+                self.up_bias = self.add_weight(
+                    shape=(2 * units,), name="up_bias", initializer="zeros"
+                )
+                self.down_bias = self.add_weight(
+                    shape=(features,), name="down_bias", initializer="zeros"
+                )
 
     @staticmethod
     def official_feedforward_units(features, factor=1.3, multiple=64):
@@ -205,10 +260,61 @@ class SLSTMBlock(keras.layers.Layer):
         features`, rounded up to a multiple of `multiple`."""
         return int(math.ceil(factor * features / multiple) * multiple)
 
+    def _normalized(self, x, groups=1):
+        """`x` normalized over its features in `groups` groups, computed in
+        float32 (in float16, `rsqrt(var + 1e-5)` overflows in the backward
+        pass) and returned in float32."""
+        x = ops.cast(x, "float32")
+        shape = ops.shape(x)
+        grouped = ops.reshape(x, (shape[0], shape[1], groups, -1))
+        mean = ops.mean(grouped, axis=-1, keepdims=True)
+        variance = ops.var(grouped, axis=-1, keepdims=True)
+        grouped = (grouped - mean) * ops.rsqrt(variance + _NORM_EPSILON)
+        return ops.reshape(grouped, shape)
+
     def _layer_norm(self, x, scale):
-        mean = ops.mean(x, axis=-1, keepdims=True)
-        variance = ops.var(x, axis=-1, keepdims=True)
-        return (x - mean) * ops.rsqrt(variance + _NORM_EPSILON) * scale
+        out = self._normalized(x) * ops.cast(scale, "float32")
+        return ops.cast(out, self.compute_dtype)
+
+    def _check_states(self, states, inputs):
+        count = 4 + bool(self.conv_kernel_size)
+        names = "h, c, n, m" + (", the convolution's" if self.conv_kernel_size else "")
+        if len(states) != count:
+            raise ValueError(
+                f"SLSTMBlock expects `initial_state` to be a list of {count} "
+                f"tensors ({names}), as `return_state=True` returns them. "
+                f"Received {len(states)}."
+            )
+        batch = inputs.shape[0]
+        wanted = [(batch, self.features)] * 4
+        if self.conv_kernel_size:
+            wanted.append((batch, self.conv_kernel_size - 1, self.features))
+        for k, (state, shape) in enumerate(zip(states, wanted, strict=True)):
+            got = tuple(getattr(state, "shape", ()))
+            if len(got) != len(shape) or any(
+                a is not None and b is not None and a != b
+                for a, b in zip(got, shape, strict=True)
+            ):
+                raise ValueError(
+                    f"SLSTMBlock's initial state {k} ({names.split(', ')[k]}) "
+                    f"must have shape {shape}. Received: {got}."
+                )
+
+    def _last_window(self, padded, mask):
+        """Each row's convolution state after its last unmasked step: the
+        `conv_kernel_size - 1` inputs that end there (the state passed in,
+        for a row with no unmasked step)."""
+        width = self.conv_kernel_size - 1
+        steps = ops.shape(mask)[1]
+        mask = ops.cast(mask, "int32")
+        seen = ops.cast(ops.any(mask > 0, axis=1), "int32")
+        from_end = ops.cast(ops.argmax(ops.flip(mask, axis=1), axis=1), "int32")
+        last = seen * (steps - from_end)  # steps up to the last unmasked one
+        index = ops.expand_dims(last, 1) + ops.arange(width, dtype="int32")
+        index = ops.broadcast_to(
+            ops.expand_dims(index, -1), (ops.shape(padded)[0], width, self.features)
+        )
+        return ops.take_along_axis(padded, index, axis=1)
 
     def _heads(self, x, block):
         """The per-head projection `block` (0..3: i, f, z, o) of `x`."""
@@ -227,7 +333,7 @@ class SLSTMBlock(keras.layers.Layer):
         y = self.conv_bias
         for k in range(width):
             y = y + padded[:, k : k + steps] * self.conv_kernel[k]
-        return y, padded[:, ops.shape(padded)[1] - (width - 1) :]
+        return y, padded
 
     def call(self, inputs, initial_state=None, mask=None, training=False):
         x = inputs
@@ -236,14 +342,21 @@ class SLSTMBlock(keras.layers.Layer):
         layer_in = self._layer_norm(x, self.input_norm_scale) if self.residual else x
         batch = ops.shape(x)[0]
         states = None if initial_state is None else list(initial_state)
+        if states is not None:
+            self._check_states(states, inputs)
         if self.conv_kernel_size:
-            if states is None or len(states) < 5:
+            if states is None:
                 conv_state = ops.zeros(
-                    (batch, self.conv_kernel_size - 1, self.features), x.dtype
+                    (batch, self.conv_kernel_size - 1, self.features), layer_in.dtype
                 )
             else:
-                conv_state = states[4]
-            convolved, conv_state = self._convolve(layer_in, conv_state)
+                conv_state = ops.cast(states[4], layer_in.dtype)
+            convolved, padded = self._convolve(layer_in, conv_state)
+            if mask is None:
+                width = self.conv_kernel_size - 1
+                conv_state = padded[:, ops.shape(padded)[1] - width :]
+            else:
+                conv_state = self._last_window(padded, mask)
             x_conv = ops.silu(convolved)
         else:
             x_conv, conv_state = layer_in, None
@@ -263,23 +376,23 @@ class SLSTMBlock(keras.layers.Layer):
             training=training,
         )
         y = self._dropout(y, training=training)
-        shape = ops.shape(y)
-        grouped = ops.reshape(y, (shape[0], shape[1], self.num_heads, -1))
-        mean = ops.mean(grouped, axis=-1, keepdims=True)
-        variance = ops.var(grouped, axis=-1, keepdims=True)
-        grouped = (grouped - mean) * ops.rsqrt(variance + _NORM_EPSILON)
-        out = ops.reshape(grouped, shape)
+        out = self._normalized(y, self.num_heads)
         if self.group_norm_scale:
-            out = out * self.norm_scale
+            out = out * ops.cast(self.norm_scale, "float32")
+        out = ops.cast(out, self.compute_dtype)
         if self.residual:
-            out = inputs + out
+            out = ops.cast(inputs, self.compute_dtype) + out
         if self.feedforward_units:
             normed = self._layer_norm(out, self.feedforward_norm_scale)
-            gate, up = ops.split(ops.matmul(normed, self.up_kernel), 2, axis=-1)
-            hidden = ops.gelu(gate, approximate=False) * up
-            out = out + self._dropout(
-                ops.matmul(hidden, self.down_kernel), training=training
-            )
+            up = ops.matmul(normed, self.up_kernel)
+            if self.feedforward_bias:
+                up = up + self.up_bias
+            gate, up = ops.split(up, 2, axis=-1)
+            hidden = FEEDFORWARD_ACTIVATIONS[self.feedforward_activation](gate) * up
+            down = ops.matmul(hidden, self.down_kernel)
+            if self.feedforward_bias:
+                down = down + self.down_bias
+            out = out + self._dropout(down, training=training)
         if not self.return_state:
             return out
         return [out, *slstm_states, *([conv_state] if self.conv_kernel_size else [])]
@@ -305,6 +418,8 @@ class SLSTMBlock(keras.layers.Layer):
             "conv_kernel_size": self.conv_kernel_size,
             "residual": self.residual,
             "feedforward_units": self.feedforward_units,
+            "feedforward_activation": self.feedforward_activation,
+            "feedforward_bias": self.feedforward_bias,
             "group_norm_scale": self.group_norm_scale,
             "exponential_forget_gate": self.exponential_forget_gate,
             "dropout": self.dropout,

@@ -12,11 +12,28 @@ from keras_gates.importers._common import state_dict
 _CELL = "_recurrent_kernel_"
 
 
+def _get(state, key, what):
+    """`state[key]`, or a ValueError that names the missing weight."""
+    if key not in state:
+        raise ValueError(
+            f"from_xlstm: the weights of {what} lack {key!r}. Pass the "
+            "module, or its complete `state_dict()`."
+        )
+    return state[key]
+
+
 def _cell_weights(state, prefix, num_heads, backend):
     """The sLSTM cell's recurrent kernel as `(heads, head_units, 4 *
     head_units)` (each head's blocks i, f, z, o) and its bias gate-major,
     from the cell's internal layout of `backend`."""
-    kernel, bias = state[prefix + _CELL], state[prefix + "_bias_"]
+    kernel = _get(state, prefix + _CELL, "the sLSTM cell")
+    bias = _get(state, prefix + "_bias_", "the sLSTM cell")
+    if kernel.ndim != 3:
+        raise ValueError(
+            f"from_xlstm: the recurrent kernel {prefix + _CELL!r} has shape "
+            f"{kernel.shape}; the package's is (heads, 4 * head_units, "
+            "head_units) or (heads, head_units, 4 * head_units)."
+        )
     heads = kernel.shape[0]
     if num_heads is not None and num_heads != heads:
         raise ValueError(
@@ -25,6 +42,18 @@ def _cell_weights(state, prefix, num_heads, backend):
         )
     if backend is None:  # vanilla (heads, 4 out, in); cuda (heads, in, 4 out)
         backend = "vanilla" if kernel.shape[1] == 4 * kernel.shape[2] else "cuda"
+    layouts = {
+        "vanilla": kernel.shape[1] == 4 * kernel.shape[2],
+        "cuda": kernel.shape[2] == 4 * kernel.shape[1],
+    }
+    if backend in layouts and not layouts[backend]:
+        raise ValueError(
+            f"from_xlstm: backend={backend!r} keeps the recurrent kernel as "
+            f"{'(heads, 4 * head_units, head_units)' if backend == 'vanilla' else '(heads, head_units, 4 * head_units)'}"
+            f", but these weights' has shape {kernel.shape}: they were saved "
+            "by the other backend (pass its name, or None to read it from "
+            "the shape)."
+        )
     if backend == "vanilla":
         size = kernel.shape[2]
         # (heads, 4, out, in) -> (heads, in, 4, out)
@@ -49,6 +78,7 @@ def from_xlstm(
     group_norm_weight=None,
     backend=None,
     function=None,
+    act_fn=None,
     **layer_kwargs,
 ):
     """A Keras layer that computes what an official xLSTM sLSTM computes.
@@ -82,6 +112,8 @@ def from_xlstm(
         backend: The config's `backend`, the layout of the cell's
             weights; None reads it from the module, else from the shapes.
         function: The config's `function`; only `"slstm"` is imported.
+        act_fn: The feed-forward config's `act_fn` (of an `xLSTMBlock`'s
+            state dict); None reads it from the module, else `"gelu"`.
         **layer_kwargs: Further arguments of the layer: `name`, `dtype`,
             `return_state`, and for `SLSTM` those that change how it runs
             (`fast_path`, `stateful`, ...).
@@ -118,6 +150,13 @@ def from_xlstm(
     num_heads = field("num_heads", num_heads)
     if _CELL in state:
         return _import_cell(state, num_heads, backend, layer_kwargs)
+    if any(key.startswith("blocks.") for key in state):
+        raise ValueError(
+            "from_xlstm imports one sLSTM layer or block; these weights are "
+            "of a stack of blocks (keys 'blocks.<i>....'). Import each sLSTM "
+            "block on its own: `from_xlstm(stack.blocks[i])`, or the keys "
+            "of block i with their 'blocks.<i>.' prefix removed."
+        )
     for prefix in ("", "xlstm."):
         if prefix + "slstm_cell." + _CELL in state:
             break
@@ -129,6 +168,9 @@ def from_xlstm(
             f"{sorted(state)[:8]}."
         )
     layer_config = getattr(config, "slstm", config)  # an xLSTMBlock's
+    feedforward = getattr(config, "feedforward", None)
+    if act_fn is None:
+        act_fn = getattr(feedforward, "act_fn", None) or "gelu"
     return _import_layer(
         state,
         prefix,
@@ -142,6 +184,7 @@ def from_xlstm(
         if group_norm_weight is not None
         else getattr(layer_config, "group_norm_weight", None),
         backend if backend is not None else getattr(layer_config, "backend", None),
+        act_fn,
         layer_kwargs,
     )
 
@@ -169,7 +212,9 @@ def _import_cell(state, num_heads, backend, layer_kwargs):
     return layer
 
 
-def _import_layer(state, prefix, num_heads, kernel_size, norm_weight, backend, kwargs):
+def _import_layer(
+    state, prefix, num_heads, kernel_size, norm_weight, backend, act_fn, kwargs
+):
     from keras_gates.blocks.slstm_block import SLSTMBlock
 
     check_layer_kwargs(
@@ -183,6 +228,11 @@ def _import_layer(state, prefix, num_heads, kernel_size, norm_weight, backend, k
     features = heads * size
     conv = state.get(prefix + "conv1d.conv.weight")  # (features, 1, width)
     width = 0 if conv is None else conv.shape[-1]
+    if conv is None and prefix + "conv1d.conv.bias" in state:
+        raise ValueError(
+            "from_xlstm: the weights hold 'conv1d.conv.bias' but not "
+            "'conv1d.conv.weight'. Pass the module, or its complete `state_dict()`."
+        )
     if kernel_size is not None and kernel_size != width:
         raise ValueError(
             f"The weights hold a convolution of width {width}, but "
@@ -196,11 +246,20 @@ def _import_layer(state, prefix, num_heads, kernel_size, norm_weight, backend, k
         )
     residual = prefix == "xlstm."
     up = state.get("ffn.proj_up.weight")  # (2 F, features)
+    from keras_gates.blocks.slstm_block import FEEDFORWARD_ACTIVATIONS
+
+    if up is not None and act_fn not in FEEDFORWARD_ACTIVATIONS:
+        raise ValueError(
+            f"from_xlstm: the feed-forward's act_fn={act_fn!r} is not one "
+            f"that SLSTMBlock computes ({sorted(FEEDFORWARD_ACTIVATIONS)})."
+        )
     block = SLSTMBlock(
         heads,
         conv_kernel_size=width,
         residual=residual,
         feedforward_units=None if up is None else up.shape[0] // 2,
+        feedforward_activation=act_fn,
+        feedforward_bias="ffn.proj_up.bias" in state,
         group_norm_scale=scale is not None,
         **kwargs,
     )
@@ -209,21 +268,30 @@ def _import_layer(state, prefix, num_heads, kernel_size, norm_weight, backend, k
     # forget gate: the blocks i, f, z, o are its fgate, igate, zgate, ogate.
     gates = []
     for name in ("fgate", "igate", "zgate", "ogate"):
-        weight = state[prefix + name + ".weight"]  # (heads, out, in)
+        weight = _get(state, prefix + name + ".weight", "the sLSTM layer")
         expect_shape(weight, (heads, size, size), f"{name}.weight", "the sLSTM layer")
         gates.append(weight.transpose(0, 2, 1))
     block.gate_kernel.assign(np.stack(gates))
     if width:
         block.conv_kernel.assign(conv[:, 0, :].T)
-        block.conv_bias.assign(state[prefix + "conv1d.conv.bias"])
+        block.conv_bias.assign(_get(state, prefix + "conv1d.conv.bias", "the layer"))
     block.slstm.cell.recurrent_kernel.assign(recurrent)
     block.slstm.cell.bias.assign(bias)
     if scale is not None:
         block.norm_scale.assign(1.0 + scale)  # the package's scale is 1 + w
     if residual:
-        block.input_norm_scale.assign(1.0 + state["xlstm_norm.weight"])
+        block.input_norm_scale.assign(
+            1.0 + _get(state, "xlstm_norm.weight", "the block")
+        )
     if up is not None:
-        block.feedforward_norm_scale.assign(1.0 + state["ffn_norm.weight"])
+        norm = _get(state, "ffn_norm.weight", "the block's feed-forward")
+        block.feedforward_norm_scale.assign(1.0 + norm)
         block.up_kernel.assign(up.T)
-        block.down_kernel.assign(state["ffn.proj_down.weight"].T)
+        down = _get(state, "ffn.proj_down.weight", "the block's feed-forward")
+        block.down_kernel.assign(down.T)
+        if block.feedforward_bias:
+            block.up_bias.assign(state["ffn.proj_up.bias"])
+            block.down_bias.assign(
+                _get(state, "ffn.proj_down.bias", "the block's feed-forward")
+            )
     return block
