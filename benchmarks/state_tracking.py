@@ -89,8 +89,18 @@ def equal_units(name, reference_params):
     count closest to `reference_params`."""
     _, multiple = MODELS[name]
     candidates = range(multiple, 1024 + 1, multiple)
+    # The count grows with the units: bisect to the first at or above the
+    # reference, then take the closer of it and the one below.
+    low, high = 0, len(candidates) - 1
+    while low < high:
+        middle = (low + high) // 2
+        if build(name, candidates[middle]).count_params() < reference_params:
+            low = middle + 1
+        else:
+            high = middle
+    near = candidates[max(low - 1, 0) : low + 1]
     return min(
-        candidates, key=lambda u: abs(build(name, u).count_params() - reference_params)
+        near, key=lambda u: abs(build(name, u).count_params() - reference_params)
     )
 
 
