@@ -467,6 +467,34 @@ def test_xlstm_slstm_cell_imports_exactly():
         np.testing.assert_allclose(
             to_numpy(states[k]), want_states[k].numpy(), atol=ATOL, rtol=0
         )
+    # From a state that a run reached (n >= 1), as a user carries it on,
+    # with a mask that holds one row's last steps.
+    rng = np.random.default_rng(6)
+    start = [rng.normal(size=(3, 8)).astype("float32") for _ in range(4)]
+    start[2] = 1.0 + np.abs(start[2])
+    with torch.no_grad():
+        want, want_states = module(
+            torch.from_numpy(x), state=torch.from_numpy(np.stack(start))
+        )
+    want = want.transpose(1, 2).reshape(3, 19, 8).numpy()
+    got, *states = layer(x, initial_state=start)
+    np.testing.assert_allclose(to_numpy(got), want, atol=ATOL, rtol=0)
+    for k in range(4):
+        np.testing.assert_allclose(
+            to_numpy(states[k]), want_states[k].numpy(), atol=ATOL, rtol=0
+        )
+    mask = np.ones((3, 19), bool)
+    mask[0, 12:] = False  # right padding: the state after step 12
+    with torch.no_grad():
+        _, short_states = module(
+            torch.from_numpy(x[:1, :12]),
+            state=torch.from_numpy(np.stack(start)[:, :1]),
+        )
+    _, *states = layer(x, initial_state=start, mask=mask)
+    for k in range(4):
+        np.testing.assert_allclose(
+            to_numpy(states[k])[:1], short_states[k].numpy(), atol=ATOL, rtol=0
+        )
 
 
 def test_xlstm_importer_refuses_what_it_cannot_import():
