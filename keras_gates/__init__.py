@@ -10,6 +10,7 @@ layer beside it is used like `keras.layers.LSTM`:
 - `MinGRUCell` / `MinGRU`: minimal GRU, computed parallel in time.
 - `MinLSTMCell` / `MinLSTM`: minimal LSTM, computed parallel in time.
 - `SLSTMCell` / `SLSTM`: xLSTM's sLSTM, exponential gating and heads.
+- `MLSTMCell` / `MLSTM`: xLSTM's mLSTM, a matrix memory in three forms.
 - `ClockworkRNNCell` / `ClockworkRNN`: modules at their own clock rates.
 - `DepthGatedLSTMCell` / `DepthGatedLSTM`: stacked LSTMs, cells gated in depth.
 - `MutantGRUCell` / `MutantGRU`: Jozefowicz et al.'s MUT1, MUT2, MUT3.
@@ -37,11 +38,13 @@ from keras_gates.cells import GatedCell
 from keras_gates.cells import MinGRUCell
 from keras_gates.cells import MinimalGRUCell
 from keras_gates.cells import MinLSTMCell
+from keras_gates.cells import MLSTMCell
 from keras_gates.cells import MutantGRUCell
 from keras_gates.cells import PeepholeLSTMCell
 from keras_gates.cells import RecurrentCell
 from keras_gates.cells import SLSTMCell
 from keras_gates.cells import SRUCell
+from keras_gates.layers import MLSTM
 from keras_gates.layers import SLSTM
 from keras_gates.layers import SRU
 from keras_gates.layers import ClockworkRNN
@@ -65,6 +68,8 @@ __all__ = [
     "DepthGatedLSTMCell",
     "GatedCell",
     "GatedRNN",
+    "MLSTM",
+    "MLSTMCell",
     "MinGRU",
     "MinGRUCell",
     "MinLSTM",

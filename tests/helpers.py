@@ -179,6 +179,20 @@ CASES = {
         {"num_heads": 1, "activation": "relu", "use_bias": False},
         3,
     ),
+    # The mLSTM: the parallel form (form="auto" on short sequences), the
+    # chunkwise form with chunks shorter than the sequences and keys of
+    # their own size, and the recurrent form without a bias.
+    "mlstm": (kg.MLSTM, {"num_heads": 2}, 3),
+    "mlstm_chunkwise_keys": (
+        kg.MLSTM,
+        {"num_heads": 2, "key_units": 6, "form": "chunkwise", "chunk_size": 2},
+        3,
+    ),
+    "mlstm_recurrent_nobias": (
+        kg.MLSTM,
+        {"num_heads": 1, "form": "recurrent", "use_bias": False},
+        3,
+    ),
     "coupled_clip_proj_norm_hoisted": (
         kg.CoupledLSTM,
         {
@@ -287,6 +301,7 @@ MAIN_CASES = [
     "mingru",
     "minlstm",
     "slstm",
+    "mlstm",
     "sru_2017",
     "peephole_hoisted",
     "coupled_hoisted",
@@ -299,10 +314,11 @@ MAIN_CASES = [
 
 
 def has_recurrent_dropout(case):
-    """MinGRU and the SRU with recurrent_gates=False have no recurrent
-    connection, hence no recurrent dropout."""
+    """MinGRU, MinLSTM, the mLSTM and the SRU with recurrent_gates=False
+    have no recurrent connection, hence no recurrent dropout."""
     cls, kwargs, _ = CASES[case]
-    return cls not in (kg.MinGRU, kg.MinLSTM) and kwargs.get("recurrent_gates", True)
+    no_recurrence = (kg.MinGRU, kg.MinLSTM, kg.MLSTM)
+    return cls not in no_recurrence and kwargs.get("recurrent_gates", True)
 
 
 WEIGHT_NAMES = (
@@ -425,6 +441,13 @@ def reference_step(cell, x_mask=None, state_mask=None):
             num_heads=cell.num_heads,
             exponential_forget_gate=cell.exponential_forget_gate,
         )
+    elif isinstance(cell, kg.MLSTMCell):
+        step = functools.partial(
+            ref.mlstm_step,
+            num_heads=cell.num_heads,
+            units=cell.units,
+            key_units=cell.key_units,
+        )
     elif isinstance(cell, kg.SRUCell):
         highway = None if not cell.skip_term else cell.highway
         step = functools.partial(
@@ -468,6 +491,8 @@ def random_states(rng, batch, cell):
     states = [rng.normal(size=(batch, n)).astype("float32") for n in cell.state_size]
     if isinstance(cell, kg.SLSTMCell):
         states[2] = 1.0 + np.abs(states[2])
+    if isinstance(cell, kg.MLSTMCell):  # q·n may be small: keep h moderate
+        states[0] = 0.3 * states[0]
     return states
 
 

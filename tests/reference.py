@@ -445,6 +445,65 @@ def slstm_step(
     return h_new, [h_new, c_new, n_new, m_new], gates
 
 
+def mlstm_step(
+    x,
+    states,
+    w,
+    *,
+    num_heads,
+    units,
+    key_units,
+    x_mask=None,
+    state_mask=None,
+    **unused,
+):
+    """xLSTM's mLSTM (Beck et al., 2024, eqs. 19-27, stabilised as the
+    official mlstm-kernels' step): one matrix memory per head, written with
+    the outer product of key and value and read with the query scaled by
+    1/sqrt(dk); the lower bound of the normaliser is exp(-m) (1 before
+    stabilisation) and 1e-6 is added to it. Blocks q, k, v, o, i, f of `x @
+    kernel + bias`, or of `x` itself without a kernel (then no output
+    gate). Reports the stabilised gates i', f' and m, one per head."""
+    c, n, m = states
+    batch = x.shape[0]
+    xin = x if x_mask is None else x * x_mask
+    heads, dk, dv = num_heads, key_units // num_heads, units // num_heads
+    projected = "kernel" in w
+    pre = xin @ w["kernel"] if projected else np.array(xin, np.float64)
+    if "bias" in w:
+        pre = pre + w["bias"]
+    widths = [key_units, key_units, units] + ([units] if projected else [])
+    cuts = np.cumsum(widths + [heads])
+    q, k, v, *rest = np.split(pre, cuts, axis=-1)
+    o = sigmoid(rest[0]) if projected else np.ones((batch, units))
+    z_i, z_f = rest[-2], rest[-1]
+    c_new, n_new, m_new = np.empty_like(c), np.empty_like(n), np.empty_like(m)
+    h = np.empty((batch, units))
+    i_act, f_act = np.empty_like(m), np.empty_like(m)
+    for head in range(heads):
+        keys, values = (
+            slice(head * dk, (head + 1) * dk),
+            slice(head * dv, (head + 1) * dv),
+        )
+        cells = slice(head * dk * dv, (head + 1) * dk * dv)
+        for row in range(batch):
+            log_f = -np.logaddexp(0.0, -z_f[row, head])
+            m_t = max(log_f + m[row, head], z_i[row, head])
+            f_t = np.exp(log_f + m[row, head] - m_t)
+            i_t = np.exp(z_i[row, head] - m_t)
+            kv = np.outer(k[row, keys], v[row, values])
+            memory = f_t * c[row, cells].reshape(dk, dv) + i_t * kv
+            norm = f_t * n[row, keys] + i_t * k[row, keys]
+            query = q[row, keys] / np.sqrt(dk)
+            bound = max(abs(query @ norm), np.exp(-m_t)) + 1e-6
+            h[row, values] = (query @ memory) / bound
+            c_new[row, cells] = memory.reshape(-1)
+            n_new[row, keys], m_new[row, head] = norm, m_t
+            i_act[row, head], f_act[row, head] = i_t, f_t
+    gates = {"input": i_act, "forget": f_act, "m": m_new}
+    return o * h, [c_new, n_new, m_new], gates
+
+
 def mutant_gru_step(
     x,
     states,

@@ -32,6 +32,7 @@ GATES = {
     kg.MinGRU: ["update"],
     kg.MinLSTM: ["forget", "input"],
     kg.SLSTM: ["forget", "input", "m", "n", "output"],
+    kg.MLSTM: ["forget", "input", "m"],
     kg.ClockworkRNN: ["active"],
     kg.MutantGRU: ["reset", "update"],
 }

@@ -20,10 +20,43 @@ from keras_gates.ops import linear_scan
 from keras_gates.ops import log_linear_scan
 from keras_gates.ops.scans import LOG_ZERO
 
-PATHS = ("steps", "hoisted", "scan", "compiled")
+PATHS = ("steps", "hoisted", "scan", "compiled", "parallel", "chunkwise")
+# The forms of a cell with `forms` (the mLSTM's): "recurrent" is its steps.
+FORMS = ("auto", "recurrent", "parallel", "chunkwise")
+# `form="auto"` on a CPU: the parallel form up to this many steps, the
+# chunkwise form above (measured: the Speed guide, "The mLSTM's forms").
+PARALLEL_STEPS_CPU = 256
+# On a GPU or TPU, where the parallel form's quadratic work is cheap: the
+# official package's training default, its parallel kernel, to this length.
+PARALLEL_STEPS_ACCELERATOR = 1024
 
 
-def choose_path(cell, fast_path, *, training=False, unroll=False):
+def choose_form(form, steps, *, unroll=False):
+    """The form of the mLSTM's call (`MLSTM(form=...)`) over `steps` steps
+    (None where unknown until the call runs).
+
+    `"auto"` takes the recurrent form (the steps) for an empty or one-step
+    sequence and with `unroll=True`; the parallel form up to
+    `PARALLEL_STEPS_CPU` steps on a CPU (`PARALLEL_STEPS_ACCELERATOR` on a
+    GPU or TPU), whose work grows with the square of the length; the
+    chunkwise form beyond, or where the length is unknown. Every form
+    computes the same numbers.
+    """
+    if form != "auto":
+        return form
+    if unroll or (steps is not None and steps <= 1):
+        return "recurrent"
+    limit = (
+        PARALLEL_STEPS_ACCELERATOR if accelerator_available() else PARALLEL_STEPS_CPU
+    )
+    if steps is not None and steps <= limit:
+        return "parallel"
+    return "chunkwise"
+
+
+def choose_path(
+    cell, fast_path, *, training=False, unroll=False, form=None, steps=None
+):
     """The path of a layer with this cell and `fast_path` argument.
 
     - `"steps"`: `input_side` and `recurrent_step` of each step in one loop
@@ -43,7 +76,16 @@ def choose_path(cell, fast_path, *, training=False, unroll=False):
     or TPU and the steps (or, where it applies, the compiled loops) on a CPU.
     The Speed guide ("Which path runs") says why the step loop is the
     CPU's default and has the measured times.
+
+    A cell with several forms (`forms`, the mLSTM's) takes `form`, as
+    `choose_form` resolves it for `steps` steps: `"parallel"` and
+    `"chunkwise"` are paths of their own (`cell.run_form`), `"recurrent"`
+    the steps or the hoisted loop as `fast_path` says.
     """
+    if form is not None and getattr(cell, "forms", False):
+        chosen = choose_form(form, steps, unroll=unroll)
+        if chosen != "recurrent":
+            return chosen
     if fast_path is False:
         return "steps"
     if fast_path == "auto" and not accelerator_available():
@@ -82,9 +124,16 @@ class Paths:
     inference: str
 
     @classmethod
-    def of(cls, cell, fast_path, unroll=False):
+    def of(cls, cell, fast_path, unroll=False, form=None, steps=None):
         def path(training):
-            return choose_path(cell, fast_path, training=training, unroll=unroll)
+            return choose_path(
+                cell,
+                fast_path,
+                training=training,
+                unroll=unroll,
+                form=form,
+                steps=steps,
+            )
 
         return cls(training=path(True), inference=path(False))
 
@@ -100,12 +149,20 @@ class RunOptions:
     zero_output_for_mask: bool = False
     return_sequences: bool = True
     stateful: bool = False
+    chunk_size: int = 64
 
     @classmethod
-    def of(cls, layer, training):
-        """The options of a `keras_gates.GatedRNN` for one call."""
+    def of(cls, layer, training, steps=None):
+        """The options of a `keras_gates.GatedRNN` for one call of `steps`
+        steps."""
+        form = getattr(layer, "form", None)
         path = choose_path(
-            layer.cell, layer.fast_path, training=training, unroll=layer.unroll
+            layer.cell,
+            layer.fast_path,
+            training=training,
+            unroll=layer.unroll,
+            form=form,
+            steps=steps,
         )
         return cls(
             path,
@@ -114,6 +171,7 @@ class RunOptions:
             zero_output_for_mask=layer.zero_output_for_mask,
             return_sequences=layer.return_sequences,
             stateful=layer.stateful,
+            chunk_size=getattr(layer, "chunk_size", 64),
         )
 
 
@@ -153,9 +211,15 @@ def run(cell, sequences, initial_state, mask, training, previous_output, options
         mask = None if mask is None else ops.flip(mask, axis=0)
     constants = cell.step_constants()
     initial_state = list(initial_state)
+    masking = (mask, previous_output, zero_output_for_mask)
     if path == "scan":
-        masking = (mask, previous_output, zero_output_for_mask)
         return _scan(cell, inputs, initial_state, input_mask, masking)
+    if path in ("parallel", "chunkwise"):
+        projected = project(cell, inputs, constants, input_mask)
+        outputs, states = cell.run_form(
+            path, projected, initial_state, mask, options.chunk_size
+        )
+        return _masked_outputs(outputs, states, masking)
 
     if path == "compiled" and inputs.shape[0] != 0:
         from keras_gates.engine import _tf_compiled_lstm
@@ -259,6 +323,16 @@ def _scan(cell, inputs, initial_state, input_mask, masking):
     scan = log_linear_scan if in_log_space else linear_scan
     states = scan(a, b, initial, axis=0)
     outputs = cell.linear_output(projected, states)
+    final_state = _last(states, initial)
+    return _masked_outputs(outputs, [final_state], masking)
+
+
+def _masked_outputs(outputs, final_states, masking):
+    """`run`'s result from the time-major outputs of every step as the
+    cell computes them: a masked step's output becomes zeros or the
+    previous output. The outputs come back batch-major."""
+    mask, previous_output, zero_output_for_mask = masking
+    valid = None if mask is None else ops.expand_dims(mask, -1)
     if valid is not None:
         if zero_output_for_mask:
             outputs = ops.where(valid, outputs, 0.0)
@@ -270,6 +344,5 @@ def _scan(cell, inputs, initial_state, input_mask, masking):
             outputs = linear_scan(
                 1.0 - keep, ops.where(valid, outputs, 0.0), previous_output, axis=0
             )
-    final_state = _last(states, initial)
     last_output = _last(outputs, previous_output)
-    return last_output, ops.transpose(outputs, (1, 0, 2)), [final_state]
+    return last_output, ops.transpose(outputs, (1, 0, 2)), final_states

@@ -183,7 +183,7 @@ class GatedRNN(keras.layers.RNN):
             mask,
             training,
             self.previous_output(ops.shape(sequences)[0]),
-            engine.RunOptions.of(self, training),
+            engine.RunOptions.of(self, training, sequences.shape[1]),
         )
         if self.stateful:
             memory = self._output_memory.variable
