@@ -29,6 +29,9 @@ class Case:
     macs: callable
     # (baseline case name, ratio the layer should reach or beat), or None.
     target: tuple = None
+    # The longest sequence to time it on (the mLSTM's parallel form holds
+    # a steps x steps matrix per head), or None.
+    max_steps: int = None
     # Arguments of `model.compile` beside the optimizer and the loss.
     compile_args: dict = dataclasses.field(default_factory=dict)
     # What a user writes for this layer (`u`: the units), for the tables the
@@ -59,6 +62,12 @@ def min_gru_macs(d, u):
 def min_lstm_macs(d, u):
     """Input products only: two gates and the candidate."""
     return 3 * u * d
+
+
+def mlstm_macs(d, u, heads=4):
+    """The input product (q, k, v, o and two gates per head), then each
+    head's write (k vᵀ) and read (qᵀ C and qᵀ n) of its (u/h)² memory."""
+    return d * (4 * u + 2 * heads) + 2 * u * u // heads + u
 
 
 def clockwork_macs(d, u):
@@ -208,6 +217,17 @@ CASES = {
             min_lstm_macs,
             code="MinLSTM(fast_path=True)",
         ),
+        # xLSTM's mLSTM in each of its forms (4 heads).
+        *(
+            Case(
+                f"MLSTM {form}",
+                lambda u, form=form: kg.MLSTM(u, form=form),
+                mlstm_macs,
+                code=f'MLSTM(form="{form}")',
+                max_steps=2048 if form == "parallel" else None,
+            )
+            for form in ("recurrent", "parallel", "chunkwise")
+        ),
         # The answers to long dependencies. The Clockwork RNN's
         # count is the dense step's: every module at every step; with
         # `skip_inactive` a step of the exponential clock computes fewer.
@@ -279,6 +299,21 @@ PRESETS = {
             "Sliced MinimalGRU",
         ],
     },
+    # The mLSTM's three forms against length, beside the LSTM and MinGRU's
+    # scan (`--preset mlstm`; the parallel form up to 2,048 steps).
+    "mlstm": {
+        "shapes": [(16, t) for t in (128, 256, 512, 1024, 2048, 4096, 16384)],
+        "rounds": 3,
+        "features": 32,
+        "units": 64,
+        "layers": [
+            "keras.LSTM",
+            "MinGRU scan",
+            "MLSTM recurrent",
+            "MLSTM parallel",
+            "MLSTM chunkwise",
+        ],
+    },
     # The Clockwork RNN against a SimpleRNN of its size, with and without
     # skipping the modules that do not run (`--units 64` for a small one).
     "clockwork": {
@@ -298,6 +333,8 @@ PRESETS = {
         "layers": [
             *FAST_PATH_DEFAULTS,
             *(f"{name} steps" for name in STEP_CASES),
+            "MLSTM parallel",
+            "MLSTM chunkwise",
             "Sliced PeepholeLSTM",
             "Sliced MinimalGRU",
         ],

@@ -17,6 +17,7 @@ peer. Needs the `peers` extra.
     python -m benchmarks.peers                     # 64x100 and 16x1000
     python -m benchmarks.peers --layers PeepholeLSTM CoupledLSTM --rounds 9
     python -m benchmarks.peers --layers keras.LSTM SLSTM "MinGRU scan" "MinLSTM scan" --torch-layers torch.nn.LSTM xlstm.sLSTM --rounds 5
+    python -m benchmarks.peers --preset mlstm --layers "MLSTM chunkwise" "MLSTM recurrent" --torch-layers mlstm_kernels.chunkwise mlstm_kernels.recurrent
     python -m benchmarks.peers --preset gpu --keras-backend jax --torch-device cuda
 
 Writes `peers.json` (every timing) into `--out`.
@@ -54,6 +55,9 @@ TORCH_LAYERS = [
     "minGRU_pytorch",
     "xlstm.sLSTM",
 ]
+# The official mlstm-kernels' native kernels (`--preset mlstm`), each after
+# the input product of `MLSTM(units)` and before its output gate.
+MLSTM_KERNELS = ("parallel", "chunkwise", "recurrent")
 # Each keras-gates layer's nearest PyTorch peer (besides torch.nn.LSTM).
 PEER = {
     "keras.GRU": "torch.nn.GRU",
@@ -61,6 +65,7 @@ PEER = {
     "SRU": "sru.SRU",
     "MinGRU": "minGRU_pytorch",
     "SLSTM": "xlstm.sLSTM",
+    **{f"MLSTM {form}": f"mlstm_kernels.{form}" for form in MLSTM_KERNELS},
 }
 PRESETS = {
     "quick": {"shapes": TARGET_SHAPES, "rounds": 7},
@@ -68,6 +73,8 @@ PRESETS = {
     # cuda`), at the `gpu` preset's lengths of `benchmarks.run`.
     "gpu": {"shapes": [(64, 100), (64, 1000), (64, 4096)], "rounds": 3},
     "smoke": {"shapes": [(4, 8)], "rounds": 2, "features": 8, "units": 16},
+    # The mLSTM's forms against the official native kernels.
+    "mlstm": {"shapes": [(16, 1024), (16, 4096)], "rounds": 3},
 }
 
 
@@ -110,6 +117,8 @@ def _torch_module(name, features, units):
         return minGRU(features, expansion_factor=units / features), "batch"
     if name == "xlstm.sLSTM":
         return _official_slstm(features, units), "batch"
+    if name.startswith("mlstm_kernels."):
+        return _official_mlstm(name.split(".")[1], features, units), "batch"
     raise ValueError(f"Unknown PyTorch layer {name!r}")
 
 
@@ -137,6 +146,42 @@ def _official_slstm(features, units, num_heads=4):
             return self.cell(self.projection(x))[0]
 
     return OfficialSLSTM()
+
+
+def _official_mlstm(form, features, units, num_heads=4, chunk_size=64):
+    """An official mlstm-kernels native kernel between the input product and
+    the output gate of `keras_gates.MLSTM(units)`: the same work."""
+    import torch
+    from mlstm_kernels.torch.chunkwise.native import mlstm_chunkwise__native_autograd
+    from mlstm_kernels.torch.parallel.native import mlstm_parallel__native_autograd
+    from mlstm_kernels.torch.recurrent import mlstm_recurrent_sequence__native_fw
+
+    kernel = {
+        "parallel": mlstm_parallel__native_autograd,
+        "chunkwise": mlstm_chunkwise__native_autograd,
+        "recurrent": mlstm_recurrent_sequence__native_fw,
+    }[form]
+
+    class OfficialMLSTM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.projection = torch.nn.Linear(features, 4 * units + 2 * num_heads)
+
+        def forward(self, x):
+            batch, steps, _ = x.shape
+            q, k, v, o, gates = self.projection(x).split(
+                [units] * 4 + [2 * num_heads], dim=-1
+            )
+
+            def heads(t):
+                return t.reshape(batch, steps, num_heads, -1).transpose(1, 2)
+
+            i, f = gates.transpose(1, 2).split(num_heads, dim=1)
+            h = kernel(heads(q), heads(k), heads(v), i, f, chunk_size=chunk_size)
+            h = h.transpose(1, 2).reshape(batch, steps, units)
+            return torch.sigmoid(o) * h
+
+    return OfficialMLSTM()
 
 
 def torch_cases(layers, batch, steps, features, units, device="cpu"):
@@ -192,6 +237,9 @@ def main(argv=None):
     parser.add_argument("--torch-layers", nargs="*", default=TORCH_LAYERS)
     parser.add_argument("--rounds", type=int)
     parser.add_argument(
+        "--shapes", nargs="+", help="BATCHxSTEPS shapes instead of the preset's"
+    )
+    parser.add_argument(
         "--keras-backend", default="tensorflow", help="the Keras side's backend"
     )
     parser.add_argument(
@@ -202,7 +250,9 @@ def main(argv=None):
     if smoke():  # KERAS_GATES_SMOKE=1: the tiny form
         args.preset, args.rounds = "smoke", None
 
-    preset = PRESETS[args.preset]
+    preset = dict(PRESETS[args.preset])
+    if args.shapes:
+        preset["shapes"] = [tuple(int(n) for n in s.split("x")) for s in args.shapes]
     rounds = args.rounds or preset["rounds"]
     features = preset.get("features", FEATURES)
     units = preset.get("units", UNITS)

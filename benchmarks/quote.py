@@ -38,7 +38,9 @@ SOURCES = {
     "cpu-quick": "benchmarks/saved/cpu_quick.json",
     "cpu-peers": "benchmarks/saved/cpu_peers.json",
     "cpu-peers-xlstm": "benchmarks/saved/cpu_peers_xlstm.json",
+    "cpu-peers-mlstm": "benchmarks/saved/cpu_peers_mlstm.json",
     "cpu-sliced": "benchmarks/saved/cpu_sliced.json",
+    "cpu-mlstm": "benchmarks/saved/cpu_mlstm.json",
     "cpu-text": "benchmarks/saved/cpu_text.json",
     "gpu-jax": "benchmarks/figures/gpu_h200_jax.json",
     "gpu-peers": "benchmarks/figures/gpu_h200_cudnn_peers.json",
@@ -178,6 +180,34 @@ def peers_table(source="cpu-peers"):
     )
 
 
+@functools.cache
+def mlstm_peers_table():
+    """The mLSTM's forms against the official mlstm-kernels' native kernels:
+    milliseconds, and each form's ratio to its official kernel."""
+    result = load("cpu-peers-mlstm")
+    records = _records(result)
+    shapes = _shapes_in_order(result)
+    text = _header(shapes)
+    for name in dict.fromkeys(r["layer"] for r in result["records"]):
+        cells = []
+        for b, t in shapes:
+            for p in PHASES:
+                rec = records.get((name, p, b, t))
+                if rec is None:
+                    cells.append("")
+                    continue
+                ratio = [v for k, v in rec.items() if k.startswith("ratio_mlstm")]
+                cell = f"{1e3 * rec['median_s']:.1f}"
+                cells.append(cell + (f" ({ratio[0]:.2f})" if ratio else ""))
+        text += f"| `{label(name)}` | " + " | ".join(cells) + " |\n"
+    return text + (
+        f"\n*Milliseconds per call (ratio to the official kernel of the same form; lower is "
+        f"faster). 128 inputs, 256 units, 4 heads, chunks of 64; medians of {result['rounds']} "
+        f"rounds, each framework in a process of its own; {describe(result, 'torch')}. "
+        f"{result['note']}*\n"
+    )
+
+
 def _ms_table(result, ratio_key=None, names=None, combined=False):
     """Milliseconds per layer (rows) and shape and phase (columns); with
     `combined`, one column per shape holding "train / infer", for tables
@@ -232,6 +262,38 @@ def gpu_peers_table():
     return _ms_table(result, "ratio_torch.nn.LSTM") + (
         f"\n*Milliseconds per call (ratio to cuDNN's `torch.nn.LSTM`); medians of "
         f"{result['rounds']} rounds; {describe(result, 'torch')}.*\n"
+    )
+
+
+def mlstm_table():
+    """The mLSTM's forms beside the LSTM and MinGRU's scan, by length."""
+    result = load("cpu-mlstm")
+    return _ms_table(result, combined=True) + (
+        f"\n*Milliseconds per call, train / infer (batch × steps); batch 16, 32 inputs, 64 units, "
+        f"4 heads, chunks of 64; the parallel form up to 2,048 steps; medians of "
+        f"{result['rounds']} interleaved rounds; {describe(result)}.*\n"
+    )
+
+
+def mlstm_memory_table():
+    """Peak memory of a training step of the mLSTM's forms, by length."""
+    result = json.loads((ROOT / "benchmarks/saved/cpu_mlstm_memory.json").read_text())
+    rows = result["rows"]
+    lengths = sorted({row["steps"] for row in rows})
+    text = "| form | " + " | ".join(f"{t:,} steps" for t in lengths) + " |\n"
+    text += "|---|" + "---:|" * len(lengths) + "\n"
+    for form in dict.fromkeys(row["form"] for row in rows):
+        mib = {row["steps"]: row["peak_mib"] for row in rows if row["form"] == form}
+        cells = [f"{mib[t]:,.0f}" if t in mib else "" for t in lengths]
+        text += f'| `MLSTM(form="{form}")` | ' + " | ".join(cells) + " |\n"
+    conditions = result["conditions"]
+    return text + (
+        f"\n*MiB of peak resident memory of one training step above that of a 64-step "
+        f"step, each in a fresh process; batch {result['batch']}, {result['features']} inputs, "
+        f"{result['units']} units, 4 heads, chunks of 64; {conditions['cpus']}-core "
+        f"{conditions['cpu']} CPU, TensorFlow {conditions['versions']['tensorflow']}, "
+        f"{conditions['date']}. The parallel form stops at 4,096 steps: at 16,384 its "
+        f"decay matrices alone would take about 17 GB.*\n"
     )
 
 
@@ -311,9 +373,12 @@ BLOCKS = {
     "cpu-run-output": run_output,
     "cpu-peers": peers_table,
     "cpu-peers-xlstm": functools.partial(peers_table, "cpu-peers-xlstm"),
+    "cpu-peers-mlstm": mlstm_peers_table,
     "gpu-speed": gpu_table,
     "gpu-peers": gpu_peers_table,
     "cpu-sliced": sliced_table,
+    "cpu-mlstm": mlstm_table,
+    "cpu-mlstm-memory": mlstm_memory_table,
     "cpu-text": text_table,
 }
 
@@ -330,13 +395,17 @@ def value(match):
     )
     if "ratio_" + baseline in record:
         return f"{record['ratio_' + baseline]:.2f}"
-    other = _records(result)[(baseline, *key[1:])]
+    records = _records(result)
+    other = records.get((baseline, *key[1:]))
+    if other is None:  # a case name with spaces, written with underscores
+        other = records[(baseline.replace("_", " "), *key[1:])]
     return f"{record['median_s'] / other['median_s']:.2f}"
 
 
 # The figures drawn from saved results (`--check` does not compare them).
 FIGURES = {
     "benchmarks/figures/sliced.png": "cpu-sliced",
+    "benchmarks/figures/mlstm_forms.png": "cpu-mlstm",
     "benchmarks/figures/gpu_h200_jax.png": "gpu-jax",
 }
 

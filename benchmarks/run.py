@@ -12,6 +12,7 @@ in the same run: the ceiling.
     python -m benchmarks.run --preset quick        # the speed guide's table
     python -m benchmarks.run --preset full --out results/
     python -m benchmarks.run --sliced              # SlicedRNN, T = 256 to 16384
+    python -m benchmarks.run --preset mlstm        # the mLSTM's forms, T = 256 to 16384
     python -m benchmarks.run --preset clockwork [--units 64]  # skipped modules
     KERAS_BACKEND=jax python -m benchmarks.run      # any Keras backend
 
@@ -252,7 +253,10 @@ def default_layers(preset):
 
 def fits(name, steps):
     """Whether a case runs at this length: the Sliced RNN's slices must
-    divide it."""
+    divide it, and no longer than the case's `max_steps`."""
+    longest = CASES[name].max_steps
+    if longest is not None and steps > longest:
+        return False
     return not name.startswith("Sliced") or steps % (SLICES[0] * SLICES[1]) == 0
 
 

@@ -28,6 +28,7 @@ LAYERS = {
     "MinGRU": lambda: kg.MinGRU(8),
     "MinLSTM": lambda: kg.MinLSTM(8),
     "SLSTM": lambda: kg.SLSTM(8, num_heads=2),
+    "MLSTM": lambda: kg.MLSTM(8, num_heads=2),
     "ClockworkRNN": lambda: kg.ClockworkRNN(8),
     "DepthGatedLSTM": lambda: kg.DepthGatedLSTM(8),
     "MutantGRU": lambda: kg.MutantGRU(8, mutant=3),

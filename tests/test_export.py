@@ -36,6 +36,7 @@ LAYERS = {
     "MinGRU": kg.MinGRU,
     "MinLSTM": kg.MinLSTM,
     "SLSTM": kg.SLSTM,
+    "MLSTM": kg.MLSTM,
     "ClockworkRNN": kg.ClockworkRNN,
     "DepthGatedLSTM": kg.DepthGatedLSTM,
 }
@@ -314,11 +315,15 @@ def test_streaming_step_model_matches_prefixes(name):
     cell_states = 4 if name in two_states else 2
     cell_states *= 2 if name == "DepthGatedLSTM" else 1
     cell_states = 8 if name == "SLSTM" else cell_states  # h, c, n, m per layer
-    # The SRU behind a mask also carries its last output.
-    assert num_states == cell_states + (2 if name == "SRU" else 0)
+    cell_states = 6 if name == "MLSTM" else cell_states  # C, n, m per layer
+    # The SRU and the mLSTM (whose output is no state) behind a mask also
+    # carry their last output.
+    assert num_states == cell_states + (2 if name in ("SRU", "MLSTM") else 0)
     x = padded_tokens(2, 9)
     x[0, 4] = 0  # a gap
-    for t, got in enumerate(stream(content, x, num_states, batch=2)):
+    # The mLSTM's C and n (4 heads of 2 keys and 2 values) and m.
+    widths = (16, 4) if name == "MLSTM" else ()
+    for t, got in enumerate(stream(content, x, num_states, batch=2, widths=widths)):
         want = keras_output(model, x[:, : t + 1])
         np.testing.assert_allclose(got, want, atol=ATOL, err_msg=f"step {t}")
 

@@ -77,6 +77,12 @@ def expected_weights(case, input_dim):
         heads = kwargs.get("num_heads", 4)
         n = 2 + use_bias
         params = 4 * (input_dim * UNITS + UNITS * UNITS // heads + n_bias)
+    elif cls is kg.MLSTM:  # kernel and bias: q, k, v, o, then i, f per head
+        heads = kwargs.get("num_heads", 4)
+        keys = kwargs.get("key_units") or UNITS
+        n = 1 + use_bias
+        width = 2 * keys + 2 * UNITS + 2 * heads
+        params = input_dim * width + width * use_bias
     elif cls in (kg.MinGRU, kg.MinLSTM):
         blocks = 2 if cls is kg.MinGRU else 3
         n = 2
@@ -123,6 +129,10 @@ def test_layer_harness(case, return_state, tmp_path):
             shape += [(BATCH, UNITS), (BATCH, 1)]
         elif cls is kg.SLSTM:  # h, c, n, m
             shape += [(BATCH, UNITS)] * 4
+        elif cls is kg.MLSTM:  # C, n, m
+            heads = kwargs.get("num_heads", 4)
+            keys = kwargs.get("key_units") or UNITS
+            shape += [(BATCH, keys * UNITS // heads), (BATCH, keys), (BATCH, heads)]
         elif cls is kg.DepthGatedLSTM:  # h and c per layer
             shape += [(BATCH, UNITS)] * (2 * kwargs.get("num_layers", 2))
         else:  # one state of `units` (a projected MinGRU outputs P features)

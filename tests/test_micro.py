@@ -524,3 +524,19 @@ def test_slstm_runs_in_float32_and_quantized_forms_refuse_naming_the_op():
         micro.to_tflite_micro(model, x, quantization="int8")
     with pytest.raises(ValueError, match="(?s)quantization='int16'.*'EQUAL'"):
         micro.to_tflite_micro(model, x)
+
+
+def test_mlstm_runs_in_float32_and_quantized_forms_refuse_naming_the_op():
+    """The mLSTM's exponential gates and matrix memory: float32 runs on
+    TFLM through the recurrent form; the quantized forms are refused,
+    naming the op."""
+    keras.utils.set_random_seed(16)
+    model = keras.Sequential(
+        [keras.Input((None, 2)), kg.MLSTM(8, num_heads=2), keras.layers.Dense(3)]
+    )
+    x = np.random.default_rng(17).normal(size=(64, 20, 2)).astype("float32")
+    want = last_steps(model, x[:4])
+    exact = micro.run_micro(micro.to_tflite_micro(model, quantization=None), x[:4])
+    np.testing.assert_allclose(exact[:, -1], want, atol=1e-5)
+    with pytest.raises(micro.MicroRefusedError, match="EXP"):
+        micro.to_tflite_micro(model, x, quantization="int8")

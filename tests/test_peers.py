@@ -551,3 +551,180 @@ def test_xlstm_cuda_layout_imports_as_the_vanilla():
         state["_recurrent_kernel_"].reshape(-1),
         vanilla.state_dict()["_recurrent_kernel_"].numpy().reshape(-1),
     )  # the layouts differ
+
+
+# ---------------------------------------------------------------- mLSTM
+
+
+def _official_mlstm(kind, q, k, v, i, f, start, chunk_size):
+    """The official mlstm-kernels' native kernel `kind` on `(batch, heads,
+    steps, -)` arrays: outputs `(batch, heads, steps, dv)` and, but for the
+    parallel kernel (which takes no states), the final `(C, n, m)`."""
+    import torch
+    from mlstm_kernels.torch.chunkwise.native import mlstm_chunkwise__native_autograd
+    from mlstm_kernels.torch.parallel.native import mlstm_parallel__native_autograd
+    from mlstm_kernels.torch.recurrent import mlstm_recurrent_sequence__native_fw
+
+    tensors = [torch.from_numpy(a) for a in (q, k, v, i, f)]
+    if kind == "parallel":
+        return mlstm_parallel__native_autograd(*tensors).numpy(), None
+    c, n, m = (None,) * 3 if start is None else [torch.from_numpy(a) for a in start]
+    run = {
+        "chunkwise": mlstm_chunkwise__native_autograd,
+        "recurrent": mlstm_recurrent_sequence__native_fw,
+    }[kind]
+    h, states = run(
+        *tensors,
+        c_initial=c,
+        n_initial=n,
+        m_initial=m,
+        return_last_states=True,
+        chunk_size=chunk_size,
+    )
+    return h.numpy(), [s.numpy() for s in states]
+
+
+@pytest.mark.parametrize(
+    "heads, key, value, steps, chunk_size, with_state",
+    [
+        (2, 8, 8, 64, 16, False),
+        (4, 4, 8, 96, 32, True),  # keys half the values' size, as xLSTM-7B
+        (1, 16, 16, 48, 16, True),
+    ],
+)
+def test_mlstm_forms_equal_the_official_kernels(
+    heads, key, value, steps, chunk_size, with_state
+):
+    """The three forms of `MLSTM(input_projection=False)` against
+    mlstm-kernels' native parallel, chunkwise and recurrent kernels, with
+    the same inputs: outputs and final states (C, n, m), which both lay
+    out alike (1/sqrt(dk) on the query, keys unscaled in the states)."""
+    require("mlstm_kernels")
+    rng = np.random.default_rng(heads)
+    batch = 2
+
+    def normal(*shape, loc=0.0):
+        return rng.normal(loc, 1.0, size=(batch, heads, steps, *shape)).astype(
+            "float32"
+        )
+
+    q, k, v = normal(key), normal(key), normal(value)
+    i, f = normal(), normal(loc=2.0)
+    start = None
+    if with_state:
+        start = [
+            rng.normal(size=(batch, heads, key, value)).astype("float32"),
+            np.abs(rng.normal(size=(batch, heads, key))).astype("float32"),
+            rng.normal(size=(batch, heads, 1)).astype("float32"),
+        ]
+
+    def steps_major(a):  # (batch, heads, steps, d) -> (batch, steps, heads * d)
+        return np.moveaxis(a, 1, 2).reshape(batch, steps, -1)
+
+    inputs = np.concatenate(
+        [steps_major(q), steps_major(k), steps_major(v)]
+        + [np.moveaxis(g, 1, 2) for g in (i, f)],
+        axis=-1,
+    )
+    initial = None
+    if start is not None:
+        initial = [start[0].reshape(batch, -1), start[1].reshape(batch, -1)]
+        initial.append(start[2][..., 0])
+    for form in ("parallel", "chunkwise", "recurrent"):
+        # The official parallel kernel takes no initial state: from one,
+        # the parallel form is held to the official recurrent kernel.
+        official = "recurrent" if form == "parallel" and with_state else form
+        want, want_states = _official_mlstm(official, q, k, v, i, f, start, chunk_size)
+        layer = kg.MLSTM(
+            heads * value,
+            num_heads=heads,
+            key_units=heads * key,
+            input_projection=False,
+            form=form,
+            chunk_size=chunk_size,
+            return_sequences=True,
+            return_state=True,
+        )
+        got, *states = layer(inputs, initial_state=initial)
+        np.testing.assert_allclose(
+            to_numpy(got), steps_major(want), atol=ATOL, rtol=ATOL, err_msg=form
+        )
+        if want_states is None:
+            continue
+        shapes = [(batch, -1), (batch, -1), (batch, -1)]
+        for got_state, want_state, shape in zip(
+            states, want_states, shapes, strict=True
+        ):
+            np.testing.assert_allclose(
+                to_numpy(got_state),
+                want_state.reshape(shape),
+                atol=ATOL,
+                rtol=ATOL,
+                err_msg=form,
+            )
+
+
+def _xlstm_mlstm_module(kind, heads, width, blocksize, bias, seed, embedding=16):
+    import torch
+    from xlstm import mLSTMLayerConfig
+    from xlstm.blocks.mlstm.layer import mLSTMLayer
+    from xlstm.blocks.xlstm_block import xLSTMBlock
+    from xlstm.blocks.xlstm_block import xLSTMBlockConfig
+
+    layer_config = mLSTMLayerConfig(
+        embedding_dim=embedding,
+        num_heads=heads,
+        conv1d_kernel_size=width,
+        qkv_proj_blocksize=blocksize,
+        bias=bias,
+        context_length=64,
+    )
+    torch.manual_seed(seed)
+    if kind == "layer":
+        module = mLSTMLayer(layer_config)
+    else:
+        config = xLSTMBlockConfig(mlstm=layer_config, _num_blocks=1, _block_idx=0)
+        module = xLSTMBlock(config)
+    _randomized(module, seed)
+    return module.eval()
+
+
+@pytest.mark.parametrize(
+    "kind, heads, width, blocksize, bias",
+    [("layer", 4, 4, 4, False), ("layer", 2, 2, 8, True), ("block", 4, 4, 4, False)],
+)
+def test_xlstm_mlstm_layer_imports_exactly(kind, heads, width, blocksize, bias):
+    """The official mLSTMLayer (its parallel backend) and an xLSTMBlock
+    around one: every weight random, outputs within 1e-5 in each form; the
+    state dict imports the same."""
+    require("xlstm")
+    import torch
+
+    module = _xlstm_mlstm_module(kind, heads, width, blocksize, bias, seed=heads)
+    x = np.random.default_rng(heads).normal(size=(3, 40, 16)).astype("float32")
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    for form in ("parallel", "chunkwise", "recurrent"):
+        block = convert.from_xlstm(module, form=form, chunk_size=16)
+        assert isinstance(block, kg.blocks.MLSTMBlock)
+        assert block.residual == (kind == "block")
+        np.testing.assert_allclose(
+            to_numpy(block(x)), want, atol=ATOL, rtol=ATOL, err_msg=form
+        )
+    state = {k: v.numpy() for k, v in module.state_dict().items()}
+    again = convert.from_xlstm(state)
+    np.testing.assert_allclose(to_numpy(again(x)), want, atol=ATOL, rtol=ATOL)
+
+
+def test_xlstm_mlstm_importer_refuses_what_it_cannot_import():
+    require("xlstm")
+    module = _xlstm_mlstm_module("layer", 4, 4, 4, False, seed=0)
+    state = {k: v.numpy() for k, v in module.state_dict().items()}
+    with pytest.raises(ValueError, match="4 heads.*num_heads=2"):
+        convert.from_xlstm(state, num_heads=2)
+    with pytest.raises(ValueError, match="lack 'mlstm_cell.fgate.weight'"):
+        convert.from_xlstm({k: v for k, v in state.items() if "fgate.weight" not in k})
+    with pytest.raises(ValueError, match="feed-forward"):
+        convert.from_xlstm({**state, "ffn.proj_up.weight": np.zeros((4, 4))})
+    with pytest.raises(ValueError, match="units"):
+        convert.from_xlstm(state, units=3)

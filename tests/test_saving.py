@@ -54,6 +54,7 @@ def test_bidirectional_models_reload_in_fresh_process(tmp_path):
         kg.SRU(5, activation="tanh"),
         kg.MinGRU(5, fast_path=True),
         kg.SLSTM(6, num_heads=3),
+        kg.MLSTM(6, num_heads=3, key_units=3, form="chunkwise", chunk_size=4),
     ]
     x = np.random.default_rng(0).integers(1, 20, size=(4, 9))
     x[1, 6:] = 0  # right padding
@@ -112,6 +113,8 @@ def every_class_model():
             kg.MinLSTM(4),
             kg.SLSTM(4, num_heads=2),
             keras.layers.RNN(kg.SLSTMCell(4, num_heads=2)),
+            kg.MLSTM(4, num_heads=2, forget_bias_range=None),
+            keras.layers.RNN(kg.MLSTMCell(4, num_heads=2)),
         )
     ]
     block = kg.blocks.SLSTMBlock(3, residual=True, feedforward_units=8)

@@ -6,10 +6,8 @@ from keras import ops
 
 from keras_gates import _validation as v
 from keras_gates.api_export import keras_gates_export
+from keras_gates.blocks._common import XLSTMBlockBase
 from keras_gates.layers.slstm import SLSTM
-
-# The official package's normalizations: epsilon, and the scale `1 + w`.
-_NORM_EPSILON = 1e-5
 
 
 def _squared_relu(x):
@@ -28,7 +26,7 @@ FEEDFORWARD_ACTIVATIONS = {
 
 
 @keras_gates_export
-class SLSTMBlock(keras.layers.Layer):
+class SLSTMBlock(XLSTMBlockBase):
     """The official xLSTM's sLSTM layer, and optionally its block around it.
 
     What the `xlstm` package's `sLSTMLayer` computes, for inputs of
@@ -260,22 +258,6 @@ class SLSTMBlock(keras.layers.Layer):
         features`, rounded up to a multiple of `multiple`."""
         return int(math.ceil(factor * features / multiple) * multiple)
 
-    def _normalized(self, x, groups=1):
-        """`x` normalized over its features in `groups` groups, computed in
-        float32 (in float16, `rsqrt(var + 1e-5)` overflows in the backward
-        pass) and returned in float32."""
-        x = ops.cast(x, "float32")
-        shape = ops.shape(x)
-        grouped = ops.reshape(x, (shape[0], shape[1], groups, -1))
-        mean = ops.mean(grouped, axis=-1, keepdims=True)
-        variance = ops.var(grouped, axis=-1, keepdims=True)
-        grouped = (grouped - mean) * ops.rsqrt(variance + _NORM_EPSILON)
-        return ops.reshape(grouped, shape)
-
-    def _layer_norm(self, x, scale):
-        out = self._normalized(x) * ops.cast(scale, "float32")
-        return ops.cast(out, self.compute_dtype)
-
     def _check_states(self, states, inputs):
         count = 4 + bool(self.conv_kernel_size)
         names = "h, c, n, m" + (", the convolution's" if self.conv_kernel_size else "")
@@ -300,40 +282,12 @@ class SLSTMBlock(keras.layers.Layer):
                     f"must have shape {shape}. Received: {got}."
                 )
 
-    def _last_window(self, padded, mask):
-        """Each row's convolution state after its last unmasked step: the
-        `conv_kernel_size - 1` inputs that end there (the state passed in,
-        for a row with no unmasked step)."""
-        width = self.conv_kernel_size - 1
-        steps = ops.shape(mask)[1]
-        mask = ops.cast(mask, "int32")
-        seen = ops.cast(ops.any(mask > 0, axis=1), "int32")
-        from_end = ops.cast(ops.argmax(ops.flip(mask, axis=1), axis=1), "int32")
-        last = seen * (steps - from_end)  # steps up to the last unmasked one
-        index = ops.expand_dims(last, 1) + ops.arange(width, dtype="int32")
-        index = ops.broadcast_to(
-            ops.expand_dims(index, -1), (ops.shape(padded)[0], width, self.features)
-        )
-        return ops.take_along_axis(padded, index, axis=1)
-
     def _heads(self, x, block):
         """The per-head projection `block` (0..3: i, f, z, o) of `x`."""
         shape = ops.shape(x)
         x = ops.reshape(x, (shape[0], shape[1], self.num_heads, -1))
         x = ops.einsum("bthd,hde->bthe", x, self.gate_kernel[block])
         return ops.reshape(x, (shape[0], shape[1], self.features))
-
-    def _convolve(self, x, conv_state):
-        """The causal depthwise convolution of `x` after `conv_state` (the
-        previous `conv_kernel_size - 1` inputs, zeros at a start), and the
-        new state."""
-        width = self.conv_kernel_size
-        padded = ops.concatenate([conv_state, x], axis=1)
-        steps = ops.shape(x)[1]
-        y = self.conv_bias
-        for k in range(width):
-            y = y + padded[:, k : k + steps] * self.conv_kernel[k]
-        return y, padded
 
     def call(self, inputs, initial_state=None, mask=None, training=False):
         x = inputs

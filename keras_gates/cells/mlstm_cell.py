@@ -206,8 +206,9 @@ class MLSTMCell(GatedCell):
         if self.input_projection:
             gates = gates[1:]
 
-        def split(x):
-            return ops.reshape(x, (*ops.shape(x)[:-1], self.num_heads, -1))
+        def split(x):  # every size given: -1 beside an unknown axis is unknown
+            size = x.shape[-1] // self.num_heads
+            return ops.reshape(x, (*ops.shape(x)[:-1], self.num_heads, size))
 
         return (split(q), split(k), split(v), *gates)
 
@@ -223,7 +224,8 @@ class MLSTMCell(GatedCell):
         """The states `[C, n, m]` with a head axis (`keras_gates.ops.mlstm`)."""
         c, n, m = states
         heads, key = self.num_heads, self.key_units // self.num_heads
-        c = ops.reshape(c, (*ops.shape(c)[:-1], heads, key, -1))
+        value = self.units // heads
+        c = ops.reshape(c, (*ops.shape(c)[:-1], heads, key, value))
         n = ops.reshape(n, (*ops.shape(n)[:-1], heads, key))
         return [c, n, m]
 

@@ -6,6 +6,7 @@ with a parallel scan. `run` then runs the cell through its protocol
 and states, the same on every backend. Not public.
 """
 
+import contextlib
 import dataclasses
 
 import keras
@@ -23,12 +24,32 @@ from keras_gates.ops.scans import LOG_ZERO
 PATHS = ("steps", "hoisted", "scan", "compiled", "parallel", "chunkwise")
 # The forms of a cell with `forms` (the mLSTM's): "recurrent" is its steps.
 FORMS = ("auto", "recurrent", "parallel", "chunkwise")
-# `form="auto"` on a CPU: the parallel form up to this many steps, the
-# chunkwise form above (measured: the Speed guide, "The mLSTM's forms").
-PARALLEL_STEPS_CPU = 256
-# On a GPU or TPU, where the parallel form's quadratic work is cheap: the
-# official package's training default, its parallel kernel, to this length.
-PARALLEL_STEPS_ACCELERATOR = 1024
+# `form="auto"`: the parallel form up to this many steps, the chunkwise
+# form above. On a CPU the chunkwise form was measured as fast as the
+# parallel one at 128 steps and faster from 256 on (1/15 of its time in
+# training at 2,048; the Speed guide, "The mLSTM's forms"): the parallel
+# form runs where the sequence is one chunk (64 steps, the default), where
+# the two do the same work. No GPU or TPU has been measured yet: they take
+# the CPU's rule until one is (`python -m benchmarks.run --preset gpu`).
+PARALLEL_STEPS_CPU = 64
+PARALLEL_STEPS_ACCELERATOR = 64
+
+
+# Set while an exporter traces a model: every form is the recurrent one.
+_exporting = False
+
+
+@contextlib.contextmanager
+def recurrent_forms():
+    """Within it, every layer with forms runs its recurrent form (the steps),
+    whatever its `form`: what the exporters trace, one loop of portable
+    ops (TFLite's WHILE, ONNX's Loop) that computes the same numbers."""
+    global _exporting
+    before, _exporting = _exporting, True
+    try:
+        yield
+    finally:
+        _exporting = before
 
 
 def choose_form(form, steps, *, unroll=False):
@@ -40,8 +61,11 @@ def choose_form(form, steps, *, unroll=False):
     `PARALLEL_STEPS_CPU` steps on a CPU (`PARALLEL_STEPS_ACCELERATOR` on a
     GPU or TPU), whose work grows with the square of the length; the
     chunkwise form beyond, or where the length is unknown. Every form
-    computes the same numbers.
+    computes the same numbers. Within `recurrent_forms()` (the exporters')
+    every form is the recurrent one.
     """
+    if _exporting:
+        return "recurrent"
     if form != "auto":
         return form
     if unroll or (steps is not None and steps <= 1):

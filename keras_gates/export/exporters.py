@@ -8,6 +8,7 @@ import keras
 import numpy as np
 from keras import tree
 
+from keras_gates.engine.paths import recurrent_forms
 from keras_gates.export import fused_lstm
 from keras_gates.export import parity
 from keras_gates.export import samples as sample_data
@@ -129,7 +130,9 @@ def _check_time_distributed(model):
 
 def _serving_function(model, signature):
     def serve(*inputs):
-        outputs = model(signature.pack_inputs(inputs), training=False)
+        # The mLSTM's recurrent form: one portable loop (engine.choose_form).
+        with recurrent_forms():
+            outputs = model(signature.pack_inputs(inputs), training=False)
         return dict(zip(signature.outputs, tree.flatten(outputs), strict=True))
 
     return serve

@@ -1,5 +1,5 @@
-"""Importer of the official xLSTM's sLSTM (`xlstm` package, NX-AI). Not
-public: `keras_gates.importers` has its function."""
+"""Importer of the official xLSTM's sLSTM and mLSTM (`xlstm` package,
+NX-AI). Not public: `keras_gates.importers` has its function."""
 
 import numpy as np
 
@@ -81,12 +81,16 @@ def from_xlstm(
     act_fn=None,
     **layer_kwargs,
 ):
-    """A Keras layer that computes what an official xLSTM sLSTM computes.
+    """A Keras layer that computes what an official xLSTM sLSTM or mLSTM
+    computes.
 
-    Takes one of the `xlstm` package's (version 2) sLSTM modules, or its
-    `state_dict` (tensors or NumPy arrays), with the module's config fields
-    that the weights do not show passed as keyword arguments:
+    Takes one of the `xlstm` package's (version 2) sLSTM or mLSTM modules,
+    or its `state_dict` (tensors or NumPy arrays), with the module's config
+    fields that the weights do not show passed as keyword arguments:
 
+    - an `mLSTMLayer` gives a `keras_gates.blocks.MLSTMBlock`, an
+      `xLSTMBlock` with an mLSTM layer one with `residual=True` (the
+      weights show every size);
     - an `sLSTMLayer` gives a `keras_gates.blocks.SLSTMBlock`;
     - an `xLSTMBlock` with an sLSTM layer gives an `SLSTMBlock` with
       `residual=True` (and its feed-forward, when it has one);
@@ -146,6 +150,12 @@ def from_xlstm(
             f"from_xlstm imports the sLSTM (function='slstm'); this module "
             f"computes function={function!r}."
         )
+    for prefix in ("", "xlstm."):
+        if prefix + _MLSTM_GATE in state:
+            mlstm_config = getattr(config, "mlstm", config)
+            return _import_mlstm_layer(
+                state, prefix, field("num_heads", num_heads), mlstm_config, layer_kwargs
+            )
     backend = field("backend", backend)
     num_heads = field("num_heads", num_heads)
     if _CELL in state:
@@ -187,6 +197,94 @@ def from_xlstm(
         act_fn,
         layer_kwargs,
     )
+
+
+_MLSTM_GATE = "mlstm_cell.igate.weight"
+
+
+def _import_mlstm_layer(state, prefix, num_heads, config, kwargs):
+    from keras_gates.blocks.mlstm_block import MLSTMBlock
+
+    check_layer_kwargs(
+        kwargs,
+        "from_xlstm",
+        "the mLSTM layer",
+        frozenset(
+            {"name", "dtype", "trainable", "return_state", "dropout", "seed"}
+            | {"form", "chunk_size"}
+        ),
+    )
+    if any(key.startswith("ffn.") for key in state):
+        raise ValueError(
+            "from_xlstm: this xLSTMBlock has a feed-forward after its mLSTM "
+            "layer, which MLSTMBlock does not compute (the package's mLSTM "
+            "blocks have none by default)."
+        )
+
+    def weight(name):
+        return _get(state, prefix + name, "the mLSTM layer")
+
+    gate = weight(_MLSTM_GATE)  # (heads, 3 E)
+    heads, inner = gate.shape[0], gate.shape[1] // 3
+    if num_heads is not None and num_heads != heads:
+        raise ValueError(
+            f"The mLSTM's gates have {heads} heads (igate.weight of shape "
+            f"{gate.shape}), but num_heads={num_heads} was passed."
+        )
+    up = weight("proj_up.weight")  # (2 E, features)
+    expect_shape(up, (2 * inner, up.shape[1]), "proj_up.weight", "the mLSTM layer")
+    features = up.shape[1]
+    q = weight("q_proj.weight")  # (blocks, out, in)
+    size = q.shape[-1]
+    conv = state.get(prefix + "conv1d.conv.weight")  # (E, 1, width)
+    width = 0 if conv is None else conv.shape[-1]
+    use_bias = prefix + "proj_up.bias" in state
+    block = MLSTMBlock(
+        heads,
+        inner_units=inner,
+        conv_kernel_size=width,
+        qkv_block_size=size,
+        use_bias=use_bias,
+        residual=prefix == "xlstm.",
+        **kwargs,
+    )
+    block.build((None, None, features))
+    block.up_kernel.assign(up.T)
+    for name in ("q", "k", "v"):
+        kernel = weight(f"{name}_proj.weight")
+        expect_shape(
+            kernel,
+            (inner // size, size, size),
+            f"{name}_proj.weight",
+            "the mLSTM layer",
+        )
+        getattr(block, f"{name}_kernel").assign(kernel.transpose(0, 2, 1))
+    if width:
+        block.conv_kernel.assign(conv[:, 0, :].T)
+        block.conv_bias.assign(weight("conv1d.conv.bias"))
+    forget = weight("mlstm_cell.fgate.weight")
+    expect_shape(forget, gate.shape, "mlstm_cell.fgate.weight", "the mLSTM layer")
+    block.gate_kernel.assign(np.concatenate([gate, forget]).T)
+    block.gate_bias.assign(
+        np.concatenate(
+            [weight("mlstm_cell.igate.bias"), weight("mlstm_cell.fgate.bias")]
+        )
+    )
+    norm = state.get(prefix + "mlstm_cell.outnorm.weight")
+    block.norm_scale.assign(np.ones(inner) if norm is None else 1.0 + norm)
+    block.skip.assign(weight("learnable_skip"))
+    block.down_kernel.assign(weight("proj_down.weight").T)
+    if use_bias:
+        block.up_bias.assign(weight("proj_up.bias"))
+        for name in ("q", "k", "v"):
+            getattr(block, f"{name}_bias").assign(weight(f"{name}_proj.bias"))
+        block.down_bias.assign(weight("proj_down.bias"))
+    if prefix == "xlstm.":
+        block.input_norm_scale.assign(
+            1.0 + _get(state, "xlstm_norm.weight", "the block")
+        )
+    del config  # every size is in the weights
+    return block
 
 
 def _import_cell(state, num_heads, backend, layer_kwargs):

@@ -75,8 +75,9 @@ class MLSTM(CellLayer):
             no weights and no output gate. Defaults to `True`.
         form: How a sequence runs: `"recurrent"`, `"parallel"`, `"chunkwise"`,
             or `"auto"` (the recurrent form for one step or with `unroll`, the
-            parallel form up to 256 steps on a CPU and 1,024 on a GPU or TPU,
-            the chunkwise form beyond). All give the same numbers. Defaults to
+            parallel form up to 64 steps, the chunkwise form beyond: on a CPU
+            the chunkwise form was measured faster from 256 steps on). All give
+            the same numbers; exports run the recurrent form. Defaults to
             `"auto"`.
         chunk_size: Positive integer, the steps of a chunk in the chunkwise
             form; a sequence of another length is padded to a multiple of it
@@ -107,7 +108,7 @@ class MLSTM(CellLayer):
         >>> layer = keras_gates.MLSTM(8, num_heads=2, return_sequences=True)
         >>> tuple(layer(np.zeros((3, 100, 5), "float32")).shape)
         (3, 100, 8)
-        >>> layer.form_for(100), layer.form_for(5000)
+        >>> layer.form_for(50), layer.form_for(5000)
         ('parallel', 'chunkwise')
     """
 

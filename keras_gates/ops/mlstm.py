@@ -85,7 +85,9 @@ def _within(q, k, v, i, log_f, c0, n0, m0):
     (`g`)."""
     b = ops.cumsum(log_f, axis=-1)  # log decay from the start to step t
     steps = ops.shape(q)[-2]
-    causal = ops.tri(steps, steps, dtype="bool")
+    # j <= t; not `ops.tri`, which needs a length known when traced.
+    positions = ops.arange(steps)
+    causal = positions[:, None] >= positions[None, :]
     # log_d[t, j]: the log weight of step j's write at step t (j <= t).
     log_d = b[..., :, None] - b[..., None, :] + i[..., None, :]
     log_d = ops.where(causal, log_d, _LOG_ZERO)
@@ -134,17 +136,19 @@ def chunkwise(q, k, v, i, f, states, valid=None, chunk_size=64):
     q, k, v, i, log_f = _masked(q, k, v, i, f, valid)
     steps = ops.shape(q)[-2]
     padding = (-steps) % chunk_size
+    # Sizes given in full: a -1 beside an empty axis is ambiguous (ONNX).
+    count = (steps + padding) // chunk_size
     # Padded steps are masked ones: they keep the state.
     i = ops.pad(i, [[0, 0], [0, 0], [0, padding]], constant_values=_LOG_ZERO)
     log_f = ops.pad(log_f, [[0, 0], [0, 0], [0, padding]])
 
     def chunks(x):  # (batch, heads, chunks, chunk_size, features)
         x = ops.pad(x, [[0, 0], [0, 0], [0, padding], [0, 0]])
-        return ops.reshape(x, (*ops.shape(x)[:2], -1, chunk_size, ops.shape(x)[-1]))
+        return ops.reshape(x, (*ops.shape(x)[:2], count, chunk_size, x.shape[-1]))
 
     q, k, v = chunks(q), chunks(k), chunks(v)
-    i = ops.reshape(i, (*ops.shape(i)[:2], -1, chunk_size))
-    log_f = ops.reshape(log_f, (*ops.shape(log_f)[:2], -1, chunk_size))
+    i = ops.reshape(i, (*ops.shape(i)[:2], count, chunk_size))
+    log_f = ops.reshape(log_f, (*ops.shape(log_f)[:2], count, chunk_size))
     # Each chunk's own end state, stabilised by its own largest weight.
     b = ops.cumsum(log_f, axis=-1)
     g = b[..., -1]
@@ -154,24 +158,43 @@ def chunkwise(q, k, v, i, f, states, valid=None, chunk_size=64):
     own_c = ops.matmul(ops.swapaxes(k * weights, -1, -2), v)
     own_n = ops.sum(k * weights, axis=-2)
 
+    # The state rides the loop as one tensor (the loops carry and emit
+    # tensors): C, n and m side by side per head.
+    key, value = ops.shape(k)[-1], ops.shape(v)[-1]
+
+    def pack(c, n, m):
+        c = ops.reshape(c, (*ops.shape(c)[:2], key * value))
+        return ops.concatenate([c, n, m[..., None]], axis=-1)
+
+    def unpack(state):
+        lead = ops.shape(state)[:-1]
+        c = ops.reshape(state[..., : key * value], (*lead, key, value))
+        return c, state[..., key * value : -1], state[..., -1]
+
     def carry_over(state, chunk):
-        c, n, m = state
+        c, n, m = unpack(state)
         g_k, a_max_k, own_c_k, own_n_k = chunk
         m_next = ops.maximum(g_k + m, a_max_k)
         kept, added = ops.exp(g_k + m - m_next), ops.exp(a_max_k - m_next)
         c_next = kept[..., None, None] * c + added[..., None, None] * own_c_k
         n_next = kept[..., None] * n + added[..., None] * own_n_k
-        return (c_next, n_next, m_next), (c, n, m)
+        return pack(c_next, n_next, m_next), state  # and the state at its start
 
     def chunk_major(x):
         return ops.moveaxis(x, 2, 0)
 
-    final, starts = ops.scan(
+    from keras_gates.engine.loops import time_loop
+
+    final, starts = time_loop(
         carry_over,
-        (c0, n0, m0),
         tuple(chunk_major(x) for x in (g, a_max, own_c, own_n)),
+        pack(c0, n0, m0),
+        unroll=False,
+        return_all=True,
     )
-    c_s, n_s, m_s = (ops.moveaxis(x, 0, 2) for x in starts)
+    final = unpack(final)
+    starts = unpack(ops.moveaxis(starts, 0, 2))
+    c_s, n_s, m_s = starts
     h, _, _ = _within(q, k, v, i, log_f, c_s, n_s, m_s)
-    h = ops.reshape(h, (*ops.shape(h)[:2], -1, ops.shape(h)[-1]))
+    h = ops.reshape(h, (*ops.shape(h)[:2], count * chunk_size, h.shape[-1]))
     return h[:, :, :steps], list(final)
