@@ -39,7 +39,11 @@ def measure(form, steps, batch, features, units):
     import keras_gates as kg
 
     model = keras.Sequential(
-        [keras.Input((None, features)), kg.MLSTM(units, form=form), keras.layers.Dense(1)]
+        [
+            keras.Input((None, features)),
+            kg.MLSTM(units, form=form),
+            keras.layers.Dense(1),
+        ]
     )
     model.compile(optimizer="sgd", loss="mse")
     rng = np.random.default_rng(0)
