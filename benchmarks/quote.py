@@ -355,6 +355,7 @@ STUDIES = {
     "study-variants": "benchmarks/saved/variant_study.json",
     "study-depth-gated": "benchmarks/saved/depth_gated_study.json",
     "study-state-tracking": "benchmarks/saved/state_tracking.json",
+    "study-recall": "benchmarks/saved/recall.json",
 }
 
 

@@ -424,3 +424,42 @@ def test_state_tracking_study_smoke(tmp_path, monkeypatch):
     # MinLSTM on 2 features: kernel 6u, bias 3u, then Dense(1) u + 1.
     best = min(range(1, 60), key=lambda u: abs(10 * u + 1 - target))
     assert state_tracking.equal_units("MinLSTM", target) == best
+
+
+def test_recall_study_smoke(tmp_path, monkeypatch):
+    """The recall study's tiny form: the data (each query's target is the
+    value that followed its key), equal budgets (within 10% of the LSTM's
+    parameters), the table and the figure."""
+    from benchmarks import recall
+
+    tokens, targets, weights = recall.recall_data(
+        20, [2, 3], 5, 4, np.random.default_rng(0)
+    )
+    for row in range(20):
+        pairs = int(weights[row].sum())
+        sequence = tokens[row, tokens.shape[1] - 3 * pairs :]
+        binding = dict(
+            zip(sequence[: 2 * pairs : 2], sequence[1 : 2 * pairs : 2], strict=True)
+        )
+        for query, target in zip(
+            sequence[2 * pairs :], targets[row, -pairs:], strict=True
+        ):
+            assert binding[query] == target
+        assert not tokens[row, : tokens.shape[1] - 3 * pairs].any()  # left padding
+    monkeypatch.setenv("KERAS_GATES_SMOKE", "1")
+    out = tmp_path / "study.json"
+    runs = recall.main(
+        [
+            "--models",
+            "LSTM",
+            "MLSTM",
+            "--out",
+            str(out),
+            "--plot",
+            str(tmp_path / "a.png"),
+        ]
+    )
+    lstm, mlstm = runs
+    assert abs(mlstm["params"] - lstm["params"]) <= 0.1 * lstm["params"]
+    assert "| MLSTM |" in json.loads(out.read_text())["markdown"]
+    assert (tmp_path / "a.png").stat().st_size > 0
