@@ -48,7 +48,7 @@ def test_a_jax_user_trains_saves_inspects_and_distributes(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     layers = ["PeepholeLSTM", "CoupledLSTM", "MinimalGRU", "SRU", "MinGRU", "MinLSTM"]
-    layers += ["SLSTM", "ClockworkRNN", "DepthGatedLSTM", "MutantGRU"]
+    layers += ["SLSTM", "MLSTM", "ClockworkRNN", "DepthGatedLSTM", "MutantGRU"]
     for name in layers:
         assert f"ok {name}: loss" in done.stdout, done.stdout
     assert "ok DataParallel over 2 devices" in done.stdout, done.stdout
