@@ -242,7 +242,7 @@ def main(argv=None):
     parser.add_argument("--pairs", type=int, nargs="+", default=[4, 8, 16])
     parser.add_argument("--keys", type=int, default=16)
     parser.add_argument("--values", type=int, default=16)
-    parser.add_argument("--train-samples", type=int, default=8192)
+    parser.add_argument("--train-samples", type=int, default=6144)
     parser.add_argument("--test-samples", type=int, default=1000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--learning-rates", type=float, nargs="+", default=[3e-3, 1e-2])
