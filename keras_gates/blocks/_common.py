@@ -55,3 +55,31 @@ class XLSTMBlockBase(keras.layers.Layer):
         for k in range(width):
             y = y + padded[:, k : k + steps] * self.conv_kernel[k]
         return y, padded
+
+    def _check_states(self, states, inputs, names, sizes):
+        """A clear ValueError unless `states` are the memory's states, of
+        `sizes` (their features), then the convolution's, as `return_state`
+        returns them; `names` names the memory's."""
+        width = self.conv_kernel_size
+        names = [*names, *(["the convolution's"] if width else [])]
+        cls = type(self).__name__
+        if len(states) != len(names):
+            raise ValueError(
+                f"{cls} expects `initial_state` to be a list of {len(names)} "
+                f"tensors ({', '.join(names)}), as `return_state=True` returns "
+                f"them. Received {len(states)}."
+            )
+        batch = inputs.shape[0]
+        wanted = [(batch, size) for size in sizes]
+        if width:
+            wanted.append((batch, width - 1, self.conv_kernel.shape[-1]))
+        for k, (state, shape) in enumerate(zip(states, wanted, strict=True)):
+            got = tuple(getattr(state, "shape", ()))
+            if len(got) != len(shape) or any(
+                a is not None and b is not None and a != b
+                for a, b in zip(got, shape, strict=True)
+            ):
+                raise ValueError(
+                    f"{cls}'s initial state {k} ({names[k]}) must have shape "
+                    f"{shape}. Received: {got}."
+                )

@@ -249,30 +249,6 @@ class MLSTMBlock(XLSTMBlockBase):
         x = ops.reshape(x, (shape[0], shape[1], self.inner_units))
         return x + getattr(self, f"{name}_bias") if self.use_bias else x
 
-    def _check_states(self, states, inputs):
-        count = 3 + bool(self.conv_kernel_size)
-        names = "C, n, m" + (", the convolution's" if self.conv_kernel_size else "")
-        if len(states) != count:
-            raise ValueError(
-                f"MLSTMBlock expects `initial_state` to be a list of {count} "
-                f"tensors ({names}), as `return_state=True` returns them. "
-                f"Received {len(states)}."
-            )
-        batch = inputs.shape[0]
-        wanted = [(batch, size) for size in self.mlstm.cell.state_size]
-        if self.conv_kernel_size:
-            wanted.append((batch, self.conv_kernel_size - 1, self.inner_units))
-        for k, (state, shape) in enumerate(zip(states, wanted, strict=True)):
-            got = tuple(getattr(state, "shape", ()))
-            if len(got) != len(shape) or any(
-                a is not None and b is not None and a != b
-                for a, b in zip(got, shape, strict=True)
-            ):
-                raise ValueError(
-                    f"MLSTMBlock's initial state {k} ({names.split(', ')[k]}) "
-                    f"must have shape {shape}. Received: {got}."
-                )
-
     def call(self, inputs, initial_state=None, mask=None, training=False):
         x = inputs
         if mask is not None:
@@ -280,7 +256,9 @@ class MLSTMBlock(XLSTMBlockBase):
         layer_in = self._layer_norm(x, self.input_norm_scale) if self.residual else x
         states = None if initial_state is None else list(initial_state)
         if states is not None:
-            self._check_states(states, inputs)
+            self._check_states(
+                states, inputs, ("C", "n", "m"), self.mlstm.cell.state_size
+            )
         up = ops.matmul(layer_in, self.up_kernel)
         if self.use_bias:
             up = up + self.up_bias

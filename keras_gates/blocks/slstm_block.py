@@ -258,30 +258,6 @@ class SLSTMBlock(XLSTMBlockBase):
         features`, rounded up to a multiple of `multiple`."""
         return int(math.ceil(factor * features / multiple) * multiple)
 
-    def _check_states(self, states, inputs):
-        count = 4 + bool(self.conv_kernel_size)
-        names = "h, c, n, m" + (", the convolution's" if self.conv_kernel_size else "")
-        if len(states) != count:
-            raise ValueError(
-                f"SLSTMBlock expects `initial_state` to be a list of {count} "
-                f"tensors ({names}), as `return_state=True` returns them. "
-                f"Received {len(states)}."
-            )
-        batch = inputs.shape[0]
-        wanted = [(batch, self.features)] * 4
-        if self.conv_kernel_size:
-            wanted.append((batch, self.conv_kernel_size - 1, self.features))
-        for k, (state, shape) in enumerate(zip(states, wanted, strict=True)):
-            got = tuple(getattr(state, "shape", ()))
-            if len(got) != len(shape) or any(
-                a is not None and b is not None and a != b
-                for a, b in zip(got, shape, strict=True)
-            ):
-                raise ValueError(
-                    f"SLSTMBlock's initial state {k} ({names.split(', ')[k]}) "
-                    f"must have shape {shape}. Received: {got}."
-                )
-
     def _heads(self, x, block):
         """The per-head projection `block` (0..3: i, f, z, o) of `x`."""
         shape = ops.shape(x)
@@ -297,7 +273,9 @@ class SLSTMBlock(XLSTMBlockBase):
         batch = ops.shape(x)[0]
         states = None if initial_state is None else list(initial_state)
         if states is not None:
-            self._check_states(states, inputs)
+            self._check_states(
+                states, inputs, ("h", "c", "n", "m"), [self.features] * 4
+            )
         if self.conv_kernel_size:
             if states is None:
                 conv_state = ops.zeros(
