@@ -200,7 +200,7 @@ def table(runs, args):
     return lines + ([note] if note else [])
 
 
-def plot(runs, args, path):
+def plot(runs, args, path, conditions=None):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,9 +227,10 @@ def plot(runs, args, path):
     axis.set_ylim(0.0, 1.05)
     axis.set_xlabel("key-value pairs (sequence length)", fontsize=10)
     axis.set_ylabel("recall accuracy at the queries", fontsize=10)
-    axis.set_title(
-        "Multi-query associative recall, equal parameters (dots: seeds)", fontsize=11
-    )
+    title = f"Multi-query associative recall, equal parameters, {len(args.seeds)} seeds (dots)"
+    if conditions:  # where it was measured
+        title += f"\n{conditions}"
+    axis.set_title(title, fontsize=10)
     axis.legend(fontsize=9, loc="center right")
     fig.savefig(path, dpi=200)
     print(f"wrote {path}")
@@ -269,7 +270,7 @@ def main(argv=None):
             setattr(args, key, saved["args"][key])
         print(saved["markdown"])
         if args.plot:
-            plot(saved["runs"], args, args.plot)
+            plot(saved["runs"], args, args.plot, saved["conditions"])
         return saved
     started = time.perf_counter()
     rng = np.random.default_rng(1234)  # the data: the same for every model
@@ -311,10 +312,11 @@ def main(argv=None):
     print("\n".join(lines))
     seconds = time.perf_counter() - started
     print(f"{seconds / 60:.1f} minutes")
+    conditions = here(keras.backend.backend())
     if args.out:
-        save_study(args.out, args, runs, lines, seconds, here(keras.backend.backend()))
+        save_study(args.out, args, runs, lines, seconds, conditions)
     if args.plot:
-        plot(runs, args, args.plot)
+        plot(runs, args, args.plot, conditions)
     return runs
 
 

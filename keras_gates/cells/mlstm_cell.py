@@ -240,14 +240,8 @@ class MLSTMCell(GatedCell):
         dtype = states[0].dtype
         q, k, v, i, f = _float32(self.heads(projected))
         states = _float32(self.unflatten(states))
-        m_before = states[2]
-        h, new_states = mlstm.step(q, k, v, i, f, states)
-        m = new_states[2]
-        gates = {
-            "input": ops.exp(i - m),
-            "forget": ops.exp(ops.log_sigmoid(f) + m_before - m),
-            "m": m,
-        }
+        h, new_states, (write, forget) = mlstm.step(q, k, v, i, f, states)
+        gates = {"input": write, "forget": forget, "m": new_states[2]}
         h, new_states = ops.cast(h, dtype), [ops.cast(x, dtype) for x in new_states]
         gates = {name: ops.cast(x, dtype) for name, x in gates.items()}
         return self.output(projected, h), self.flatten(new_states), gates

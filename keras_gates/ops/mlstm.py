@@ -44,8 +44,9 @@ _LOG_ZERO = -1e30
 
 def step(q, k, v, i, f, states):
     """One step: `q`, `k` `(batch, heads, dk)`, `v` `(batch, heads, dv)`,
-    `i`, `f` `(batch, heads)`. Returns `(h, [C, n, m])`, `h` `(batch,
-    heads, dv)`."""
+    `i`, `f` `(batch, heads)`. Returns `(h, [C, n, m], (i', f'))`, `h`
+    `(batch, heads, dv)`, and the stabilised gates that `keras_gates.inspect`
+    reports."""
     c, n, m = states
     log_f = ops.log_sigmoid(f)
     m_new = ops.maximum(log_f + m, i)
@@ -61,7 +62,7 @@ def step(q, k, v, i, f, states):
     h = numerator / (
         ops.maximum(ops.abs(denominator), ops.exp(-m_new))[..., None] + EPSILON
     )
-    return h, [c_new, n_new, m_new]
+    return h, [c_new, n_new, m_new], (write, forget)
 
 
 def _masked(q, k, v, i, f, valid):
